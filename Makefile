@@ -1,0 +1,51 @@
+# msrprelay: see README.md. Every target runs from a clean checkout.
+GO        ?= go
+PKGS      := ./...
+FUZZTIME  ?= 5s
+# Fuzz targets: package:target pairs, each run for FUZZTIME by `make test`.
+FUZZ_TARGETS := ./codec:FuzzParse ./codec:FuzzBodyScanner ./codec:FuzzURI ./codec:FuzzDigest ./codec:FuzzByteRange
+
+.PHONY: all build test test-long run microbench bench fuzz fuzz-long lint vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+test: vet
+	$(GO) test -race -count=1 $(PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+# Long cases: gigabyte transfers, memory watches, real protocol timers.
+test-long:
+	$(GO) test -tags long -count=1 -timeout 60m $(PKGS)
+
+run: build
+	./bin/msrprelay $(RUN_ARGS)
+
+microbench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Until the load tool lands, `make bench` is the microbenchmarks.
+bench: microbench
+
+# Each fuzz target for FUZZTIME on its seed corpus plus what it finds.
+# `make fuzz FUZZTIME=10m` is the by-hand run an issue asks for.
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -parallel 2 $$pkg; \
+	done
+
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

@@ -262,9 +262,17 @@ func (f *Frame) addField(start, end int) error {
 func isBlank(c byte) bool { return c == ' ' || c == '\t' }
 
 // isTokenChar is RFC 4975's token: ALPHANUM and "-.!%*_+`'~".
-func isTokenChar(c byte) bool {
-	return isAlnum(c) || bytes.IndexByte([]byte("-.!%*_+`'~"), c) >= 0
-}
+func isTokenChar(c byte) bool { return tokenChars[c] }
+
+var tokenChars = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = isAlnum(byte(c))
+	}
+	for _, c := range []byte("-.!%*_+`'~") {
+		t[c] = true
+	}
+	return t
+}()
 
 func isAlnum(c byte) bool {
 	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')

@@ -180,6 +180,12 @@ func renderDecoded(d *streamDecoder) string {
 	for i, f := range d.out {
 		fmt.Fprintf(&b, "=== frame %d\n%s", i, f)
 	}
+	if d.err != nil {
+		// Bytes after a fatal error are never looked at, so how many were
+		// buffered depends on the read boundaries: leave it out.
+		fmt.Fprintf(&b, "=== stream err %v\n", d.err)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "=== stream err %v, %d bytes left, in body %v\n", d.err, len(d.buf), d.inBody)
 	return b.String()
 }

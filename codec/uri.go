@@ -71,7 +71,7 @@ func ParseURI(b []byte) (URI, error) {
 	}
 	if end < len(rest) {
 		u.Params = rest[end+1:]
-		if !validChars(u.Params, isParamChar) {
+		if !validParams(u.Params) {
 			return u, ErrBadURI
 		}
 	}
@@ -138,8 +138,28 @@ func isIPv6Char(c byte) bool {
 // isSessionChar is session-id = 1*( unreserved / "+" / "=" / "/" ).
 func isSessionChar(c byte) bool { return isUnreserved(c) || c == '+' || c == '=' || c == '/' }
 
-// isParamChar admits URI-parameter = token ["=" token] separated by ';'.
-func isParamChar(c byte) bool { return isTokenChar(c) || c == '=' || c == ';' }
+// validParams checks *( ";" URI-parameter ) after the first ';', where
+// URI-parameter = token ["=" token].
+func validParams(b []byte) bool {
+	for len(b) > 0 {
+		end := bytes.IndexByte(b, ';')
+		if end < 0 {
+			end = len(b)
+		}
+		name, value, hasValue := bytes.Cut(b[:end], []byte("="))
+		if len(name) == 0 || !validChars(name, isTokenChar) || (hasValue && (len(value) == 0 || !validChars(value, isTokenChar))) {
+			return false
+		}
+		if end == len(b) {
+			return true
+		}
+		b = b[end+1:]
+		if len(b) == 0 {
+			return false
+		}
+	}
+	return false
+}
 
 // Equal compares two MSRP URIs by RFC 4975 §6.1: scheme, host and transport
 // without regard to case, ports exactly (an explicit port never equals an

@@ -40,7 +40,7 @@ func TestParseURIRejects(t *testing.T) {
 		"", "msrp", "http://host;tcp", "msrp://", "msrp://host", "msrp://host:1/s",
 		"msrp://host:/s;tcp", "msrp://host:99999;tcp", "msrp://host/;tcp", "msrp://[::1;tcp",
 		"msrp://[]:1;tcp", "msrp://host/s s;tcp", "msrp://host;", "msrp://host;t-cp",
-		"msrp://@host;tcp", "msrp://ho st;tcp", "msrp://host;tcp;a b", "msrp://[zz::1];tcp",
+		"msrp://@host;tcp", "msrp://ho st;tcp", "msrp://host;tcp;a b", "msrp://h;tcp;", "msrp://h;tcp;;a", "msrp://h;tcp;a=", "msrp://[zz::1];tcp",
 	} {
 		if u, err := ParseURI([]byte(in)); err == nil {
 			t.Errorf("%q parsed: %+v", in, u)

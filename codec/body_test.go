@@ -45,13 +45,13 @@ func TestBodyScannerFindsOnlyItsEndLine(t *testing.T) {
 		"plain",
 		"\r\n",
 		"\r\n-------",
-		"-------a7Hq.-+%=x",                 // own end-line without the CRLF before it
-		"x\r\n-------a7Hq.-+%=$\r\n",        // a shorter tid
-		"\r\n-------a7Hq.-+%=xy$\r\n",       // a longer tid starting with ours
-		"\r\n-------a7Hq.-+%=x \r\n",        // not a flag
-		"\r\n-------a7Hq.-+%=x$\n",          // flag without CRLF
-		"\r\n-------zzzz9999$\r\n",          // another transaction
-		"\r\r\n-------a7Hq.-+%=",            // partial end-line shapes
+		"-------a7Hq.-+%=x",                   // own end-line without the CRLF before it
+		"x\r\n-------a7Hq.-+%=$\r\n",          // a shorter tid
+		"\r\n-------a7Hq.-+%=xy$\r\n",         // a longer tid starting with ours
+		"\r\n-------a7Hq.-+%=x \r\n",          // not a flag
+		"\r\n-------a7Hq.-+%=x$\n",            // flag without CRLF
+		"\r\n-------zzzz9999$\r\n",            // another transaction
+		"\r\r\n-------a7Hq.-+%=",              // partial end-line shapes
 		"bare CR:\r bare LF:\n end with CR\r", // body ending in CR
 	}
 	for _, body := range tricky {

@@ -9,7 +9,7 @@ import "bytes"
 // does not use are skipped.
 type Digest struct {
 	Username, Realm, Nonce, URI, QOP, NC, CNonce, Response []byte
-	Opaque, Algorithm, Stale, RspAuth, NextNonce, Domain    []byte
+	Opaque, Algorithm, Stale, RspAuth, NextNonce, Domain   []byte
 	// Escaped is set when any quoted value held a backslash escape.
 	Escaped bool
 }

@@ -8,7 +8,7 @@ type span struct{ off, end uint32 }
 type field struct {
 	line  span // the whole header line, CRLF included
 	name  span
-	value span // trimmed of surrounding blanks
+	value span     // trimmed of surrounding blanks
 	id    headerID // hUnknown for unknown names and for repeats of a known one
 }
 
@@ -153,8 +153,8 @@ func (f *Frame) Status() (Status, error) {
 // Expires, MinExpires and MaxExpires parse their headers; ok is false when
 // the header is absent.
 func (f *Frame) Expires() (secs int64, ok bool, err error) { return f.uint(hExpires) }
-func (f *Frame) MinExpires() (int64, bool, error)         { return f.uint(hMinExpires) }
-func (f *Frame) MaxExpires() (int64, bool, error)         { return f.uint(hMaxExpires) }
+func (f *Frame) MinExpires() (int64, bool, error)          { return f.uint(hMinExpires) }
+func (f *Frame) MaxExpires() (int64, bool, error)          { return f.uint(hMaxExpires) }
 
 func (f *Frame) uint(id headerID) (int64, bool, error) {
 	if !f.has(id) {

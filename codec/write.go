@@ -14,8 +14,10 @@ type Rewrite struct {
 	FromPrefix []byte
 	// FromPath replaces the From-Path value (before FromPrefix); nil keeps it.
 	FromPath []byte
-	// ByteRange replaces (or adds, on a request) the Byte-Range header when
-	// SetByteRange is true.
+	// ByteRange, when SetByteRange is true, is written as the third header,
+	// right after From-Path, and any Byte-Range the frame had is dropped. A
+	// fixed place lets a relay that cuts a chunk rebuild the next chunk's
+	// header from the one it wrote.
 	ByteRange    ByteRange
 	SetByteRange bool
 }
@@ -48,8 +50,7 @@ func AppendRewrite(dst []byte, f *Frame, rw *Rewrite) []byte {
 	}
 	dst = append(dst, pick(rw.FromPath, f.FromPath())...)
 	dst = append(dst, "\r\n"...)
-	replaceRange := rw.SetByteRange && f.has(hByteRange)
-	if rw.SetByteRange && !replaceRange && !f.response {
+	if rw.SetByteRange {
 		dst = appendByteRangeHeader(dst, rw.ByteRange)
 	}
 	for i := 0; i < f.n; i++ {
@@ -57,8 +58,7 @@ func AppendRewrite(dst []byte, f *Frame, rw *Rewrite) []byte {
 		case hToPath, hFromPath:
 			continue
 		case hByteRange:
-			if replaceRange {
-				dst = appendByteRangeHeader(dst, rw.ByteRange)
+			if rw.SetByteRange {
 				continue
 			}
 		}
@@ -99,7 +99,7 @@ func RewriteLen(f *Frame, rw *Rewrite) int {
 		l := f.fields[i].line
 		n += int(l.end - l.off)
 	}
-	if rw.SetByteRange && (f.has(hByteRange) || !f.response) {
+	if rw.SetByteRange {
 		n += byteRangeHeaderLen(rw.ByteRange)
 	}
 	if !f.bodyless {

@@ -55,7 +55,7 @@ func TestRewriteByteRangeAndContinuation(t *testing.T) {
 	// The relay may cut this chunk, so it says '*' for the end (§7.1.1).
 	rw := Rewrite{TID: []byte("fwd1"), SetByteRange: true, ByteRange: ByteRange{1, Unknown, 5000}}
 	first := AppendRewrite(nil, f, &rw)
-	want := "MSRP fwd1 SEND\r\nTo-Path: msrp://r:1/s;tcp msrp://b:2/t;tcp\r\nFrom-Path: msrp://a:3/u;tcp\r\nMessage-ID: m1\r\nByte-Range: 1-*/5000\r\nContent-Type: text/plain\r\n\r\n"
+	want := "MSRP fwd1 SEND\r\nTo-Path: msrp://r:1/s;tcp msrp://b:2/t;tcp\r\nFrom-Path: msrp://a:3/u;tcp\r\nByte-Range: 1-*/5000\r\nMessage-ID: m1\r\nContent-Type: text/plain\r\n\r\n"
 	if string(first) != want || len(first) != RewriteLen(f, &rw) {
 		t.Fatalf("got\n%q\nwant\n%q", first, want)
 	}

@@ -1,0 +1,298 @@
+package engine
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/engine/digest"
+)
+
+// handleAuth answers an AUTH addressed to this relay (RFC 4976 §5.1, §6.3,
+// §9.1). Every AUTH gets an answer: 400, 401, 403, 423 or 200.
+func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
+	r := c.relay
+	to := f.ToPath()
+	u, err := codec.ParseURI(to)
+	if err != nil || len(u.SessionID) > 0 || !codec.ValidPath(f.FromPath()) {
+		c.authRefused(w, f, 400, "Bad Request", "malformed AUTH paths")
+		return
+	}
+	if !r.domainAllowed(u.Host) {
+		c.authRefused(w, f, 403, "Forbidden", "domain not served")
+		return
+	}
+	realm := u.Host
+	if r.cfg.Realm != "" {
+		realm = []byte(r.cfg.Realm)
+	}
+	expires, st := r.expiresFor(f)
+	if st != nil {
+		c.respond(w, f, 423, "Interval Out-of-Bounds", st)
+		c.noteAuthFailure(w)
+		return
+	}
+	authz := f.Authorization()
+	if authz == nil {
+		c.challenge(w, f, realm, false)
+		return
+	}
+	var d codec.Digest
+	if codec.ParseDigest(authz, &d) != nil {
+		c.authRefused(w, f, 400, "Bad Request", "malformed Authorization")
+		return
+	}
+	now := r.cfg.Now()
+	res := r.nonces.Verify(r.creds.Load(), &d, realm, to, c.id, now)
+	switch res.Verdict {
+	case digest.VerdictOK:
+	case digest.VerdictStale:
+		c.challenge(w, f, realm, true)
+		return
+	case digest.VerdictMalformed:
+		c.authRefused(w, f, 400, "Bad Request", "malformed digest")
+		return
+	default:
+		c.log.Info().Str("verdict", res.Verdict.String()).Bytes("user", d.Username).Msg("AUTH failed")
+		c.noteAuthFailure(w)
+		c.challengeLater(w, f, realm)
+		return
+	}
+	if !c.freshNC(d.Nonce, res.NC) {
+		c.log.Info().Bytes("user", d.Username).Msg("AUTH replayed a nonce count")
+		c.noteAuthFailure(w)
+		c.challengeLater(w, f, realm)
+		return
+	}
+	c.sessMu.Lock()
+	full := len(c.owned) >= r.cfg.MaxSessionsPerConn
+	c.sessMu.Unlock()
+	if full {
+		c.authRefused(w, f, 403, "Forbidden", "too many sessions on one connection")
+		return
+	}
+	s := c.newSession(string(d.Username), expires)
+	c.authFails = 0
+	c.succeeded.Store(true)
+	r.cfg.Metrics.Add(AuthOK, 1)
+	r.cfg.Metrics.Add(SessionsCreated, 1)
+
+	// Use-Path: the relays the AUTH came through, then this one, in the
+	// order the client will put them in To-Path (RFC 4976 §5.1).
+	ex := w.extra[:0]
+	ex = append(ex, "Use-Path: "...)
+	for first, rest := codec.NextURI(f.FromPath()); first != nil; first, rest = codec.NextURI(rest) {
+		if len(rest) == 0 {
+			break
+		}
+		ex = append(append(ex, first...), ' ')
+	}
+	ex = append(ex, s.uri...)
+	ex = append(ex, "\r\n"...)
+	ex = codec.AppendHeaderInt(ex, "Expires", int64(expires/time.Second))
+	ex = append(ex, "Authentication-Info: "...)
+	ex = codec.AppendDigestParam(ex, true, "qop", []byte("auth"), false)
+	ex = codec.AppendDigestParam(ex, false, "rspauth", res.RspAuth[:], true)
+	ex = codec.AppendDigestParam(ex, false, "cnonce", d.CNonce, true)
+	ex = codec.AppendDigestParam(ex, false, "nc", d.NC, false)
+	ex = append(ex, "\r\n"...)
+	w.extra = ex
+	c.respond(w, f, 200, "OK", ex)
+	c.log.Info().Str("session", s.logID).Str("user", s.user).Dur("expires", expires).Msg("session created")
+}
+
+func (r *Relay) domainAllowed(host []byte) bool {
+	if len(r.cfg.Domains) == 0 || r.isOurHost(host) {
+		return true
+	}
+	for _, d := range r.cfg.Domains {
+		if codec.EqualFold(host, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// expiresFor applies the Expires policy: absent means the default; out of
+// bounds is a 423 with Min-Expires or Max-Expires (RFC 4976 §6.3).
+func (r *Relay) expiresFor(f *codec.Frame) (time.Duration, []byte) {
+	secs, ok, err := f.Expires()
+	if !ok || err != nil {
+		return r.cfg.ExpiresDefault, nil
+	}
+	d := time.Duration(secs) * time.Second
+	switch {
+	case d < r.cfg.ExpiresMin:
+		return 0, codec.AppendHeaderInt(nil, "Min-Expires", int64(r.cfg.ExpiresMin/time.Second))
+	case secs > int64(r.cfg.ExpiresMax/time.Second):
+		return 0, codec.AppendHeaderInt(nil, "Max-Expires", int64(r.cfg.ExpiresMax/time.Second))
+	}
+	return d, nil
+}
+
+// freshNC refuses a nonce count already used with this nonce on this
+// connection: nonces are stateless, so the replay check lives here.
+func (c *Conn) freshNC(nonce []byte, nc uint32) bool {
+	if c.authNLen == len(nonce) && string(c.authNonce[:c.authNLen]) == string(nonce) {
+		if nc <= c.authNC {
+			return false
+		}
+		c.authNC = nc
+		return true
+	}
+	c.authNLen = copy(c.authNonce[:], nonce)
+	c.authNC = nc
+	return true
+}
+
+func (c *Conn) newSession(user string, expires time.Duration) *Session {
+	r := c.relay
+	s := &Session{id: newSessionID(), owner: c, user: user, created: r.now()}
+	s.expires.Store(s.created + int64(expires))
+	lis := c.lis
+	if lis == nil && len(r.listeners) > 0 {
+		lis = &r.listeners[0]
+	}
+	scheme, port := "msrp", 0
+	if lis != nil {
+		port = lis.Port
+		if lis.Secure {
+			scheme = "msrps"
+		}
+	}
+	u := append([]byte(scheme+"://"), r.cfg.Hostname...)
+	u = append(u, ':')
+	u = strconv.AppendInt(u, int64(port), 10)
+	u = append(u, '/')
+	u = s.id.appendText(u)
+	u = append(u, ";tcp"...)
+	s.uri = u
+	s.logID = string(u[len(u)-4-sessionIDLen:len(u)-4-sessionIDLen+6])
+	r.sessions.add(s)
+	c.sessMu.Lock()
+	c.owned = append(c.owned, s)
+	c.sessMu.Unlock()
+	return s
+}
+
+// challenge answers 401 with a fresh nonce (RFC 4976 §5.1). opaque is
+// always sent: python msrplib refuses a challenge without it.
+func (c *Conn) challenge(w *Worker, f *codec.Frame, realm []byte, stale bool) {
+	w.respond401(c, f, realm, stale)
+	c.out.writeFrame(w, nil, w.scratch)
+}
+
+func (w *Worker) respond401(c *Conn, f *codec.Frame, realm []byte, stale bool) {
+	r := c.relay
+	ex := append(w.extra[:0], "WWW-Authenticate: Digest "...)
+	ex = codec.AppendDigestParam(ex, true, "realm", realm, true)
+	var tmp [128]byte
+	ex = codec.AppendDigestParam(ex, false, "nonce", r.nonces.Append(tmp[:0], c.id, realm, r.cfg.Now()), true)
+	ex = codec.AppendDigestParam(ex, false, "qop", []byte("auth"), true)
+	ex = codec.AppendDigestParam(ex, false, "opaque", r.nonces.AppendOpaque(tmp[:0], realm), true)
+	if stale {
+		ex = append(ex, ", stale=TRUE"...)
+	}
+	ex = append(ex, "\r\n"...)
+	w.extra = ex
+	w.scratch = appendResponse(w.scratch[:0], f, 401, "Unauthorized", ex)
+}
+
+// challengeLater re-challenges after a failure; a source that keeps failing
+// waits AuthFailureDelay for its answer, which slows password guessing
+// without holding an event loop.
+func (c *Conn) challengeLater(w *Worker, f *codec.Frame, realm []byte) {
+	w.respond401(c, f, realm, false)
+	if c.relay.sourceFailing(c.remote.Addr()) {
+		c.sessMu.Lock()
+		c.delayed = append(c.delayed, delayedFrame{due: c.relay.now() + int64(c.relay.cfg.AuthFailureDelay), b: append([]byte(nil), w.scratch...)})
+		c.sessMu.Unlock()
+		return
+	}
+	c.out.writeFrame(w, nil, w.scratch)
+	if c.authFails >= c.relay.cfg.MaxAuthFailures {
+		c.closeAfterFlush()
+	}
+}
+
+func (c *Conn) authRefused(w *Worker, f *codec.Frame, code int, reason, why string) {
+	c.log.Info().Int("status", code).Str("why", why).Msg("AUTH refused")
+	c.respond(w, f, code, reason, nil)
+	c.noteAuthFailure(w)
+}
+
+func (c *Conn) noteAuthFailure(w *Worker) {
+	c.relay.cfg.Metrics.Add(AuthFailures, 1)
+	c.relay.noteSourceFailure(c.remote.Addr())
+	c.authFails++
+	if c.authFails >= c.relay.cfg.MaxAuthFailures {
+		c.log.Info().Int("failures", c.authFails).Msg("closing after repeated AUTH failures")
+		c.closeAfterFlush()
+	}
+}
+
+type delayedFrame struct {
+	due int64
+	b   []byte
+}
+
+func (c *Conn) sendDelayed(w *Worker, now int64) {
+	c.sessMu.Lock()
+	var ready [][]byte
+	keep := c.delayed[:0]
+	for _, d := range c.delayed {
+		if d.due <= now {
+			ready = append(ready, d.b)
+		} else {
+			keep = append(keep, d)
+		}
+	}
+	c.delayed = keep
+	c.sessMu.Unlock()
+	for _, b := range ready {
+		c.out.writeFrame(w, nil, b)
+	}
+	if len(ready) > 0 && c.authFails >= c.relay.cfg.MaxAuthFailures {
+		c.closeAfterFlush()
+	}
+}
+
+// sourceFailures counts failed AUTHs per source address over a window.
+type sourceFailures struct {
+	n     int
+	since int64
+}
+
+const failureWindow = int64(10 * time.Minute)
+
+func (r *Relay) noteSourceFailure(a netip.Addr) {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	f := r.failing[a]
+	if f == nil {
+		if len(r.failing) > 100000 {
+			return // bounded: under a spray of sources, stop tracking more
+		}
+		f = &sourceFailures{since: r.now()}
+		r.failing[a] = f
+	}
+	f.n++
+}
+
+func (r *Relay) sourceFailing(a netip.Addr) bool {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	f := r.failing[a]
+	return f != nil && f.n > 2*r.cfg.MaxAuthFailures
+}
+
+func (r *Relay) expireSourceFailures(now int64) {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	for a, f := range r.failing {
+		if now-f.since > failureWindow {
+			delete(r.failing, a)
+		}
+	}
+}

@@ -1,0 +1,340 @@
+package engine
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rs/zerolog"
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/msrprelay/msrprelay/codec"
+)
+
+// PeerInfo is what the transport proved about the peer.
+type PeerInfo struct {
+	// RelayNames are the DNS names of a verified client certificate
+	// (mutual TLS): the peer is a relay. Empty for endpoints.
+	RelayNames []string
+}
+
+// Conn is the engine's side of one connection. See the package doc for
+// which goroutine may call what.
+type Conn struct {
+	relay  *Relay
+	link   Link
+	id     uint64
+	remote netip.AddrPort
+	lis    *Listener // nil for connections this relay dialed
+	peer   PeerInfo
+	log    zerolog.Logger
+	hopKey string // for dialed connections: the next hop they reach
+
+	// Inbound state: the Receive goroutine only.
+	prog      codec.Progress
+	scan      codec.BodyScanner
+	cur       inbound
+	authFails int
+	authNC    uint32 // highest nonce count seen for authNonce
+	authNonce [64]byte
+	authNLen  int
+
+	paused     atomic.Bool
+	closed     atomic.Bool
+	closing    atomic.Bool // close once the queued bytes are out
+	succeeded  atomic.Bool // made a successful request (RFC 4976 §6.1)
+	opened     int64
+	lastActive atomic.Int64
+
+	sessMu sync.Mutex
+	owned  []*Session // sessions AUTHed on this connection
+	bound  []*Session // sessions this connection bound as their peer
+
+	delayed []delayedFrame // answers held back for a failing source (sessMu)
+
+	out out
+}
+
+// inbound is the frame being received.
+type inbound struct {
+	mode inMode
+	// For modeCollect: the forwarded frame being assembled.
+	buf    *bytebufferpool.ByteBuffer
+	target *Conn
+	txn    *txn
+	tid    tid // the tid the forwarded frame ends with
+	// For modeStream.
+	st *stream
+	// For every mode: the session the frame counts toward.
+	sess *Session
+	// ack is the hop-by-hop 200 to send when the frame is complete.
+	ack *bytebufferpool.ByteBuffer
+}
+
+type inMode uint8
+
+const (
+	modeHeader  inMode = iota // between frames
+	modeSkip                  // discard the body
+	modeCollect               // assemble the whole frame, then queue it
+	modeStream                // forward body bytes as they arrive
+)
+
+func (c *Conn) inFrame() bool { return c.cur.mode != modeHeader }
+
+// Paused reports whether Receive stopped early for backpressure; the
+// driver must not call Receive again until the Link's Resume.
+func (c *Conn) Paused() bool { return c.paused.Load() }
+
+// ID is the connection's number in logs.
+func (c *Conn) ID() uint64 { return c.id }
+
+// Logger is the connection's logger.
+func (c *Conn) Logger() *zerolog.Logger { return &c.log }
+
+// Receive consumes frames from buf, which the driver owns and may reuse
+// once Receive returns. It returns how many bytes it consumed: the driver
+// keeps the rest and offers it again with more. A non-nil error means the
+// connection must be closed (the error says why, for the log).
+func (c *Conn) Receive(w *Worker, buf []byte) (int, error) {
+	if len(buf) > 0 {
+		c.lastActive.Store(c.relay.now())
+		c.relay.cfg.Metrics.Add(BytesIn, int64(len(buf)))
+	}
+	done := 0
+	for done < len(buf) && !c.paused.Load() {
+		var n int
+		var err error
+		if c.cur.mode == modeHeader {
+			n, err = c.receiveHeader(w, buf[done:])
+		} else {
+			n, err = c.receiveBody(w, buf[done:])
+		}
+		done += n
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if c.cur.mode == modeStream && c.cur.st != nil && c.cur.st.out != nil {
+		c.cur.st.out.yield(w, c.cur.st)
+	}
+	return done, nil
+}
+
+func (c *Conn) receiveHeader(w *Worker, buf []byte) (int, error) {
+	f := &w.frame
+	n, err := f.Parse(buf, &c.relay.cfg.Limits, &c.prog)
+	if err == codec.ErrNeedMore {
+		return 0, nil
+	}
+	if err != nil && codec.IsClose(err) {
+		c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
+		return 0, err
+	}
+	c.relay.cfg.Metrics.Add(FramesIn, 1)
+	if err != nil {
+		c.rejectMalformed(w, f, err)
+	} else if f.IsResponse() {
+		c.handleResponse(w, f)
+	} else {
+		n += c.handleRequest(w, f, buf[n:])
+	}
+	if !f.HasBody() {
+		c.finishInbound(w, f.Flag())
+	}
+	return n, nil
+}
+
+func (c *Conn) receiveBody(w *Worker, buf []byte) (int, error) {
+	r, err := c.scan.Scan(buf)
+	body := buf[:r.Body]
+	switch c.cur.mode {
+	case modeCollect:
+		c.cur.buf.B = append(c.cur.buf.B, body...)
+	case modeStream:
+		if len(body) > 0 {
+			c.cur.st.out.streamData(w, c.cur.st, body)
+		}
+	}
+	if c.cur.sess != nil {
+		c.cur.sess.bytesIn.Add(int64(len(body)))
+	}
+	if err != nil {
+		c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
+		return r.Body, err
+	}
+	if r.Collision {
+		p := c.cur.st.out.collide(w, c.cur.st)
+		c.scan.Watch(p.bytes())
+		return r.Body, nil
+	}
+	if r.End == 0 {
+		if c.cur.mode == modeStream {
+			c.checkBackpressure(w, c.cur.st.out.conn)
+		}
+		return r.Body, nil
+	}
+	c.finishInbound(w, r.Flag)
+	return r.End, nil
+}
+
+// finishInbound completes the frame whose end-line just arrived.
+func (c *Conn) finishInbound(w *Worker, flag byte) {
+	cur := &c.cur
+	switch cur.mode {
+	case modeCollect:
+		cur.buf.B = codec.AppendBodyEnd(cur.buf.B, cur.tid.bytes(), flag)
+		c.deliver(w, cur.target, cur.txn, cur.buf.B)
+		waitPool.Put(cur.buf)
+	case modeStream:
+		cur.st.out.streamEnd(w, cur.st, flag)
+		c.checkBackpressure(w, cur.st.out.conn)
+	}
+	if cur.sess != nil {
+		cur.sess.frames.Add(1)
+	}
+	c.sendAck(w)
+	*cur = inbound{}
+}
+
+// deliver queues a complete frame on target; if target is gone, the
+// transaction fails at once.
+func (c *Conn) deliver(w *Worker, target *Conn, t *txn, frame []byte) {
+	if target.out.writeFrame(w, t, frame) {
+		c.relay.cfg.Metrics.Add(FramesForwarded, 1)
+		c.checkBackpressure(w, target)
+		return
+	}
+	if t != nil {
+		c.relay.failTxn(w, t, 481, "Session Does Not Exist")
+	}
+}
+
+// checkBackpressure pauses this connection's reading while target holds
+// more than HighWater bytes or too many unanswered transactions.
+func (c *Conn) checkBackpressure(w *Worker, target *Conn) {
+	cfg := &c.relay.cfg
+	o := &target.out
+	if o.backlog() < cfg.HighWater && o.txns.len() < cfg.MaxPendingTransactions {
+		return
+	}
+	c.paused.Store(true)
+	if !o.addWaiter(c) {
+		c.paused.Store(false)
+	}
+}
+
+func (c *Conn) resume() {
+	if c.paused.CompareAndSwap(true, false) && c.link != nil {
+		c.link.Resume()
+	}
+}
+
+func (c *Conn) wake(from *Worker) {
+	if c.link != nil && !c.closed.Load() {
+		c.link.Wake(from)
+	}
+}
+
+// Flush hands the queued wire bytes to write, on the connection's own
+// goroutine. write returns how many bytes the driver still holds unsent.
+// Flush reports whether senders wait for this connection to drain; the
+// driver then calls Drained again after the socket has taken more.
+func (c *Conn) Flush(write func([]byte) (held int)) (sendersWaiting bool) {
+	b := c.out.take()
+	held := 0
+	if b != nil {
+		if len(b.B) > 0 {
+			held = write(b.B)
+			c.relay.cfg.Metrics.Add(BytesOut, int64(len(b.B)))
+		}
+		c.out.release(b, held)
+	}
+	if c.closing.Load() {
+		c.close() // the driver sends what it holds before closing
+	}
+	return c.out.drained()
+}
+
+// Drained reports what the driver still holds after a write; it resumes
+// waiting senders when the backlog is low and reports whether some still
+// wait.
+func (c *Conn) Drained(held int) (sendersWaiting bool) {
+	c.out.held.Store(int64(held))
+	return c.out.drained()
+}
+
+// Attach gives a dialed connection its link once the dial succeeded.
+func (c *Conn) Attach(link Link, peer PeerInfo) {
+	c.peer = peer
+	c.link = link
+	c.out.mu.Lock()
+	wake := c.out.askFlush()
+	c.out.mu.Unlock()
+	if wake {
+		link.Wake(nil)
+	}
+}
+
+// DialFailed ends a dialed connection that never opened.
+func (c *Conn) DialFailed(err error) {
+	c.log.Warn().Err(err).Str("next_hop", c.hopKey).Msg("dial failed")
+	c.Closed(nil)
+}
+
+// Closed tells the engine the connection is gone. Sessions AUTHed on it end
+// (RFC 4976 §6.3), sessions it bound are released, and every transaction
+// waiting on it fails toward its origin.
+func (c *Conn) Closed(w *Worker) {
+	if !c.closed.CompareAndSwap(false, true) {
+		return
+	}
+	if w == nil {
+		w = new(Worker)
+	}
+	r := c.relay
+	r.forget(c)
+	r.cfg.Metrics.Add(ConnsClosed, 1)
+	if c.cur.mode == modeStream {
+		c.cur.st.out.streamEnd(w, c.cur.st, '#')
+	}
+	if c.cur.mode == modeCollect {
+		waitPool.Put(c.cur.buf)
+	}
+	if c.cur.ack != nil {
+		waitPool.Put(c.cur.ack)
+	}
+	c.cur = inbound{}
+	c.sessMu.Lock()
+	owned, bound := c.owned, c.bound
+	c.owned, c.bound = nil, nil
+	c.delayed = nil
+	c.sessMu.Unlock()
+	for _, s := range owned {
+		r.endSession(s, "connection closed")
+	}
+	for _, s := range bound {
+		s.bound.CompareAndSwap(c, nil)
+		s.hop.CompareAndSwap(c, nil)
+	}
+	failed, waiters := c.out.shut()
+	for _, t := range failed {
+		r.failTxn(w, t, 408, "Next Hop Closed")
+	}
+	for _, p := range waiters {
+		p.resume()
+	}
+	c.log.Debug().Msg("connection closed")
+}
+
+// close asks the driver to close the connection.
+func (c *Conn) close() {
+	if c.link != nil {
+		c.link.Close()
+	} else {
+		c.Closed(nil)
+	}
+}

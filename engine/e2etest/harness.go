@@ -1,0 +1,141 @@
+package e2etest
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/digest"
+)
+
+// Start starts a relay with cfg listening on 127.0.0.1:port and returns a
+// function that stops it. cfg.Hostname is "127.0.0.1".
+type Start func(t testing.TB, cfg engine.Config, port int) (stop func())
+
+// Password is every test user's password; users are alice, bob, carol.
+const Password = "secret"
+
+// Realm of the test credentials.
+const Realm = "example.com"
+
+// Credentials for the test users.
+func Credentials(t testing.TB) *digest.Credentials {
+	var b []byte
+	for _, u := range []string{"alice", "bob", "carol"} {
+		b = digest.AppendEntry(b, u, Realm, Password)
+	}
+	c, err := digest.ParseCredentials(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// FreePort finds a free TCP port on 127.0.0.1.
+func FreePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// env is one running relay in a test.
+type env struct {
+	t    testing.TB
+	port int
+	addr string
+	uri  string // the AUTH To-Path
+}
+
+// BaseConfig is the configuration tests start from: short timers.
+func BaseConfig(t testing.TB) engine.Config {
+	return engine.Config{
+		Hostname:           "127.0.0.1",
+		Realm:              Realm,
+		Credentials:        Credentials(t),
+		TransactionTimeout: 2 * time.Second,
+		ProbationTimeout:   3 * time.Second,
+		Logger:             zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+	}
+}
+
+func startEnv(t testing.TB, start Start, mod func(*engine.Config)) *env {
+	cfg := BaseConfig(t)
+	if mod != nil {
+		mod(&cfg)
+	}
+	port := FreePort(t)
+	stop := start(t, cfg, port)
+	t.Cleanup(stop)
+	e := &env{t: t, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port), uri: fmt.Sprintf("msrp://%s:%d;tcp", Realm, port)}
+	// Wait for the listener.
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", e.addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatalf("relay did not start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return e
+}
+
+func (e *env) dial() *client.Conn {
+	e.t.Helper()
+	c, err := client.Dial(e.addr, nil, 5*time.Second)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	e.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// auth dials and AUTHs user, returning the connection and its Use-Path.
+func (e *env) auth(user string, form client.AuthForm) (*client.Conn, string) {
+	e.t.Helper()
+	c := e.dial()
+	res, err := c.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: "msrp://" + user + ".example.com:9/" + user + ";tcp", User: user, Password: Password, Form: form})
+	if err != nil {
+		e.t.Fatalf("AUTH %s: %v", user, err)
+	}
+	return c, res.UsePath
+}
+
+func readFrame(t testing.TB, c *client.Conn) *client.Frame {
+	t.Helper()
+	f, err := c.ReadFrame()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return f
+}
+
+func expectResponse(t testing.TB, c *client.Conn, tid string, code int) *client.Frame {
+	t.Helper()
+	f := readFrame(t, c)
+	if f.Method != "" || f.TID != tid || f.Code != code {
+		t.Fatalf("want %d for %s, got tid=%s method=%q code=%d %s", code, tid, f.TID, f.Method, f.Code, f.Comment)
+	}
+	return f
+}
+
+func expectRequest(t testing.TB, c *client.Conn, method string) *client.Frame {
+	t.Helper()
+	f := readFrame(t, c)
+	if f.Method != method {
+		t.Fatalf("want %s, got tid=%s method=%q code=%d %s", method, f.TID, f.Method, f.Code, f.Comment)
+	}
+	return f
+}

@@ -1,0 +1,34 @@
+package gnetdrv
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/e2etest"
+)
+
+func startGnet(t testing.TB, cfg engine.Config, port int) func() {
+	r, err := engine.New(cfg, []engine.Listener{{Port: port}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(r, Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, Loops: 2, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	select {
+	case <-s.Started():
+	case err := <-done:
+		t.Fatalf("gnet: %v", err)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+		<-done
+	}
+}
+
+func TestEndToEnd(t *testing.T) { e2etest.Run(t, startGnet) }

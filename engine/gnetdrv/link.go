@@ -1,0 +1,267 @@
+package gnetdrv
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/msrprelay/msrprelay/engine"
+)
+
+// link is the engine's Link for one gnet connection. Fields are owned by the
+// connection's loop unless marked atomic or guarded by mu.
+type link struct {
+	srv     *Server
+	ec      *engine.Conn
+	c       gnet.Conn
+	loop    *loopState
+	el      gnet.EventLoop
+	src     netip.Addr
+	inDirty bool
+	dialed  bool // opened by Dial: the engine Conn waits for Attach
+	closed  atomic.Bool
+	queued  atomic.Bool // a flush task is posted to the loop
+	recheck atomic.Bool // a drain re-check is scheduled
+
+	// Parking (see the package doc).
+	mu      sync.Mutex
+	parking bool
+	parkFD  int
+	parked  []byte // bytes read before parking, fed to the engine first
+	resumed bool   // Resume arrived while parking
+
+	flushTask  gnet.RunnableFunc
+	resumeTask gnet.RunnableFunc
+}
+
+func (l *link) attach(c gnet.Conn, ls *loopState) {
+	l.c, l.loop, l.el = c, ls, c.EventLoop()
+	c.SetContext(l)
+	if l.flushTask == nil {
+		l.flushTask = func(context.Context) error { l.queued.Store(false); l.flush(); return nil }
+		l.resumeTask = func(context.Context) error { l.c.Wake(nil); return nil }
+	}
+	if l.dialed {
+		l.dialed = false
+		l.ec.Attach(l, engine.PeerInfo{})
+		return
+	}
+	l.mu.Lock()
+	wasParked := l.parking
+	l.parking = false
+	l.mu.Unlock()
+	if wasParked {
+		l.flush()
+		_ = c.Wake(nil) // feed the parked bytes
+	}
+}
+
+// receive feeds the engine what gnet has buffered, on the loop.
+func (l *link) receive() gnet.Action {
+	c, w := l.c, &l.loop.worker
+	if len(l.parked) > 0 {
+		in, _ := c.Peek(-1)
+		l.parked = append(l.parked, in...)
+		_, _ = c.Discard(len(in))
+		n, err := l.ec.Receive(w, l.parked)
+		l.parked = l.parked[:copy(l.parked, l.parked[n:])]
+		if len(l.parked) == 0 {
+			l.parked = nil
+		}
+		return l.result(err)
+	}
+	in, _ := c.Peek(-1)
+	n, err := l.ec.Receive(w, in)
+	_, _ = c.Discard(n)
+	return l.result(err)
+}
+
+func (l *link) result(err error) gnet.Action {
+	if err != nil {
+		l.ec.Logger().Info().Err(err).Msg("closing: protocol violation")
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// Wake implements engine.Link.
+func (l *link) Wake(from *engine.Worker) {
+	if l.closed.Load() {
+		return
+	}
+	if from != nil {
+		if ls, ok := from.Driver.(*loopState); ok && ls == l.loop {
+			if !l.inDirty {
+				l.inDirty = true
+				ls.dirty = append(ls.dirty, l)
+			}
+			return
+		}
+	}
+	if l.queued.CompareAndSwap(false, true) {
+		if err := l.el.Execute(context.Background(), l.flushTask); err != nil {
+			l.queued.Store(false)
+		}
+	}
+}
+
+// flush writes what the engine queued, on the loop.
+func (l *link) flush() {
+	if l.closed.Load() || l.isParked() {
+		return
+	}
+	c := l.c
+	waiting := l.ec.Flush(func(b []byte) int {
+		_, _ = c.Write(b)
+		if l.closed.Load() {
+			return 0
+		}
+		return c.OutboundBuffered()
+	})
+	if waiting {
+		l.scheduleRecheck()
+	}
+}
+
+// scheduleRecheck looks again at the outbound buffer shortly: gnet reports
+// no "drained" event, and paused senders wait for this one to drain.
+func (l *link) scheduleRecheck() {
+	if !l.recheck.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(2*time.Millisecond, func() {
+		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			l.recheck.Store(false)
+			if l.closed.Load() || l.isParked() {
+				return nil
+			}
+			if l.ec.Drained(l.c.OutboundBuffered()) {
+				l.scheduleRecheck()
+			}
+			return nil
+		}))
+	})
+}
+
+// Resume implements engine.Link.
+func (l *link) Resume() {
+	if l.closed.Load() {
+		return
+	}
+	l.mu.Lock()
+	if l.parking {
+		if l.parkFD >= 0 {
+			fd := l.parkFD
+			l.parkFD = -1
+			l.mu.Unlock()
+			l.enroll(fd)
+			return
+		}
+		l.resumed = true
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	_ = l.el.Execute(context.Background(), l.resumeTask)
+}
+
+// Close implements engine.Link.
+func (l *link) Close() {
+	if l.closed.Load() {
+		return
+	}
+	l.mu.Lock()
+	if l.parking {
+		fd := l.parkFD
+		l.parkFD = -1
+		l.mu.Unlock()
+		if fd >= 0 {
+			_ = unix.Close(fd)
+		}
+		l.closed.Store(true)
+		l.ec.Closed(nil)
+		l.srv.release(l.src)
+		return
+	}
+	l.mu.Unlock()
+	_ = l.c.Close()
+}
+
+func (l *link) isParked() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.parking
+}
+
+// park takes a paused connection off the loop: gnet cannot stop reading a
+// socket, so the socket is duplicated and the gnet connection closed; the
+// kernel buffers the sender from here on. Called in OnTraffic, on the loop.
+func (l *link) park() gnet.Action {
+	c := l.c
+	if c.OutboundBuffered() > 0 {
+		// Closing now would drop what the peer has not read. A sender
+		// that does not read its own answers while flooding a slow
+		// receiver gets cut off once it exceeds four times the bound.
+		if c.InboundBuffered() > 4*l.srv.opts.MaxParkedInbound {
+			l.ec.Logger().Warn().Msg("closing: flooding while not reading")
+			return gnet.Close
+		}
+		return gnet.None
+	}
+	fd, err := c.Dup()
+	if err != nil {
+		return gnet.None
+	}
+	in, _ := c.Peek(-1)
+	l.parked = append(l.parked, in...)
+	_, _ = c.Discard(len(in))
+	l.mu.Lock()
+	l.parking = true
+	l.parkFD = fd
+	resumeNow := l.resumed || !l.ec.Paused()
+	l.resumed = false
+	if resumeNow {
+		l.parkFD = -1
+	}
+	l.mu.Unlock()
+	if resumeNow {
+		go l.enroll(fd)
+	}
+	return gnet.Close
+}
+
+// enroll puts a parked socket back on its loop.
+func (l *link) enroll(fd int) {
+	f := os.NewFile(uintptr(fd), "parked")
+	nc, err := net.FileConn(f)
+	_ = f.Close()
+	if err != nil {
+		l.failParked(err)
+		return
+	}
+	ch, err := l.el.Enroll(gnet.NewContext(context.Background(), l), nc)
+	if err != nil {
+		_ = nc.Close()
+		l.failParked(err)
+		return
+	}
+	go func() {
+		if res := <-ch; res.Err != nil {
+			l.failParked(res.Err)
+		}
+	}()
+}
+
+func (l *link) failParked(err error) {
+	l.ec.Logger().Warn().Err(err).Msg("could not resume a parked connection")
+	l.closed.Store(true)
+	l.ec.Closed(nil)
+	l.srv.release(l.src)
+}

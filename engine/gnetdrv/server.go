@@ -1,0 +1,291 @@
+package gnetdrv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/msrprelay/msrprelay/engine"
+)
+
+// Options configure a Server. The zero value of each field means its default.
+type Options struct {
+	// Listen are the addresses to accept on, as "tcp://host:port".
+	Listen []string
+	// Loops is the number of event loops; default one per core.
+	Loops int
+	// MaxConns refuses connections beyond this many (accepted and dialed).
+	MaxConns int
+	// MaxPerSource refuses connections from one address beyond this many.
+	MaxPerSource int
+	// MaxParkedInbound is how much a paused connection may buffer before
+	// it is parked. Default 256 KiB.
+	MaxParkedInbound int
+	// TickInterval drives the engine's timers. Default 1 s.
+	TickInterval time.Duration
+	// DialTimeout bounds name resolution plus connect for next hops.
+	DialTimeout time.Duration
+	Logger      zerolog.Logger
+}
+
+// Server runs a Relay on gnet.
+type Server struct {
+	gnet.BuiltinEventEngine
+	relay *engine.Relay
+	opts  Options
+	log   zerolog.Logger
+	eng   gnet.Engine
+
+	loopsMu sync.Mutex
+	loops   map[gnet.EventLoop]*loopState
+	conns   atomic.Int64
+	srcMu   sync.Mutex
+	perSrc  map[netip.Addr]int
+
+	draining atomic.Bool
+	started  chan struct{}
+	stopTick chan struct{}
+	ports    []int
+}
+
+// loopState is one event loop's scratch: only that loop touches it.
+type loopState struct {
+	worker engine.Worker
+	dirty  []*link
+	loop   gnet.EventLoop
+}
+
+// New makes a server for relay.
+func New(relay *engine.Relay, opts Options) *Server {
+	if opts.MaxParkedInbound <= 0 {
+		opts.MaxParkedInbound = 256 << 10
+	}
+	if opts.TickInterval <= 0 {
+		opts.TickInterval = time.Second
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
+	if opts.MaxPerSource <= 0 {
+		opts.MaxPerSource = 1 << 30
+	}
+	s := &Server{
+		relay:    relay,
+		opts:     opts,
+		log:      opts.Logger,
+		loops:    make(map[gnet.EventLoop]*loopState),
+		perSrc:   make(map[netip.Addr]int),
+		started:  make(chan struct{}),
+		stopTick: make(chan struct{}),
+	}
+	relay.SetDialer(s)
+	return s
+}
+
+// Run serves until Stop; it returns gnet's error.
+func (s *Server) Run() error {
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithLoadBalancing(gnet.LeastConnections),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReusePort(false),
+		gnet.WithLogger(gnetLogger{s.log}),
+	}
+	if s.opts.Loops > 0 {
+		opts = append(opts, gnet.WithNumEventLoop(s.opts.Loops))
+	}
+	go s.tick()
+	return gnet.Rotate(s, s.opts.Listen, opts...)
+}
+
+// Started is closed once the listeners accept.
+func (s *Server) Started() <-chan struct{} { return s.started }
+
+// Stop stops the engine: every connection closes.
+func (s *Server) Stop(ctx context.Context) error {
+	close(s.stopTick)
+	return s.eng.Stop(ctx)
+}
+
+// Drain refuses new connections from now on (graceful shutdown).
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Conns is the number of open connections.
+func (s *Server) Conns() int { return int(s.conns.Load()) }
+
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	close(s.started)
+	return gnet.None
+}
+
+func (s *Server) tick() {
+	t := time.NewTicker(s.opts.TickInterval)
+	defer t.Stop()
+	var w engine.Worker
+	for {
+		select {
+		case <-s.stopTick:
+			return
+		case <-t.C:
+			s.relay.Tick(&w)
+		}
+	}
+}
+
+func (s *Server) loopState(c gnet.Conn) *loopState {
+	el := c.EventLoop()
+	s.loopsMu.Lock()
+	defer s.loopsMu.Unlock()
+	ls := s.loops[el]
+	if ls == nil {
+		ls = &loopState{loop: el}
+		ls.worker.Driver = ls
+		s.loops[el] = ls
+	}
+	return ls
+}
+
+// admit applies the caps; it reports false for a connection to refuse.
+func (s *Server) admit(src netip.Addr) bool {
+	if s.draining.Load() {
+		return false
+	}
+	if s.opts.MaxConns > 0 && s.conns.Load() >= int64(s.opts.MaxConns) {
+		return false
+	}
+	s.srcMu.Lock()
+	defer s.srcMu.Unlock()
+	if s.perSrc[src] >= s.opts.MaxPerSource {
+		return false
+	}
+	s.perSrc[src]++
+	s.conns.Add(1)
+	return true
+}
+
+func (s *Server) release(src netip.Addr) {
+	if !src.IsValid() { // dialed: counted in conns only
+		s.conns.Add(-1)
+		return
+	}
+	s.srcMu.Lock()
+	if n := s.perSrc[src]; n <= 1 {
+		delete(s.perSrc, src)
+	} else {
+		s.perSrc[src] = n - 1
+	}
+	s.srcMu.Unlock()
+	s.conns.Add(-1)
+}
+
+func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if l, ok := c.Context().(*link); ok {
+		// A dialed or re-enrolled (parked) connection comes back.
+		l.attach(c, s.loopState(c))
+		return nil, gnet.None
+	}
+	remote := addrPort(c.RemoteAddr())
+	if !s.admit(remote.Addr()) {
+		s.relay.Refused()
+		c.SetContext(refused{})
+		return nil, gnet.Close
+	}
+	ls := s.loopState(c)
+	l := &link{srv: s, src: remote.Addr()}
+	l.attach(c, ls)
+	local := addrPort(c.LocalAddr())
+	l.ec = s.relay.Open(l, remote, engine.Listener{Port: int(local.Port())}, engine.PeerInfo{})
+	return nil, gnet.None
+}
+
+type refused struct{}
+
+func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
+	l, ok := c.Context().(*link)
+	if !ok {
+		return gnet.None
+	}
+	if l.parking {
+		return gnet.None
+	}
+	l.closed.Store(true)
+	if l.ec != nil {
+		l.ec.Closed(&l.loop.worker)
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			l.ec.Logger().Debug().Err(err).Msg("socket closed")
+		}
+	}
+	s.release(l.src)
+	return gnet.None
+}
+
+func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+	l, ok := c.Context().(*link)
+	if !ok || l.ec == nil {
+		return gnet.Close
+	}
+	ls := l.loop
+	if l.ec.Paused() {
+		if c.InboundBuffered() > s.opts.MaxParkedInbound {
+			return l.park()
+		}
+		return gnet.None
+	}
+	action := l.receive()
+	for i := 0; i < len(ls.dirty); i++ {
+		d := ls.dirty[i]
+		ls.dirty[i] = nil
+		d.inDirty = false
+		d.flush()
+	}
+	ls.dirty = ls.dirty[:0]
+	return action
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// ListenPorts parses the ports of listen specs ("tcp://host:port").
+func ListenPorts(specs []string) ([]int, error) {
+	var ports []int
+	for _, sp := range specs {
+		_, hp, ok := strings.Cut(sp, "://")
+		if !ok {
+			hp = sp
+		}
+		_, p, err := net.SplitHostPort(hp)
+		if err != nil {
+			return nil, fmt.Errorf("listen %q: %w", sp, err)
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, fmt.Errorf("listen %q: bad port", sp)
+		}
+		ports = append(ports, n)
+	}
+	return ports, nil
+}
+
+type gnetLogger struct{ l zerolog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug().Msgf(f, a...) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug().Msgf(f, a...) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn().Msgf(f, a...) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error().Msgf(f, a...) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error().Msgf(f, a...) }

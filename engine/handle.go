@@ -1,0 +1,329 @@
+package engine
+
+import (
+	"net/netip"
+
+	"github.com/msrprelay/msrprelay/codec"
+)
+
+var nopAddr netip.AddrPort
+
+// maxAtomic is the largest body forwarded as one unit when a whole chunk is
+// already in the read buffer; larger ones stream and may be cut.
+const maxAtomic = 64 << 10
+
+func isMethod(m []byte, name string) bool { return string(m) == name }
+
+// handleRequest decides what a request's header asks for and starts it. It
+// returns how many bytes past the header it consumed (a complete frame
+// forwarded at once).
+func (c *Conn) handleRequest(w *Worker, f *codec.Frame, rest []byte) int {
+	m := f.Method()
+	if isMethod(m, "AUTH") && codec.PathLen(f.ToPath()) == 1 {
+		c.handleAuth(w, f)
+		c.skipBody(f)
+		return 0
+	}
+	if r := c.relay; r.methods != nil && !r.methods[string(m)] && !isMethod(m, "SEND") && !isMethod(m, "REPORT") && !isMethod(m, "AUTH") {
+		c.reject(w, f, &stNotSupported)
+		c.skipBody(f)
+		return 0
+	}
+	rt, st := c.findRoute(w, f)
+	if st != nil {
+		c.reject(w, f, st)
+		c.skipBody(f)
+		return 0
+	}
+	c.succeeded.Store(true)
+	return c.forward(w, f, rest, &rt)
+}
+
+// forward sends the request on along rt: at once when the whole frame is
+// here, else collected (small or non-SEND frames, which must not be cut) or
+// streamed (SEND chunks that may be large).
+func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
+	m := f.Method()
+	send := isMethod(m, "SEND")
+	fr, _ := f.FailureReport()
+	t := c.newTemplate(f, rt, send, fr)
+	var prefix tid
+	newTIDPrefix(&prefix)
+	rw := codec.Rewrite{TID: prefix.bytes(), ToPath: rt.toPath, FromPrefix: rt.fromPrefix}
+	if send && fr == codec.ReportYes {
+		c.ackLater(f, rt)
+	}
+	limit := int64(0)
+	if !send {
+		limit = int64(c.relay.cfg.Limits.MaxNonSendBody)
+	}
+	if !f.HasBody() {
+		w.scratch = codec.AppendRewrite(w.scratch[:0], f, &rw)
+		w.scratch = codec.AppendEndLine(w.scratch, prefix.bytes(), f.Flag())
+		c.sendFrame(w, rt.target, t, prefix, w.scratch)
+		return 0
+	}
+	c.scan.Reset(f.TID(), limit)
+	c.scan.Watch(prefix.bytes())
+	if r, err := c.scan.Scan(rest); err == nil && r.End > 0 && !r.Collision && r.Body <= maxAtomic {
+		w.scratch = codec.AppendRewrite(w.scratch[:0], f, &rw)
+		w.scratch = append(w.scratch, rest[:r.Body]...)
+		w.scratch = codec.AppendBodyEnd(w.scratch, prefix.bytes(), r.Flag)
+		rt.sess.bytesIn.Add(int64(r.Body))
+		c.sendFrame(w, rt.target, t, prefix, w.scratch)
+		c.sendAck(w)
+		return r.End
+	}
+	c.scan.Reset(f.TID(), limit)
+	c.scan.Watch(prefix.bytes())
+	rng, _ := f.ByteRange()
+	small := rng.End != codec.Unknown && rng.End-rng.Start+1 <= minChunk
+	c.cur.sess = rt.sess
+	if !send || small {
+		c.cur.mode = modeCollect
+		c.cur.buf = waitPool.Get()
+		c.cur.buf.B = codec.AppendRewrite(c.cur.buf.B, f, &rw)
+		c.cur.target = rt.target
+		c.cur.tid = prefix
+		if t != nil {
+			t.key = prefix
+		}
+		c.cur.txn = t
+		return 0
+	}
+	st := newStream(f, &rw, rng, t)
+	freeTxn(t)
+	if !rt.target.out.startStream(st) {
+		st.release()
+		c.relay.failTxnTemplate(w, st, 481, "Session Does Not Exist")
+		c.cur.mode = modeSkip
+		return 0
+	}
+	c.scan.Watch(st.prefix.bytes())
+	c.cur.mode = modeStream
+	c.cur.st = st
+	return 0
+}
+
+// sendFrame queues a complete forwarded frame and its transaction.
+func (c *Conn) sendFrame(w *Worker, target *Conn, t *txn, key tid, frame []byte) {
+	if t != nil {
+		t.key = key
+	}
+	c.deliver(w, target, t, frame)
+}
+
+// newTemplate records what a response or a failure will need to find its
+// way back. It returns nil when nothing will: a SEND with Failure-Report no,
+// or a REPORT.
+func (c *Conn) newTemplate(f *codec.Frame, rt *route, send bool, fr codec.Report) *txn {
+	m := f.Method()
+	if isMethod(m, "REPORT") || (send && fr == codec.ReportNo) {
+		return nil
+	}
+	t := newTxn()
+	t.origin = c
+	t.origTID.set(f.TID())
+	t.fr = fr
+	t.kind = txnEndToEnd
+	switch {
+	case send:
+		t.kind = txnSend
+		t.rng, _ = f.ByteRange()
+	case isMethod(m, "AUTH"):
+		t.kind = txnAuth
+	}
+	t.setData(f.FromPath(), rt.ourURI, f.MessageID())
+	return t
+}
+
+// ackLater prepares the hop-by-hop 200 for a SEND with Failure-Report yes
+// (RFC 4976 §6.4.1), sent once the chunk's end-line has arrived.
+func (c *Conn) ackLater(f *codec.Frame, rt *route) {
+	b := waitPool.Get()
+	first, _ := codec.NextURI(f.FromPath())
+	b.B = codec.AppendResponseLine(b.B, f.TID(), 200, "OK")
+	b.B = codec.AppendHeader(b.B, "To-Path", first)
+	b.B = codec.AppendHeader(b.B, "From-Path", rt.ourURI)
+	b.B = codec.AppendEndLine(b.B, f.TID(), '$')
+	c.cur.ack = b
+}
+
+func (c *Conn) sendAck(w *Worker) {
+	if b := c.cur.ack; b != nil {
+		c.out.writeFrame(w, nil, b.B)
+		waitPool.Put(b)
+		c.cur.ack = nil
+	}
+}
+
+// skipBody discards the body of a frame this relay will not forward.
+func (c *Conn) skipBody(f *codec.Frame) {
+	if !f.HasBody() {
+		return
+	}
+	limit := int64(0)
+	if !isMethod(f.Method(), "SEND") {
+		limit = int64(c.relay.cfg.Limits.MaxNonSendBody)
+	}
+	c.scan.Reset(f.TID(), limit)
+	c.cur.mode = modeSkip
+}
+
+// reject answers a request this relay will not forward, as RFC 4975 allows:
+// never a REPORT, and a SEND only if its Failure-Report wants failures.
+func (c *Conn) reject(w *Worker, f *codec.Frame, st *routeStatus) {
+	c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
+	c.noteFailure()
+	c.log.Info().Bytes("method", f.Method()).Int("status", st.code).Msg("request refused")
+	m := f.Method()
+	if isMethod(m, "REPORT") {
+		return
+	}
+	if isMethod(m, "SEND") {
+		if fr, _ := f.FailureReport(); fr == codec.ReportNo {
+			return
+		}
+	}
+	c.respond(w, f, st.code, st.reason, nil)
+}
+
+// rejectMalformed answers a delimited but malformed request with its
+// status (400 or 413) when it can tell where the answer goes.
+func (c *Conn) rejectMalformed(w *Worker, f *codec.Frame, err error) {
+	c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
+	c.noteFailure()
+	c.log.Info().Err(err).Msg("malformed frame")
+	if !f.IsResponse() && !isMethod(f.Method(), "REPORT") && codec.ValidPath(f.FromPath()) && codec.PathLen(f.ToPath()) > 0 {
+		if e, ok := err.(*codec.Error); ok && e.Status != 0 {
+			c.respond(w, f, e.Status, "Bad Request", nil)
+		}
+	}
+	c.skipBody(f)
+}
+
+// noteFailure closes a connection that keeps failing before it ever made a
+// successful request (RFC 4976 §6.1).
+func (c *Conn) noteFailure() {
+	c.authFails++
+	if !c.succeeded.Load() && c.authFails >= c.relay.cfg.MaxAuthFailures+2 {
+		c.closeAfterFlush()
+	}
+}
+
+// respond sends a response to request f on this connection. extra holds
+// further header lines, already formatted.
+func (c *Conn) respond(w *Worker, f *codec.Frame, code int, reason string, extra []byte) {
+	w.scratch = appendResponse(w.scratch[:0], f, code, reason, extra)
+	c.out.writeFrame(w, nil, w.scratch)
+}
+
+// appendResponse writes a response to f: SEND answers go to the previous
+// hop only, others back along the whole From-Path (RFC 4975 §7.2).
+func appendResponse(dst []byte, f *codec.Frame, code int, reason string, extra []byte) []byte {
+	to := f.FromPath()
+	if isMethod(f.Method(), "SEND") {
+		to, _ = codec.NextURI(to)
+	}
+	us, _ := codec.NextURI(f.ToPath())
+	dst = codec.AppendResponseLine(dst, f.TID(), code, reason)
+	dst = codec.AppendHeader(dst, "To-Path", to)
+	dst = codec.AppendHeader(dst, "From-Path", us)
+	dst = append(dst, extra...)
+	return codec.AppendEndLine(dst, f.TID(), '$')
+}
+
+// handleResponse routes a response to a request this relay forwarded.
+func (c *Conn) handleResponse(w *Worker, f *codec.Frame) {
+	var k tid
+	k.set(f.TID())
+	c.out.mu.Lock()
+	t := c.out.txns.take(&k)
+	c.out.mu.Unlock()
+	if t == nil {
+		c.log.Debug().Bytes("tid", f.TID()).Msg("response to no transaction dropped")
+		return
+	}
+	c.succeeded.Store(true)
+	defer freeTxn(t)
+	if t.kind == txnSend {
+		// Hop by hop: a 200 ends it; anything else becomes a REPORT.
+		if f.Code() != 200 && t.fr != codec.ReportNo {
+			c.relay.sendReport(w, t, f.Code(), string(f.Comment()))
+		}
+		return
+	}
+	// End to end: pop this relay's URIs off To-Path, push them onto
+	// From-Path, restore the origin's tid (RFC 4976 §6.4.3).
+	to := f.ToPath()
+	w.extra = w.extra[:0]
+	for {
+		first, rest := codec.NextURI(to)
+		u, err := codec.ParseURI(first)
+		if first == nil || err != nil || !c.relay.isOurs(&u) {
+			break
+		}
+		if len(w.extra) > 0 {
+			w.extra = append(append(append([]byte{}, first...), ' '), w.extra...)
+		} else {
+			w.extra = append(w.extra, first...)
+		}
+		to = rest
+	}
+	if len(w.extra) == 0 || len(to) == 0 {
+		return
+	}
+	rw := codec.Rewrite{TID: t.origTID.bytes(), ToPath: to, FromPrefix: w.extra}
+	w.scratch = codec.AppendRewrite(w.scratch[:0], f, &rw)
+	w.scratch = codec.AppendEndLine(w.scratch, rw.TID, '$')
+	t.origin.out.writeFrame(w, nil, w.scratch)
+}
+
+// tick runs this connection's timers.
+func (c *Conn) tick(w *Worker, now int64) {
+	cfg := &c.relay.cfg
+	if !c.succeeded.Load() && c.lis != nil && now-c.opened > int64(cfg.ProbationTimeout) {
+		c.log.Info().Msg("closing: no successful request in the probation period")
+		c.close()
+		return
+	}
+	if c.idle(now) {
+		c.log.Info().Msg("closing: idle without a session")
+		c.close()
+		return
+	}
+	c.sendDelayed(w, now)
+	c.out.mu.Lock()
+	w.due = c.out.txns.due(now-int64(cfg.TransactionTimeout), w.due[:0])
+	c.out.mu.Unlock()
+	for _, t := range w.due {
+		c.relay.cfg.Metrics.Add(TransactionTimeouts, 1)
+		c.relay.failTxn(w, t, 408, "Request Timeout")
+	}
+	if c.out.drained() {
+		c.wake(w)
+	}
+}
+
+func (c *Conn) idle(now int64) bool {
+	if now-c.lastActive.Load() < int64(c.relay.cfg.IdleTimeout) {
+		return false
+	}
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	return len(c.owned) == 0 && len(c.bound) == 0
+}
+
+// closeAfterFlush closes the connection once what is queued for it is out.
+func (c *Conn) closeAfterFlush() {
+	c.closing.Store(true)
+	c.out.mu.Lock()
+	wake := c.out.askFlush()
+	empty := c.out.pending == nil || len(c.out.pending.B) == 0
+	c.out.mu.Unlock()
+	if wake {
+		c.wake(nil)
+	} else if empty {
+		c.close()
+	}
+}

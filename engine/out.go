@@ -1,0 +1,361 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/msrprelay/msrprelay/codec"
+)
+
+// minChunk is the body size below which a relay should not cut a chunk
+// (RFC 4975 §7.1.1: senders SHOULD NOT make chunks smaller than 2048
+// octets, except the last).
+const minChunk = 2048
+
+// Pools, one per kind of buffer (bytebufferpool calibrates each pool to its
+// typical size and drops larger buffers): wire bytes waiting for a driver,
+// and frames or stream bodies waiting behind an open chunk.
+var (
+	pendingPool bytebufferpool.Pool
+	waitPool    bytebufferpool.Pool
+)
+
+// out is one connection's outbound side: the multiplexer that puts frames
+// from many sources onto one wire in an order the receiver can parse.
+//
+// At most one chunk is open on the wire at a time (its header written, its
+// end-line not yet). Whatever arrives for the connection meanwhile waits in
+// queue; if the open chunk is a SEND we may cut (its Byte-Range end says
+// '*'), it is cut with '+' as soon as it has carried minChunk bytes, the
+// waiting items go out, and the rest of it follows as a new chunk with a
+// new transaction id (RFC 4975 §7.1.1, RFC 4976 §6.4.1).
+type out struct {
+	mu      sync.Mutex
+	conn    *Conn
+	pending *bytebufferpool.ByteBuffer // wire bytes for the driver, in order
+	open    *stream
+	queue   []outItem
+	closed  bool
+	woken   bool // a Flush is already asked for
+
+	// size is every byte queued here (pending, waiting frames, stream
+	// buffers); held is what the driver reported it still holds unsent.
+	size atomic.Int64
+	held atomic.Int64
+
+	waiters []*Conn // paused senders to resume when this drains
+	txns    txnTable
+}
+
+// outItem is a waiting complete frame (buf) or a stream with data (st).
+type outItem struct {
+	buf *bytebufferpool.ByteBuffer
+	txn *txn
+	st  *stream
+}
+
+// backlog is what a sender weighs before sending more.
+func (o *out) backlog() int64 { return o.size.Load() + o.held.Load() }
+
+// writeFrame queues one complete frame made of parts, and registers t (may
+// be nil) as the transaction awaiting its response once it reaches the
+// wire. It reports whether the connection still takes frames.
+func (o *out) writeFrame(from *Worker, t *txn, parts ...[]byte) bool {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return false
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	o.size.Add(int64(n))
+	if o.open == nil && len(o.queue) == 0 {
+		b := o.pendingBuf()
+		for _, p := range parts {
+			b.B = append(b.B, p...)
+		}
+		o.txns.add(t, o.conn.relay.now())
+	} else {
+		b := waitPool.Get()
+		for _, p := range parts {
+			b.B = append(b.B, p...)
+		}
+		o.queue = append(o.queue, outItem{buf: b, txn: t})
+		o.maybeCut(false)
+	}
+	wake := o.askFlush()
+	o.mu.Unlock()
+	if wake {
+		o.conn.wake(from)
+	}
+	return true
+}
+
+func (o *out) pendingBuf() *bytebufferpool.ByteBuffer {
+	if o.pending == nil {
+		o.pending = pendingPool.Get()
+	}
+	return o.pending
+}
+
+// askFlush reports whether the driver must be asked for a Flush: once per
+// batch of queued bytes. Called with mu held.
+func (o *out) askFlush() bool {
+	if o.woken || o.pending == nil || len(o.pending.B) == 0 {
+		return false
+	}
+	o.woken = true
+	return true
+}
+
+// maybeCut cuts the open chunk if something waits behind it and the chunk
+// may be cut: it is a SEND whose Byte-Range end we wrote as '*', and it has
+// carried minChunk bytes (or force: its sender has nothing more right now).
+func (o *out) maybeCut(force bool) {
+	st := o.open
+	if st == nil || len(o.queue) == 0 || st.chunkBody == 0 {
+		return
+	}
+	if st.chunkBody < minChunk && !force {
+		return
+	}
+	b := o.pendingBuf()
+	b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), '+')
+	o.txns.add(st.pieceTxn(), o.conn.relay.now())
+	st.nextPiece()
+	o.open = nil
+	st.queued = true
+	o.queue = append(o.queue, outItem{st: st})
+	o.drainQueue()
+}
+
+// drainQueue moves waiting items onto the wire until a chunk stays open.
+func (o *out) drainQueue() {
+	for o.open == nil && len(o.queue) > 0 {
+		it := o.queue[0]
+		o.queue[0] = outItem{}
+		o.queue = o.queue[1:]
+		if len(o.queue) == 0 {
+			o.queue = o.queue[:0:0]
+		}
+		if it.st == nil {
+			b := o.pendingBuf()
+			b.B = append(b.B, it.buf.B...)
+			waitPool.Put(it.buf)
+			o.txns.add(it.txn, o.conn.relay.now())
+			continue
+		}
+		st := it.st
+		st.queued = false
+		if len(st.wait.B) == 0 && !st.ended {
+			continue // idle: it re-enters the queue when data arrives
+		}
+		o.open = st
+		o.writeStreamData(st, st.wait.B)
+		st.wait.B = st.wait.B[:0]
+		if st.ended {
+			o.finishStream(st)
+		}
+	}
+}
+
+// writeStreamData puts body bytes of the open stream on the wire, writing
+// the chunk's header first if this is the chunk's first byte.
+func (o *out) writeStreamData(st *stream, p []byte) {
+	b := o.pendingBuf()
+	if !st.headerOut {
+		b.B = st.appendHeader(b.B)
+		st.headerOut = true
+	}
+	b.B = append(b.B, p...)
+	st.chunkBody += int64(len(p))
+}
+
+// finishStream writes the open stream's end-line and closes it.
+func (o *out) finishStream(st *stream) {
+	b := o.pendingBuf()
+	if !st.headerOut {
+		b.B = st.appendHeader(b.B)
+		st.headerOut = true
+	}
+	b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), st.flag)
+	o.txns.add(st.pieceTxn(), o.conn.relay.now())
+	st.done = true
+	o.open = nil
+	o.drainQueue()
+}
+
+// startStream attaches a new stream. Its bytes come with streamData.
+func (o *out) startStream(st *stream) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	st.out = o
+	return true
+}
+
+// streamData queues body bytes of st (copied).
+func (o *out) streamData(from *Worker, st *stream, p []byte) {
+	o.mu.Lock()
+	if o.closed || st.done {
+		o.mu.Unlock()
+		return
+	}
+	o.size.Add(int64(len(p)))
+	switch {
+	case o.open == st:
+		o.writeStreamData(st, p)
+	case o.open == nil && len(o.queue) == 0:
+		o.open = st
+		o.writeStreamData(st, p)
+	default:
+		st.wait.B = append(st.wait.B, p...)
+		if !st.queued {
+			st.queued = true
+			o.queue = append(o.queue, outItem{st: st})
+		}
+		o.maybeCut(false)
+	}
+	wake := o.askFlush()
+	o.mu.Unlock()
+	if wake {
+		o.conn.wake(from)
+	}
+}
+
+// streamEnd ends st with flag once all its bytes are out.
+func (o *out) streamEnd(from *Worker, st *stream, flag byte) {
+	o.mu.Lock()
+	if o.closed || st.done {
+		o.mu.Unlock()
+		return
+	}
+	st.ended, st.flag = true, flag
+	switch {
+	case o.open == st:
+		o.finishStream(st)
+	case o.open == nil && len(o.queue) == 0:
+		o.open = st
+		o.finishStream(st)
+	default:
+		if !st.queued {
+			st.queued = true
+			o.queue = append(o.queue, outItem{st: st})
+		}
+		o.maybeCut(false)
+	}
+	wake := o.askFlush()
+	o.mu.Unlock()
+	if wake {
+		o.conn.wake(from)
+	}
+}
+
+// yield is called when a stream's sender has nothing more for now: if others
+// wait behind its open chunk, cut it even if short, so a stalled sender
+// cannot hold the connection.
+func (o *out) yield(from *Worker, st *stream) {
+	o.mu.Lock()
+	if o.open != st || len(o.queue) == 0 {
+		o.mu.Unlock()
+		return
+	}
+	o.maybeCut(true)
+	wake := o.askFlush()
+	o.mu.Unlock()
+	if wake {
+		o.conn.wake(from)
+	}
+}
+
+// take hands the driver the queued wire bytes; it must return the buffer
+// with release.
+func (o *out) take() *bytebufferpool.ByteBuffer {
+	o.mu.Lock()
+	b := o.pending
+	o.pending = nil
+	o.woken = false
+	o.mu.Unlock()
+	return b
+}
+
+func (o *out) release(b *bytebufferpool.ByteBuffer, held int) {
+	o.size.Add(-int64(len(b.B)))
+	pendingPool.Put(b)
+	o.held.Store(int64(held))
+}
+
+// addWaiter records a paused sender to resume when this drains. It reports
+// false when the connection has drained already (resume at once).
+func (o *out) addWaiter(c *Conn) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || o.backlog() < o.conn.relay.cfg.LowWater && o.txns.len() < o.conn.relay.cfg.MaxPendingTransactions {
+		return false
+	}
+	for _, w := range o.waiters {
+		if w == c {
+			return true
+		}
+	}
+	o.waiters = append(o.waiters, c)
+	return true
+}
+
+// drained resumes paused senders once the backlog is below LowWater. It
+// reports whether senders still wait (the driver should look again later).
+func (o *out) drained() (stillWaiting bool) {
+	o.mu.Lock()
+	if len(o.waiters) == 0 {
+		o.mu.Unlock()
+		return false
+	}
+	if o.backlog() >= o.conn.relay.cfg.LowWater || o.txns.len() >= o.conn.relay.cfg.MaxPendingTransactions {
+		o.mu.Unlock()
+		return true
+	}
+	ws := o.waiters
+	o.waiters = nil
+	o.mu.Unlock()
+	for _, w := range ws {
+		w.resume()
+	}
+	return false
+}
+
+// shut closes the out: queued bytes are dropped, streams end, waiting
+// transactions fail, paused senders resume (to find the target gone).
+func (o *out) shut() (failed []*txn, waiters []*Conn) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil, nil
+	}
+	o.closed = true
+	if o.pending != nil {
+		o.size.Add(-int64(len(o.pending.B)))
+		pendingPool.Put(o.pending)
+		o.pending = nil
+	}
+	now := o.conn.relay.now()
+	if o.open != nil && o.open.headerOut {
+		o.txns.add(o.open.pieceTxn(), now)
+	}
+	for _, it := range o.queue {
+		if it.buf != nil {
+			o.size.Add(-int64(len(it.buf.B)))
+			waitPool.Put(it.buf)
+			o.txns.add(it.txn, now)
+		}
+	}
+	o.queue = nil
+	o.open = nil
+	waiters, o.waiters = o.waiters, nil
+	return o.txns.drain(), waiters
+}

@@ -1,0 +1,224 @@
+package engine
+
+import (
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/engine/digest"
+)
+
+// Link is a driver's handle on one transport connection: what the engine
+// asks of the I/O side. Every method is safe from any goroutine.
+type Link interface {
+	// Wake asks for Conn.Flush on the connection's own goroutine soon.
+	// from is the caller's Worker (nil off the driver's goroutines), so a
+	// driver can batch flushes for connections on the caller's own loop.
+	Wake(from *Worker)
+	// Resume tells a paused connection to call Receive again.
+	Resume()
+	// Close closes the connection; the driver then calls Conn.Closed.
+	Close()
+}
+
+// Dialer opens connections to next-hop relays for the engine. Dial must not
+// block: it starts the dial and later calls c.Attach or c.DialFailed.
+type Dialer interface {
+	Dial(c *Conn, hostport string, secure bool, serverName string)
+}
+
+// Listener describes where a connection came in: it decides the scheme and
+// port of the URIs this relay hands out on it.
+type Listener struct {
+	Secure bool
+	Port   int
+}
+
+// Worker is a driver goroutine's scratch space (for gnet, one per event
+// loop): the engine parses and builds frames in it so that the hot path
+// allocates nothing. A Worker is used by one goroutine at a time.
+type Worker struct {
+	frame   codec.Frame
+	scratch []byte
+	extra   []byte
+	due     []*txn
+	// Driver is the driver's own per-goroutine state.
+	Driver any
+}
+
+// Relay is the relay core. One Relay serves every connection of a process.
+type Relay struct {
+	cfg       Config
+	log       zerolog.Logger
+	names     []string // hosts that mean "this relay", lower case
+	listeners []Listener
+	nonces    *digest.Nonces
+	creds     atomic.Pointer[digest.Credentials]
+	sessions  registry
+	methods   map[string]bool
+	dialer    Dialer
+
+	connMu  sync.Mutex
+	conns   map[*Conn]struct{}
+	nextID  atomic.Uint64
+	hopsMu  sync.Mutex
+	hops    map[string]*Conn
+	failMu  sync.Mutex
+	failing map[netip.Addr]*sourceFailures
+}
+
+// New validates cfg and returns a relay for the given listeners.
+func New(cfg Config, listeners []Listener) (*Relay, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	r := &Relay{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		listeners: listeners,
+		nonces:    digest.NewNonces(cfg.NonceTTL),
+		conns:     make(map[*Conn]struct{}),
+		hops:      make(map[string]*Conn),
+		failing:   make(map[netip.Addr]*sourceFailures),
+	}
+	for _, n := range append([]string{cfg.Hostname}, cfg.Aliases...) {
+		r.names = append(r.names, strings.ToLower(n))
+	}
+	if len(cfg.AllowMethods) > 0 {
+		r.methods = make(map[string]bool)
+		for _, m := range cfg.AllowMethods {
+			r.methods[strings.ToUpper(m)] = true
+		}
+	}
+	r.creds.Store(cfg.Credentials)
+	return r, nil
+}
+
+// SetCredentials swaps the user store (SIGHUP reload); sessions stay.
+func (r *Relay) SetCredentials(c *digest.Credentials) { r.creds.Store(c) }
+
+// Refused counts a connection the driver refused (caps, shutdown).
+func (r *Relay) Refused() { r.cfg.Metrics.Add(ConnsRefused, 1) }
+
+// SetDialer installs the driver's dialer for relay-to-relay connections.
+func (r *Relay) SetDialer(d Dialer) { r.dialer = d }
+
+// Sessions is the number of live sessions.
+func (r *Relay) Sessions() int { return int(r.sessions.count.Load()) }
+
+func (r *Relay) now() int64 { return r.cfg.Now().UnixNano() }
+
+// Open registers a new connection accepted on lis. The driver calls
+// Receive, Flush and Closed on the result.
+func (r *Relay) Open(link Link, remote netip.AddrPort, lis Listener, peer PeerInfo) *Conn {
+	c := r.newConn(remote, &lis, peer)
+	c.link = link
+	return c
+}
+
+func (r *Relay) newConn(remote netip.AddrPort, lis *Listener, peer PeerInfo) *Conn {
+	c := &Conn{relay: r, id: r.nextID.Add(1), remote: remote, lis: lis, peer: peer}
+	c.out.conn = c
+	now := r.now()
+	c.opened = now
+	c.lastActive.Store(now)
+	c.log = r.log.With().Uint64("conn", c.id).Str("remote", remote.String()).Logger()
+	r.connMu.Lock()
+	r.conns[c] = struct{}{}
+	r.connMu.Unlock()
+	r.cfg.Metrics.Add(ConnsOpened, 1)
+	return c
+}
+
+// isOurs reports whether u names this relay: one of its host names, and the
+// scheme and port of one of its listeners (RFC 4975 §6.1, RFC 4976 §6.2).
+func (r *Relay) isOurs(u *codec.URI) bool {
+	if !r.isOurHost(u.Host) {
+		return false
+	}
+	for _, l := range r.listeners {
+		if l.Port == u.Port && l.Secure == u.Secure() {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Relay) isOurHost(host []byte) bool {
+	for _, n := range r.names {
+		if codec.EqualFold(host, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// Tick runs the timers: transaction timeouts, session expiry, probation
+// and idle connections. A driver calls it about once a second from any
+// goroutine, with its own Worker.
+func (r *Relay) Tick(w *Worker) {
+	now := r.now()
+	for _, s := range r.sessions.expired(now, nil) {
+		r.endSession(s, "expired")
+	}
+	r.connMu.Lock()
+	conns := make([]*Conn, 0, len(r.conns))
+	for c := range r.conns {
+		conns = append(conns, c)
+	}
+	r.connMu.Unlock()
+	for _, c := range conns {
+		c.tick(w, now)
+	}
+	r.expireSourceFailures(now)
+}
+
+// Shutdown stops new AUTHs and sessions; Drained reports when nothing is
+// queued or awaited anywhere, for a graceful exit.
+func (r *Relay) Drained() bool {
+	r.connMu.Lock()
+	defer r.connMu.Unlock()
+	for c := range r.conns {
+		if c.out.backlog() > 0 || c.inFrame() {
+			return false
+		}
+	}
+	return true
+}
+
+// Conns is the number of open connections.
+func (r *Relay) Conns() int {
+	r.connMu.Lock()
+	defer r.connMu.Unlock()
+	return len(r.conns)
+}
+
+func (r *Relay) forget(c *Conn) {
+	r.connMu.Lock()
+	delete(r.conns, c)
+	r.connMu.Unlock()
+	if c.hopKey != "" {
+		r.hopsMu.Lock()
+		if r.hops[c.hopKey] == c {
+			delete(r.hops, c.hopKey)
+		}
+		r.hopsMu.Unlock()
+	}
+}
+
+// endSession removes a session: its URI is invalid from now on (481).
+func (r *Relay) endSession(s *Session, why string) {
+	if !r.sessions.remove(s) {
+		return
+	}
+	r.cfg.Metrics.Add(SessionsEnded, 1)
+	s.owner.log.Info().Str("session", s.logID).Str("user", s.user).Str("why", why).
+		Int64("bytes_in", s.bytesIn.Load()).Int64("bytes_out", s.bytesOut.Load()).
+		Int64("frames", s.frames.Load()).Dur("duration", time.Duration(r.now()-s.created)).
+		Msg("session ended")
+}

@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/msrprelay/msrprelay/codec"
+)
+
+// route is where a request goes and how its paths change on the way.
+type route struct {
+	target *Conn
+	sess   *Session // the session the frame belongs to (first hop)
+	// ourURI is To-Path[0] as the sender wrote it: this relay's URI for the
+	// session, pushed onto From-Path and used as the From-Path of answers.
+	ourURI []byte
+	// toPath is what remains of To-Path; fromPrefix what is pushed onto
+	// From-Path (two URIs when both hops are this relay).
+	toPath     []byte
+	fromPrefix []byte
+}
+
+// routeStatus is a refusal: the status to answer with and why.
+type routeStatus struct {
+	code   int
+	reason string
+}
+
+var (
+	stBadPath      = routeStatus{400, "Bad Request"}
+	stNoSession    = routeStatus{481, "Session Does Not Exist"}
+	stBoundElse    = routeStatus{506, "Session Bound Elsewhere"}
+	stForbidden    = routeStatus{403, "Forbidden"}
+	stNotSupported = routeStatus{501, "Not Implemented"}
+)
+
+// findRoute applies RFC 4976 §6.2-§6.4: To-Path[0] must be a session this
+// relay issued; from the session's client the request goes outward to the
+// next URI, from anywhere else it goes inward to the client, and the first
+// such connection binds the session (RFC 4975 §5.4).
+func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
+	r := c.relay
+	first, rest := codec.NextURI(f.ToPath())
+	u, err := codec.ParseURI(first)
+	if err != nil || !codec.ValidPath(f.FromPath()) {
+		return route{}, &stBadPath
+	}
+	s := r.lookup(&u)
+	if s == nil {
+		return route{}, &stNoSession
+	}
+	rt := route{sess: s, ourURI: first, toPath: rest, fromPrefix: first}
+	if c != s.owner {
+		// Inward, toward the client that AUTHed. A direct endpoint binds
+		// the session; relays are not bound: one relay connection carries
+		// many sessions, and a relay may reconnect.
+		if codec.PathLen(f.FromPath()) == 1 && !c.isRelay() {
+			if !s.bound.CompareAndSwap(nil, c) && s.bound.Load() != c {
+				return route{}, &stBoundElse
+			}
+			c.noteBound(s)
+		}
+		rt.target = s.owner
+		return rt, nil
+	}
+	// Outward, from the client.
+	next, rest2 := codec.NextURI(rest)
+	if next == nil {
+		return route{}, &stBadPath
+	}
+	nu, err := codec.ParseURI(next)
+	if err != nil {
+		return route{}, &stBadPath
+	}
+	if r.isOurs(&nu) {
+		// Both users on this relay: the second hop is taken in process,
+		// never over a connection to ourselves.
+		s2 := r.lookup(&nu)
+		if s2 == nil {
+			return route{}, &stNoSession
+		}
+		w.extra = append(append(append(w.extra[:0], next...), ' '), first...)
+		rt.fromPrefix = w.extra
+		rt.toPath = rest2
+		rt.target = s2.owner
+		return rt, nil
+	}
+	if b := s.bound.Load(); b != nil {
+		rt.target = b
+		return rt, nil
+	}
+	if h := s.hop.Load(); h != nil && !h.closed.Load() {
+		rt.target = h
+		return rt, nil
+	}
+	h := r.nextHop(&nu)
+	if h == nil {
+		return route{}, &stNoSession
+	}
+	s.hop.Store(h)
+	rt.target = h
+	return rt, nil
+}
+
+// lookup finds the live session u names, if u is one of ours.
+func (r *Relay) lookup(u *codec.URI) *Session {
+	if !r.isOurs(u) {
+		return nil
+	}
+	id, ok := parseSessionID(u.SessionID)
+	if !ok {
+		return nil
+	}
+	s := r.sessions.get(id)
+	if s == nil || s.expires.Load() <= r.now() {
+		return nil
+	}
+	return s
+}
+
+func (c *Conn) isRelay() bool { return len(c.peer.RelayNames) > 0 || c.hopKey != "" }
+
+func (c *Conn) noteBound(s *Session) {
+	c.sessMu.Lock()
+	for _, b := range c.bound {
+		if b == s {
+			c.sessMu.Unlock()
+			return
+		}
+	}
+	c.bound = append(c.bound, s)
+	c.sessMu.Unlock()
+}
+
+// nextHop returns the connection to the relay u names, opening one through
+// the Dialer when there is none: one connection per next hop, shared by all
+// sessions (RFC 4976 §6.4.2).
+func (r *Relay) nextHop(u *codec.URI) *Conn {
+	if r.dialer == nil || u.Port < 0 {
+		return nil
+	}
+	host := strings.ToLower(string(u.Host))
+	key := string(u.Scheme) + "://" + host + ":" + strconv.Itoa(u.Port)
+	r.hopsMu.Lock()
+	if h := r.hops[key]; h != nil && !h.closed.Load() {
+		r.hopsMu.Unlock()
+		return h
+	}
+	h := r.newConn(nopAddr, nil, PeerInfo{})
+	h.hopKey = key
+	r.hops[key] = h
+	r.hopsMu.Unlock()
+	serverName := strings.Trim(host, "[]")
+	r.dialer.Dial(h, net.JoinHostPort(serverName, strconv.Itoa(u.Port)), u.Secure(), serverName)
+	return h
+}

@@ -1,0 +1,135 @@
+package engine
+
+import (
+	"bytes"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/msrprelay/msrprelay/codec"
+)
+
+// stream is a SEND chunk being forwarded while its body is still arriving.
+// Its sender (the Conn receiving the chunk) calls out.streamData and
+// out.streamEnd; the target's out decides when its bytes reach the wire and
+// may cut it into pieces, each a chunk of its own with a tid of its own.
+//
+// Fields below "out-owned" are guarded by the target out's mutex.
+type stream struct {
+	out *out
+	// hdr is the forwarded header of the first piece, written by
+	// codec.AppendRewrite with Byte-Range third; the offsets let later
+	// pieces reuse it with their own tid and range.
+	hdr                     *bytebufferpool.ByteBuffer
+	startEnd, rngOff, rngTo int
+	start, total            int64 // the chunk's Byte-Range as received
+	tmpl                    txn   // what every piece's transaction copies
+
+	// out-owned
+	prefix    tid // every piece's tid starts with it (the sender watches it)
+	tid       tid // the open piece's tid
+	pieces    int
+	sentDone  int64 // body bytes in finished pieces
+	chunkBody int64 // body bytes in the open piece
+	headerOut bool
+	queued    bool
+	ended     bool
+	done      bool
+	flag      byte
+	wait      bytebufferpool.ByteBuffer
+}
+
+// newStream builds the forwarded header for f and the template for its
+// transactions. rw carries the new paths; the tid and range are set here.
+func newStream(f *codec.Frame, rw *codec.Rewrite, rng codec.ByteRange, tmpl *txn) *stream {
+	st := &stream{start: rng.Start, total: rng.Total}
+	newTIDPrefix(&st.prefix)
+	st.tid = st.prefix
+	rw.TID = st.tid.bytes()
+	rw.SetByteRange = true
+	rw.ByteRange = codec.ByteRange{Start: rng.Start, End: codec.Unknown, Total: rng.Total}
+	st.hdr = waitPool.Get()
+	st.hdr.B = codec.AppendRewrite(st.hdr.B, f, rw)
+	h := st.hdr.B
+	st.startEnd = bytes.IndexByte(h, '\n') + 1
+	st.rngOff = bytes.Index(h, []byte("\r\nByte-Range: ")) + len("\r\nByte-Range: ")
+	st.rngTo = st.rngOff + bytes.IndexByte(h[st.rngOff:], '\r')
+	st.tmpl = *tmpl
+	st.tmpl.data = append([]byte(nil), tmpl.data...)
+	return st
+}
+
+// appendHeader writes the open piece's header.
+func (st *stream) appendHeader(dst []byte) []byte {
+	if st.pieces == 0 {
+		return append(dst, st.hdr.B...)
+	}
+	dst = codec.AppendRequestLine(dst, st.tid.bytes(), "SEND")
+	dst = append(dst, st.hdr.B[st.startEnd:st.rngOff]...)
+	dst = codec.AppendByteRange(dst, codec.ByteRange{Start: st.start + st.sentDone, End: codec.Unknown, Total: st.total})
+	return append(dst, st.hdr.B[st.rngTo:]...)
+}
+
+// pieceTxn is the transaction for the piece about to be closed.
+func (st *stream) pieceTxn() *txn {
+	t := newTxn()
+	data := t.data
+	*t = st.tmpl
+	t.data = data
+	t.setData(st.tmpl.fromPath(), st.tmpl.ourURI(), st.tmpl.messageID())
+	t.key = st.tid
+	first := st.start + st.sentDone
+	t.rng = codec.ByteRange{Start: first, End: first + st.chunkBody - 1, Total: st.total}
+	if st.tmpl.fr == codec.ReportNo {
+		freeTxn(t)
+		return nil
+	}
+	return t
+}
+
+// nextPiece moves on after a cut.
+func (st *stream) nextPiece() {
+	st.sentDone += st.chunkBody
+	st.chunkBody = 0
+	st.headerOut = false
+	st.pieces++
+	st.tid.withPiece(&st.prefix, st.pieces)
+}
+
+// collide handles a body that contains the stream's own end-line prefix:
+// the open piece (which may hold bytes up to the collision) is ended, and
+// later pieces use a fresh prefix, which the sender then watches instead.
+func (o *out) collide(from *Worker, st *stream) (newPrefix tid) {
+	o.mu.Lock()
+	if o.open == st && st.headerOut {
+		b := o.pendingBuf()
+		b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), '+')
+		o.txns.add(st.pieceTxn(), o.conn.relay.now())
+		st.nextPiece()
+		o.open = nil
+		if len(o.queue) > 0 {
+			st.queued = true
+			o.queue = append(o.queue, outItem{st: st})
+			o.drainQueue()
+		} else {
+			o.open = st
+		}
+	}
+	newTIDPrefix(&st.prefix)
+	st.tid.withPiece(&st.prefix, st.pieces)
+	p := st.prefix
+	wake := o.askFlush()
+	o.mu.Unlock()
+	if wake {
+		o.conn.wake(from)
+	}
+	return p
+}
+
+// release returns the stream's buffers once its sender is done with it. The
+// out no longer touches a stream that is done or whose out is closed.
+func (st *stream) release() {
+	if st.hdr != nil {
+		waitPool.Put(st.hdr)
+		st.hdr = nil
+	}
+}

@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"sync"
+
+	"github.com/msrprelay/msrprelay/codec"
+)
+
+// txnKind says what a response to a forwarded request means.
+type txnKind uint8
+
+const (
+	// txnSend: a SEND chunk. Responses are hop by hop: absorb the 200, turn
+	// an error or silence into a failure REPORT as Failure-Report asks.
+	txnSend txnKind = iota
+	// txnEndToEnd: another method (AUTH through this relay, NICKNAME,
+	// unknown ones). The response travels back to the origin.
+	txnEndToEnd
+	// txnAuth: like txnEndToEnd, but silence gets a 408 answer: a client
+	// must never wait for an AUTH forever.
+	txnAuth
+)
+
+// txn is a request this relay forwarded and the way back to its origin.
+type txn struct {
+	key      tid
+	kind     txnKind
+	origin   *Conn
+	origTID  tid
+	fr       codec.Report
+	rng      codec.ByteRange
+	sent     int64 // unix nanos when it reached the wire
+	// data holds the origin's From-Path, this relay's URI as the origin
+	// addressed it, and the Message-ID; the offsets split it.
+	data            []byte
+	fromEnd, uriEnd int
+}
+
+func (t *txn) fromPath() []byte  { return t.data[:t.fromEnd] }
+func (t *txn) ourURI() []byte    { return t.data[t.fromEnd:t.uriEnd] }
+func (t *txn) messageID() []byte { return t.data[t.uriEnd:] }
+
+func (t *txn) setData(fromPath, ourURI, msgID []byte) {
+	t.data = append(append(append(t.data[:0], fromPath...), ourURI...), msgID...)
+	t.fromEnd = len(fromPath)
+	t.uriEnd = t.fromEnd + len(ourURI)
+}
+
+var txnPool = sync.Pool{New: func() any { return new(txn) }}
+
+func newTxn() *txn { return txnPool.Get().(*txn) }
+
+func freeTxn(t *txn) {
+	t.origin = nil
+	t.data = t.data[:0]
+	txnPool.Put(t)
+}
+
+// txnTable holds one connection's outstanding transactions by the tid this
+// relay gave them. Deadlines are all "sent + TransactionTimeout", so they
+// come due in the order they were added: a FIFO of (tid, deadline) finds the
+// due ones without a timer per transaction. Entries answered meanwhile are
+// skipped when they reach the front.
+type txnTable struct {
+	m    map[tid]*txn
+	fifo []txnDue
+	head int
+}
+
+type txnDue struct {
+	key  tid
+	sent int64
+}
+
+func (tt *txnTable) len() int { return len(tt.m) }
+
+func (tt *txnTable) add(t *txn, now int64) {
+	if t == nil {
+		return
+	}
+	if tt.m == nil {
+		tt.m = make(map[tid]*txn)
+	}
+	t.sent = now
+	tt.m[t.key] = t
+	tt.fifo = append(tt.fifo, txnDue{t.key, now})
+}
+
+// take removes and returns the transaction a response names.
+func (tt *txnTable) take(k *tid) *txn {
+	t, ok := tt.m[*k]
+	if !ok {
+		return nil
+	}
+	delete(tt.m, *k)
+	return t
+}
+
+// due removes the transactions sent at or before cutoff and appends them.
+func (tt *txnTable) due(cutoff int64, out []*txn) []*txn {
+	for tt.head < len(tt.fifo) && tt.fifo[tt.head].sent <= cutoff {
+		d := tt.fifo[tt.head]
+		tt.head++
+		if t, ok := tt.m[d.key]; ok && t.sent == d.sent {
+			delete(tt.m, d.key)
+			out = append(out, t)
+		}
+	}
+	tt.compact()
+	return out
+}
+
+// compact drops the consumed front of the FIFO once it dominates.
+func (tt *txnTable) compact() {
+	if tt.head == len(tt.fifo) {
+		tt.fifo, tt.head = tt.fifo[:0], 0
+		if cap(tt.fifo) > 1024 && len(tt.m) == 0 {
+			tt.fifo = nil
+		}
+		return
+	}
+	if tt.head > 1024 && tt.head > len(tt.fifo)/2 {
+		n := copy(tt.fifo, tt.fifo[tt.head:])
+		tt.fifo, tt.head = tt.fifo[:n], 0
+	}
+}
+
+// drain removes every transaction.
+func (tt *txnTable) drain() []*txn {
+	var out []*txn
+	for _, t := range tt.m {
+		out = append(out, t)
+	}
+	tt.m = nil
+	tt.fifo, tt.head = nil, 0
+	return out
+}

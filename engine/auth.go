@@ -168,7 +168,7 @@ func (c *Conn) newSession(user string, expires time.Duration) *Session {
 	u = s.id.appendText(u)
 	u = append(u, ";tcp"...)
 	s.uri = u
-	s.logID = string(u[len(u)-4-sessionIDLen:len(u)-4-sessionIDLen+6])
+	s.logID = string(u[len(u)-4-sessionIDLen : len(u)-4-sessionIDLen+6])
 	r.sessions.add(s)
 	c.sessMu.Lock()
 	c.owned = append(c.owned, s)

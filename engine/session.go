@@ -60,7 +60,6 @@ type Session struct {
 	bytesIn, bytesOut, frames atomic.Int64
 }
 
-
 // registry maps session ids to sessions in shards so that lookups on
 // different event loops rarely meet on one lock.
 type registry struct {

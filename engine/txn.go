@@ -23,13 +23,13 @@ const (
 
 // txn is a request this relay forwarded and the way back to its origin.
 type txn struct {
-	key      tid
-	kind     txnKind
-	origin   *Conn
-	origTID  tid
-	fr       codec.Report
-	rng      codec.ByteRange
-	sent     int64 // unix nanos when it reached the wire
+	key     tid
+	kind    txnKind
+	origin  *Conn
+	origTID tid
+	fr      codec.Report
+	rng     codec.ByteRange
+	sent    int64 // unix nanos when it reached the wire
 	// data holds the origin's From-Path, this relay's URI as the origin
 	// addressed it, and the Message-ID; the offsets split it.
 	data            []byte

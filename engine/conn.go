@@ -22,7 +22,7 @@ type PeerInfo struct {
 // which goroutine may call what.
 type Conn struct {
 	relay  *Relay
-	link   Link
+	link   atomic.Pointer[Link] // nil until a dialed connection opens
 	id     uint64
 	remote netip.AddrPort
 	lis    *Listener // nil for connections this relay dialed
@@ -228,14 +228,16 @@ func (c *Conn) checkBackpressure(w *Worker, target *Conn) {
 }
 
 func (c *Conn) resume() {
-	if c.paused.CompareAndSwap(true, false) && c.link != nil {
-		c.link.Resume()
+	if c.paused.CompareAndSwap(true, false) {
+		if l := c.link.Load(); l != nil {
+			(*l).Resume()
+		}
 	}
 }
 
 func (c *Conn) wake(from *Worker) {
-	if c.link != nil && !c.closed.Load() {
-		c.link.Wake(from)
+	if l := c.link.Load(); l != nil && !c.closed.Load() {
+		(*l).Wake(from)
 	}
 }
 
@@ -269,9 +271,10 @@ func (c *Conn) Drained(held int) (sendersWaiting bool) {
 
 // Attach gives a dialed connection its link once the dial succeeded.
 func (c *Conn) Attach(link Link, peer PeerInfo) {
-	c.peer = peer
-	c.link = link
 	c.out.mu.Lock()
+	c.peer = peer
+	c.link.Store(&link)
+	c.out.woken = false // a wake asked before the link existed went nowhere
 	wake := c.out.askFlush()
 	c.out.mu.Unlock()
 	if wake {
@@ -332,8 +335,8 @@ func (c *Conn) Closed(w *Worker) {
 
 // close asks the driver to close the connection.
 func (c *Conn) close() {
-	if c.link != nil {
-		c.link.Close()
+	if l := c.link.Load(); l != nil {
+		(*l).Close()
 	} else {
 		c.Closed(nil)
 	}

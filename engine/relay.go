@@ -116,13 +116,14 @@ func (r *Relay) now() int64 { return r.cfg.Now().UnixNano() }
 // Open registers a new connection accepted on lis. The driver calls
 // Receive, Flush and Closed on the result.
 func (r *Relay) Open(link Link, remote netip.AddrPort, lis Listener, peer PeerInfo) *Conn {
-	c := r.newConn(remote, &lis, peer)
-	c.link = link
-	return c
+	return r.newConn(link, remote, &lis, peer, "")
 }
 
-func (r *Relay) newConn(remote netip.AddrPort, lis *Listener, peer PeerInfo) *Conn {
-	c := &Conn{relay: r, id: r.nextID.Add(1), remote: remote, lis: lis, peer: peer}
+func (r *Relay) newConn(link Link, remote netip.AddrPort, lis *Listener, peer PeerInfo, hopKey string) *Conn {
+	c := &Conn{relay: r, id: r.nextID.Add(1), remote: remote, lis: lis, peer: peer, hopKey: hopKey}
+	if link != nil {
+		c.link.Store(&link)
+	}
 	c.out.conn = c
 	now := r.now()
 	c.opened = now

@@ -51,6 +51,11 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 		return route{}, &stNoSession
 	}
 	rt := route{sess: s, ourURI: first, toPath: rest, fromPrefix: first}
+	if c != s.owner && isMethod(f.Method(), "AUTH") {
+		// An AUTH for a relay further on travels only from the client
+		// that holds the session it goes through (RFC 4976 §5.1).
+		return route{}, &stForbidden
+	}
 	if c != s.owner {
 		// Inward, toward the client that AUTHed. A direct endpoint binds
 		// the session; relays are not bound: one relay connection carries
@@ -147,8 +152,7 @@ func (r *Relay) nextHop(u *codec.URI) *Conn {
 		r.hopsMu.Unlock()
 		return h
 	}
-	h := r.newConn(nopAddr, nil, PeerInfo{})
-	h.hopKey = key
+	h := r.newConn(nil, nopAddr, nil, PeerInfo{}, key)
 	r.hops[key] = h
 	r.hopsMu.Unlock()
 	serverName := strings.Trim(host, "[]")

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/msrprelay/msrprelay/codec"
 )
@@ -65,6 +66,7 @@ type txnTable struct {
 	m    map[tid]*txn
 	fifo []txnDue
 	head int
+	n    atomic.Int64 // len(m), readable without the lock
 }
 
 type txnDue struct {
@@ -72,7 +74,7 @@ type txnDue struct {
 	sent int64
 }
 
-func (tt *txnTable) len() int { return len(tt.m) }
+func (tt *txnTable) len() int { return int(tt.n.Load()) }
 
 func (tt *txnTable) add(t *txn, now int64) {
 	if t == nil {
@@ -82,6 +84,9 @@ func (tt *txnTable) add(t *txn, now int64) {
 		tt.m = make(map[tid]*txn)
 	}
 	t.sent = now
+	if _, dup := tt.m[t.key]; !dup {
+		tt.n.Add(1)
+	}
 	tt.m[t.key] = t
 	tt.fifo = append(tt.fifo, txnDue{t.key, now})
 }
@@ -93,6 +98,7 @@ func (tt *txnTable) take(k *tid) *txn {
 		return nil
 	}
 	delete(tt.m, *k)
+	tt.n.Add(-1)
 	return t
 }
 
@@ -103,6 +109,7 @@ func (tt *txnTable) due(cutoff int64, out []*txn) []*txn {
 		tt.head++
 		if t, ok := tt.m[d.key]; ok && t.sent == d.sent {
 			delete(tt.m, d.key)
+			tt.n.Add(-1)
 			out = append(out, t)
 		}
 	}
@@ -132,6 +139,7 @@ func (tt *txnTable) drain() []*txn {
 		out = append(out, t)
 	}
 	tt.m = nil
+	tt.n.Store(0)
 	tt.fifo, tt.head = nil, 0
 	return out
 }

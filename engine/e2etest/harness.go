@@ -16,7 +16,12 @@ import (
 
 // Start starts a relay with cfg listening on 127.0.0.1:port and returns a
 // function that stops it. cfg.Hostname is "127.0.0.1".
-type Start func(t testing.TB, cfg engine.Config, port int) (stop func())
+type Start func(t testing.TB, cfg engine.Config, port int, d DriverOptions) (stop func())
+
+// DriverOptions are the transport limits a test sets.
+type DriverOptions struct {
+	MaxConns int
+}
 
 // Password is every test user's password; users are alice, bob, carol.
 const Password = "secret"
@@ -68,12 +73,16 @@ func BaseConfig(t testing.TB) engine.Config {
 }
 
 func startEnv(t testing.TB, start Start, mod func(*engine.Config)) *env {
+	return startEnvOpts(t, start, mod, DriverOptions{})
+}
+
+func startEnvOpts(t testing.TB, start Start, mod func(*engine.Config), d DriverOptions) *env {
 	cfg := BaseConfig(t)
 	if mod != nil {
 		mod(&cfg)
 	}
 	port := FreePort(t)
-	stop := start(t, cfg, port)
+	stop := start(t, cfg, port, d)
 	t.Cleanup(stop)
 	e := &env{t: t, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port), uri: fmt.Sprintf("msrp://%s:%d;tcp", Realm, port)}
 	// Wait for the listener.

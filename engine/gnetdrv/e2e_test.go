@@ -10,12 +10,12 @@ import (
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 )
 
-func startGnet(t testing.TB, cfg engine.Config, port int) func() {
+func startGnet(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOptions) func() {
 	r, err := engine.New(cfg, []engine.Listener{{Port: port}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(r, Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, Loops: 2, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	s := New(r, Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, Loops: 2, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {

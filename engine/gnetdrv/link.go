@@ -69,7 +69,7 @@ func (l *link) receive() gnet.Action {
 	if len(l.parked) > 0 {
 		in, _ := c.Peek(-1)
 		l.parked = append(l.parked, in...)
-		_, _ = c.Discard(len(in))
+		discard(c, len(in))
 		n, err := l.ec.Receive(w, l.parked)
 		l.parked = l.parked[:copy(l.parked, l.parked[n:])]
 		if len(l.parked) == 0 {
@@ -79,8 +79,16 @@ func (l *link) receive() gnet.Action {
 	}
 	in, _ := c.Peek(-1)
 	n, err := l.ec.Receive(w, in)
-	_, _ = c.Discard(n)
+	discard(c, n)
 	return l.result(err)
+}
+
+// discard drops n consumed bytes. gnet's Discard(0) drops everything, so
+// zero must not reach it.
+func discard(c gnet.Conn, n int) {
+	if n > 0 {
+		_, _ = c.Discard(n)
+	}
 }
 
 func (l *link) result(err error) gnet.Action {
@@ -221,7 +229,7 @@ func (l *link) park() gnet.Action {
 	}
 	in, _ := c.Peek(-1)
 	l.parked = append(l.parked, in...)
-	_, _ = c.Discard(len(in))
+	discard(c, len(in))
 	l.mu.Lock()
 	l.parking = true
 	l.parkFD = fd

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/msrprelay/msrprelay/bench/client"
+)
+
+// authTimeout bounds connecting plus the AUTH exchange: a relay that does
+// not answer should fail the tool, not hang it.
+const authTimeout = 30 * time.Second
+
+// connFlags are the flags both subcommands use to reach and log in to a
+// relay.
+type connFlags struct {
+	relay     string
+	user      string
+	password  string
+	realmHost string
+	transport string
+	tlsCA     string
+	insecure  bool
+	authForm  string
+}
+
+func (c *connFlags) register(fs *flag.FlagSet, relayHelp string) {
+	fs.StringVar(&c.relay, "relay", "", relayHelp)
+	fs.StringVar(&c.user, "user", "", "user name for the relay's digest AUTH")
+	fs.StringVar(&c.password, "password", "", "password for --user")
+	fs.StringVar(&c.realmHost, "realm-host", "", "host for the AUTH To-Path, usually the SIP domain (default: the relay host)")
+	fs.StringVar(&c.transport, "transport", "tcp", "tcp, or tls for msrps")
+	fs.StringVar(&c.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust for tls (default: the system roots)")
+	fs.BoolVar(&c.insecure, "insecure", false, "with tls, do not verify the relay's certificate")
+	fs.StringVar(&c.authForm, "auth-form", "rfc", "how to write the digest: rfc, msrplib (quoted qop and nc) or uri (with uri=)")
+}
+
+// check validates the flags that do not depend on the subcommand.
+func (c *connFlags) check() error {
+	if c.transport != "tcp" && c.transport != "tls" {
+		return fmt.Errorf("--transport must be tcp or tls, not %q", c.transport)
+	}
+	if _, err := c.form(); err != nil {
+		return err
+	}
+	if c.user != "" && c.password == "" {
+		return errors.New("--user needs --password")
+	}
+	return nil
+}
+
+func (c *connFlags) form() (client.AuthForm, error) {
+	switch c.authForm {
+	case "rfc":
+		return client.FormRFC, nil
+	case "msrplib":
+		return client.FormMsrplib, nil
+	case "uri":
+		return client.FormURI, nil
+	}
+	return 0, fmt.Errorf("--auth-form must be rfc, msrplib or uri, not %q", c.authForm)
+}
+
+func (c *connFlags) scheme() string {
+	if c.transport == "tls" {
+		return "msrps"
+	}
+	return "msrp"
+}
+
+// tlsConfig builds the client TLS configuration, or nil for plain TCP. The
+// server name is the relay's host, so an IP address is checked against the
+// certificate's IP SANs and a name against its DNS SANs (RFC 4976 §9.2).
+func (c *connFlags) tlsConfig(host string) (*tls.Config, error) {
+	if c.transport != "tls" {
+		return nil, nil
+	}
+	cfg := &tls.Config{ServerName: host, InsecureSkipVerify: c.insecure, MinVersion: tls.VersionTLS12}
+	if c.tlsCA != "" {
+		pem, err := os.ReadFile(c.tlsCA)
+		if err != nil {
+			return nil, err
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificates", c.tlsCA)
+		}
+	}
+	return cfg, nil
+}
+
+// dial connects to addr (host:port), over TLS when asked, and returns the
+// connection with its own URI.
+func (c *connFlags) dial(ctx context.Context, addr string) (*msrpConn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("relay address %q: %w", addr, err)
+	}
+	cfg, err := c.tlsConfig(host)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, authTimeout)
+	defer cancel()
+	var nc net.Conn
+	if cfg != nil {
+		d := tls.Dialer{Config: cfg}
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newMsrpConn(nc, c.scheme()), nil
+}
+
+// auth logs in at the relay reached by mc (RFC 4976 §5.1) and returns the
+// Use-Path: the URIs to put in front of our own in the path we publish.
+// The To-Path host is the realm host (the SIP domain), which the relay
+// accepts as naming itself; the port is the relay's.
+func (c *connFlags) auth(mc *msrpConn, relayAddr string) (string, error) {
+	host, port, _ := net.SplitHostPort(relayAddr)
+	if c.realmHost != "" {
+		host = c.realmHost
+	}
+	form, _ := c.form()
+	opts := client.AuthOptions{
+		RelayURI: c.scheme() + "://" + hostForURI(host) + ":" + port + ";tcp",
+		FromURI:  mc.uri,
+		User:     c.user,
+		Password: c.password,
+		Form:     form,
+	}
+	// client.Conn reads through a buffer of its own. That is safe here:
+	// the relay sends nothing on this connection but the answers to our
+	// two AUTHs until our URI is in someone's path, which needs the
+	// Use-Path that the last answer carries. After Auth the buffer is
+	// empty and mc reads the socket itself.
+	cc := client.New(mc.nc)
+	cc.SetDeadline(time.Now().Add(authTimeout))
+	defer cc.SetDeadline(time.Time{})
+	res, err := cc.Auth(opts)
+	if err != nil {
+		return "", fmt.Errorf("AUTH at %s as %s: %w", relayAddr, c.user, err)
+	}
+	if res.UsePath == "" {
+		return "", fmt.Errorf("AUTH at %s: 200 without Use-Path", relayAddr)
+	}
+	return res.UsePath, nil
+}
+
+// hostForURI brackets an IPv6 literal.
+func hostForURI(host string) string {
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+		return "[" + host + "]"
+	}
+	return host
+}
+
+// msrpConn is one MSRP connection: a frame reader for one goroutine and a
+// writer any goroutine may use, plus the URI that names our end of it.
+type msrpConn struct {
+	nc  net.Conn
+	rd  *frameReader
+	uri string // msrp[s]://<local address>/<random>;tcp
+
+	wmu sync.Mutex
+}
+
+func newMsrpConn(nc net.Conn, scheme string) *msrpConn {
+	host, port := "127.0.0.1", "0"
+	if a, ok := nc.LocalAddr().(*net.TCPAddr); ok {
+		host, port = a.IP.String(), strconv.Itoa(a.Port)
+	}
+	return &msrpConn{
+		nc:  nc,
+		rd:  newFrameReader(nc),
+		uri: scheme + "://" + hostForURI(host) + ":" + port + "/" + client.NewTID() + ";tcp",
+	}
+}
+
+// write sends b as one write, so frames from several goroutines never
+// interleave.
+func (m *msrpConn) write(b []byte) error {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	_, err := m.nc.Write(b)
+	return err
+}
+
+func (m *msrpConn) Close() error { return m.nc.Close() }
+
+// closeOnDone closes mc when ctx ends, so that blocked reads and writes
+// return; call the returned function to stop watching.
+func closeOnDone(ctx context.Context, mc *msrpConn) (stop func() bool) {
+	return context.AfterFunc(ctx, func() { mc.Close() })
+}

@@ -1,0 +1,159 @@
+package e2etest
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/digest"
+)
+
+const aliceURI = "msrp://alice.example.com:9/a1;tcp"
+
+func testAuthForms(t *testing.T, start Start) {
+	e := startEnv(t, start, nil)
+	for _, form := range []client.AuthForm{client.FormRFC, client.FormMsrplib, client.FormURI} {
+		c := e.dial()
+		res, err := c.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: Password, Form: form, Expires: 600})
+		if err != nil {
+			t.Fatalf("form %d: %v", form, err)
+		}
+		if !strings.HasPrefix(res.UsePath, "msrp://127.0.0.1:") || !strings.HasSuffix(res.UsePath, ";tcp") || res.Expires != 600 {
+			t.Fatalf("form %d: Use-Path %q Expires %d", form, res.UsePath, res.Expires)
+		}
+		// The 200 proves the relay knows the password too (rspauth).
+		var d codec.Digest
+		if err := codec.ParseDigest([]byte(res.Final.Header("Authentication-Info")), &d); err != nil || len(d.RspAuth) != 32 || string(d.QOP) != "auth" || len(d.CNonce) == 0 || string(d.NC) != "00000001" {
+			t.Fatalf("Authentication-Info %q", res.Final.Header("Authentication-Info"))
+		}
+		if res.Final.Header("To-Path") != aliceURI || res.Final.Header("From-Path") != e.uri {
+			t.Fatalf("200 paths: %+v", res.Final.Headers)
+		}
+	}
+}
+
+func testAuthChallenge(t *testing.T, start Start) {
+	e := startEnv(t, start, nil)
+	c := e.dial()
+	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
+	if err := c.Send(&req); err != nil {
+		t.Fatal(err)
+	}
+	f := expectResponse(t, c, req.TID, 401)
+	var d codec.Digest
+	if err := codec.ParseDigest([]byte(f.Header("WWW-Authenticate")), &d); err != nil {
+		t.Fatal(err)
+	}
+	if string(d.Realm) != Realm || len(d.Nonce) == 0 || len(d.Opaque) == 0 || string(d.QOP) != "auth" {
+		t.Fatalf("challenge %q", f.Header("WWW-Authenticate"))
+	}
+	if !strings.Contains(f.Header("WWW-Authenticate"), `qop="auth"`) {
+		t.Fatalf("qop must be quoted in a challenge: %q", f.Header("WWW-Authenticate"))
+	}
+}
+
+func authWithPassword(c *client.Conn, e *env, pw string) error {
+	_, err := c.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: pw})
+	return err
+}
+
+func testAuthFailuresClose(t *testing.T, start Start) {
+	e := startEnv(t, start, nil)
+	c := e.dial()
+	for i := 0; i < 2; i++ {
+		if err := authWithPassword(c, e, "wrong"); !errors.Is(err, client.ErrAuth) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	// The third failure is answered, then the connection closes.
+	err := authWithPassword(c, e, "wrong")
+	if !errors.Is(err, client.ErrAuth) {
+		t.Fatalf("third attempt: %v", err)
+	}
+	if _, err := c.ReadFrame(); !errors.Is(err, io.EOF) {
+		t.Fatalf("connection still open: %v", err)
+	}
+	// Another connection from the same source still works.
+	if err := authWithPassword(e.dial(), e, Password); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testAuthStaleNonce(t *testing.T, start Start) {
+	e := startEnv(t, start, func(c *engine.Config) { c.NonceTTL = 300 * time.Millisecond })
+	c := e.dial()
+	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
+	c.Send(&req)
+	ch := expectResponse(t, c, req.TID, 401)
+	time.Sleep(400 * time.Millisecond)
+	var d codec.Digest
+	codec.ParseDigest([]byte(ch.Header("WWW-Authenticate")), &d)
+	req2 := authorized(e, &d, "00000001")
+	c.Send(&req2)
+	f := expectResponse(t, c, req2.TID, 401)
+	if !strings.Contains(f.Header("WWW-Authenticate"), "stale=TRUE") {
+		t.Fatalf("no stale=TRUE: %q", f.Header("WWW-Authenticate"))
+	}
+}
+
+// authorized builds an AUTH answering challenge d with the right password.
+func authorized(e *env, d *codec.Digest, nc string) client.Request {
+	cnonce := "0a4f113b"
+	resp := digest.ClientResponse("alice", string(d.Realm), Password, e.uri, string(d.Nonce), nc, cnonce)
+	a := `Digest username="alice", realm="` + string(d.Realm) + `", nonce="` + string(d.Nonce) + `", qop=auth, nc=` + nc +
+		`, cnonce="` + cnonce + `", response="` + resp + `", opaque="` + string(d.Opaque) + `"`
+	return client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}
+}
+
+func testAuthReplayedNC(t *testing.T, start Start) {
+	e := startEnv(t, start, nil)
+	c := e.dial()
+	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
+	c.Send(&req)
+	ch := expectResponse(t, c, req.TID, 401)
+	var d codec.Digest
+	codec.ParseDigest([]byte(ch.Header("WWW-Authenticate")), &d)
+	ok := authorized(e, &d, "00000001")
+	c.Send(&ok)
+	expectResponse(t, c, ok.TID, 200)
+	replay := authorized(e, &d, "00000001")
+	c.Send(&replay)
+	expectResponse(t, c, replay.TID, 401)
+	next := authorized(e, &d, "00000002")
+	c.Send(&next)
+	expectResponse(t, c, next.TID, 200)
+}
+
+func testAuthExpiresBounds(t *testing.T, start Start) {
+	e := startEnv(t, start, func(c *engine.Config) { c.ExpiresMin = time.Minute; c.ExpiresMax = time.Hour })
+	for _, tc := range []struct {
+		expires string
+		header  string
+		want    string
+	}{{"10", "Min-Expires", "60"}, {"7200", "Max-Expires", "3600"}} {
+		c := e.dial()
+		req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Expires", tc.expires}}}
+		c.Send(&req)
+		f := expectResponse(t, c, req.TID, 423)
+		if f.Header(tc.header) != tc.want {
+			t.Fatalf("Expires %s: %+v", tc.expires, f.Headers)
+		}
+	}
+}
+
+func testAuthDomains(t *testing.T, start Start) {
+	e := startEnv(t, start, func(c *engine.Config) { c.Domains = []string{"example.com"} })
+	// The AUTH host is the SIP domain, not the relay's name: accepted.
+	if err := authWithPassword(e.dial(), e, Password); err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial()
+	req := client.Request{Method: "AUTH", ToPath: "msrp://other.example.org:2855;tcp", FromPath: aliceURI}
+	c.Send(&req)
+	expectResponse(t, c, req.TID, 403)
+}

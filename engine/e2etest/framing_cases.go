@@ -1,0 +1,188 @@
+package e2etest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/msrprelay/msrprelay/bench/client"
+)
+
+// pair is bob AUTHed on a relay and alice connected to bob's session.
+type pair struct {
+	e          *env
+	alice, bob *client.Conn
+	use, to    string
+}
+
+func newPair(t testing.TB, e *env) *pair {
+	bob, use := e.auth("bob", client.FormRFC)
+	return &pair{e: e, alice: e.dial(), bob: bob, use: use, to: use + " " + bobURI}
+}
+
+func (p *pair) frame(msgID string, body []byte, flag byte, extra ...[2]string) client.Request {
+	return client.Request{Method: "SEND", ToPath: p.to, FromPath: aliceURI, Flag: flag,
+		Headers:     append([][2]string{{"Message-ID", msgID}, {"Byte-Range", fmt.Sprintf("1-%d/%d", len(body), len(body))}}, extra...),
+		ContentType: "application/octet-stream", Body: body}
+}
+
+// expectDelivered reads SENDs at bob until want bodies arrived in order
+// (re-assembling chunks the relay may have cut) and answers each.
+func (p *pair) expectDelivered(t testing.TB, want ...[]byte) {
+	t.Helper()
+	for i, w := range want {
+		var got []byte
+		for {
+			f := expectRequest(t, p.bob, "SEND")
+			got = append(got, f.Body...)
+			p.bob.Respond(f, 200, "OK")
+			if f.Flag == '$' {
+				break
+			}
+		}
+		if !bytes.Equal(got, w) {
+			t.Fatalf("message %d: got %d bytes, want %d (first diff at %d)", i, len(got), len(w), firstDiff(got, w))
+		}
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func testPipelinedFrames(t *testing.T, start Start) {
+	p := newPair(t, startEnv(t, start, nil))
+	var wire []byte
+	var bodies [][]byte
+	var tids []string
+	for i := 0; i < 50; i++ {
+		b := []byte(fmt.Sprintf("pipelined message %d", i))
+		req := p.frame(fmt.Sprintf("p%d", i), b, '$')
+		wire = req.Append(wire)
+		bodies = append(bodies, b)
+		tids = append(tids, req.TID)
+	}
+	if err := p.alice.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+	for _, tid := range tids {
+		expectResponse(t, p.alice, tid, 200)
+	}
+	p.expectDelivered(t, bodies...)
+}
+
+func testByteAtATime(t *testing.T, start Start) {
+	p := newPair(t, startEnv(t, start, nil))
+	body := []byte("one byte at a time\r\n-------x$\r\n")
+	req := p.frame("b1", body, '$')
+	for _, c := range req.Append(nil) {
+		if err := p.alice.Write([]byte{c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expectResponse(t, p.alice, req.TID, 200)
+	p.expectDelivered(t, body)
+}
+
+// testFakeEndLines: binary bodies holding end-line look-alikes, this
+// chunk's tid with a wrong flag, another tid's end-line.
+func testFakeEndLines(t *testing.T, start Start) {
+	p := newPair(t, startEnv(t, start, nil))
+	tid := client.NewTID()
+	body := []byte("\x00\xff\r\n-------\r\n-------" + tid + "x$\r\n\r\n-------" + tid[:10] + "$\r\n\r\n-------" + tid + " \r\n\r\n-------other1234$\r\n")
+	rnd := make([]byte, 5000)
+	rand.Read(rnd)
+	body = append(body, rnd...)
+	req := p.frame("f1", body, '$')
+	req.TID = tid
+	p.alice.Send(&req)
+	expectResponse(t, p.alice, tid, 200)
+	p.expectDelivered(t, body)
+}
+
+// testLargeChunk streams one 64 MiB chunk through the relay; bob sees the
+// same bytes (possibly in several chunks if the relay had to cut, which it
+// must not do with nothing else waiting).
+func testLargeChunk(t *testing.T, start Start) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	p := newPair(t, startEnv(t, start, nil))
+	body := make([]byte, 64<<20)
+	rand.Read(body)
+	req := p.frame("big", body, '$')
+	p.alice.SetDeadline(time.Now().Add(2 * time.Minute))
+	p.bob.SetDeadline(time.Now().Add(2 * time.Minute))
+	errc := make(chan error, 1)
+	go func() { errc <- p.alice.Send(&req) }()
+	f := expectRequest(t, p.bob, "SEND")
+	if f.Flag != '$' || !bytes.Equal(f.Body, body) {
+		t.Fatalf("got %d bytes flag %c", len(f.Body), f.Flag)
+	}
+	if f.Header("Byte-Range") != fmt.Sprintf("1-*/%d", len(body)) {
+		t.Fatalf("a chunk the relay may cut says '*': %q", f.Header("Byte-Range"))
+	}
+	p.bob.Respond(f, 200, "OK")
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	expectResponse(t, p.alice, req.TID, 200)
+}
+
+// testInterleavedStreams: two senders stream large chunks to one receiver
+// connection (both sessions are bob's); the relay interleaves them by
+// cutting chunks, and each message arrives whole with correct ranges.
+func testInterleavedStreams(t *testing.T, start Start) {
+	e := startEnv(t, start, nil)
+	bob := e.dial()
+	var uses []string
+	for i := 0; i < 2; i++ {
+		res, err := bob.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: bobURI, User: "bob", Password: Password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uses = append(uses, res.UsePath)
+	}
+	size := 4 << 20
+	bodies := make([][]byte, 2)
+	for i := range bodies {
+		bodies[i] = make([]byte, size)
+		rand.Read(bodies[i])
+		c := e.dial()
+		req := client.Request{Method: "SEND", ToPath: uses[i] + " " + bobURI, FromPath: fmt.Sprintf("msrp://s%d.example.com:9/x;tcp", i),
+			Headers: [][2]string{{"Message-ID", fmt.Sprintf("i%d", i)}, {"Byte-Range", fmt.Sprintf("1-%d/%d", size, size)}}, ContentType: "application/octet-stream", Body: bodies[i]}
+		go c.Send(&req)
+	}
+	got := map[string][]byte{}
+	chunks := 0
+	bob.SetDeadline(time.Now().Add(time.Minute))
+	for done := 0; done < 2; {
+		f := expectRequest(t, bob, "SEND")
+		chunks++
+		id := f.Header("Message-ID")
+		var start, total int64
+		fmt.Sscanf(f.Header("Byte-Range"), "%d-", &start)
+		fmt.Sscanf(f.Header("Byte-Range")[len(fmt.Sprint(start))+1:], "*/%d", &total)
+		if int(start) != len(got[id])+1 {
+			t.Fatalf("%s: chunk starts at %d after %d bytes (%s)", id, start, len(got[id]), f.Header("Byte-Range"))
+		}
+		got[id] = append(got[id], f.Body...)
+		bob.Respond(f, 200, "OK")
+		if f.Flag == '$' {
+			done++
+		}
+	}
+	for i := range bodies {
+		if !bytes.Equal(got[fmt.Sprintf("i%d", i)], bodies[i]) {
+			t.Fatalf("message %d corrupted", i)
+		}
+	}
+	t.Logf("%d chunks for 2 messages", chunks)
+}

@@ -1,0 +1,118 @@
+package e2etest
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/msrprelay/msrprelay/bench/client"
+)
+
+const bobURI = "msrp://bob.example.com:9/b1;tcp"
+
+// send writes a one-chunk text SEND and returns it.
+func send(t testing.TB, c *client.Conn, to, from, msgID string, body []byte, extra ...[2]string) client.Request {
+	t.Helper()
+	req := client.Request{Method: "SEND", ToPath: to, FromPath: from,
+		Headers:     append([][2]string{{"Message-ID", msgID}, {"Byte-Range", fmt.Sprintf("1-%d/%d", len(body), len(body))}}, extra...),
+		ContentType: "text/plain", Body: body}
+	if err := c.Send(&req); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// testSingleHopSend: alice has no relay and connects to bob's (RFC 4976
+// §3): To-Path <relay/bob-session> <bob>.
+func testSingleHopSend(t *testing.T, start Start) {
+	e := startEnv(t, start, nil)
+	bob, use := e.auth("bob", client.FormRFC)
+	alice := e.dial()
+	req := send(t, alice, use+" "+bobURI, aliceURI, "m1", []byte("hello bob"))
+	expectResponse(t, alice, req.TID, 200)
+	got := expectRequest(t, bob, "SEND")
+	if string(got.Body) != "hello bob" || got.Header("To-Path") != bobURI ||
+		got.Header("From-Path") != use+" "+aliceURI || got.TID == req.TID || got.Header("Message-ID") != "m1" {
+		t.Fatalf("forwarded: %+v", got)
+	}
+	bob.Respond(got, 200, "OK")
+	// Bob answers through his session: the relay uses the connection
+	// alice's first SEND bound to it.
+	back := send(t, bob, use+" "+aliceURI, bobURI, "m2", []byte("hi"))
+	expectResponse(t, bob, back.TID, 200)
+	got2 := expectRequest(t, alice, "SEND")
+	if string(got2.Body) != "hi" || got2.Header("From-Path") != use+" "+bobURI {
+		t.Fatalf("back: %+v", got2)
+	}
+}
+
+// testSharedTopology: both users on this relay; the relay must take both
+// hops in process (To-Path <relay/A> <relay/B> <bob>).
+func testSharedTopology(t *testing.T, start Start) {
+	e := startEnv(t, start, nil)
+	alice, useA := e.auth("alice", client.FormRFC)
+	bob, useB := e.auth("bob", client.FormMsrplib)
+	req := send(t, alice, useA+" "+useB+" "+bobURI, aliceURI, "s1", []byte("shared"))
+	expectResponse(t, alice, req.TID, 200)
+	got := expectRequest(t, bob, "SEND")
+	if string(got.Body) != "shared" || got.Header("To-Path") != bobURI || got.Header("From-Path") != useB+" "+useA+" "+aliceURI {
+		t.Fatalf("forwarded: %+v", got.Headers)
+	}
+	bob.Respond(got, 200, "OK")
+	back := send(t, bob, useB+" "+useA+" "+aliceURI, bobURI, "s2", []byte("back"))
+	expectResponse(t, bob, back.TID, 200)
+	got2 := expectRequest(t, alice, "SEND")
+	if string(got2.Body) != "back" || got2.Header("From-Path") != useA+" "+useB+" "+bobURI {
+		t.Fatalf("back: %+v", got2.Headers)
+	}
+}
+
+// testTwoRelays: alice behind relay A, bob behind relay B; A opens one
+// connection to B and reuses it.
+func testTwoRelays(t *testing.T, start Start) {
+	a := startEnv(t, start, nil)
+	b := startEnv(t, start, nil)
+	alice, useA := a.auth("alice", client.FormRFC)
+	bob, useB := b.auth("bob", client.FormRFC)
+	for i := 0; i < 3; i++ {
+		body := []byte(fmt.Sprintf("over two relays %d", i))
+		req := send(t, alice, useA+" "+useB+" "+bobURI, aliceURI, fmt.Sprintf("t%d", i), body)
+		expectResponse(t, alice, req.TID, 200)
+		got := expectRequest(t, bob, "SEND")
+		if !bytes.Equal(got.Body, body) || got.Header("From-Path") != useB+" "+useA+" "+aliceURI || got.Header("To-Path") != bobURI {
+			t.Fatalf("forwarded: %+v", got.Headers)
+		}
+		bob.Respond(got, 200, "OK")
+		back := send(t, bob, useB+" "+useA+" "+aliceURI, bobURI, fmt.Sprintf("r%d", i), []byte("ack"))
+		expectResponse(t, bob, back.TID, 200)
+		got2 := expectRequest(t, alice, "SEND")
+		if string(got2.Body) != "ack" || got2.Header("From-Path") != useA+" "+useB+" "+bobURI {
+			t.Fatalf("back: %+v", got2.Headers)
+		}
+		alice.Respond(got2, 200, "OK")
+	}
+}
+
+// testClientBehindTwoRelays: RFC 4976 §5.1, a client AUTHs at its relay,
+// then AUTHs at a second relay through the first.
+func testClientBehindTwoRelays(t *testing.T, start Start) {
+	inner := startEnv(t, start, nil)
+	outer := startEnv(t, start, nil)
+	alice, u1 := inner.auth("alice", client.FormRFC)
+	// The outer relay is named by address: tests resolve no names.
+	outerURI := fmt.Sprintf("msrp://127.0.0.1:%d;tcp", outer.port)
+	res, err := alice.Auth(client.AuthOptions{RelayURI: u1 + " " + outerURI, FromURI: aliceURI, User: "alice", Password: Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses := strings.Fields(res.UsePath)
+	if len(uses) != 2 || uses[0] != u1 || !strings.Contains(uses[1], fmt.Sprintf(":%d/", outer.port)) {
+		t.Fatalf("Use-Path %q", res.UsePath)
+	}
+	// An AUTH through a session issued to another connection is refused.
+	mallory := inner.dial()
+	req := client.Request{Method: "AUTH", ToPath: u1 + " " + outerURI, FromPath: aliceURI}
+	mallory.Send(&req)
+	expectResponse(t, mallory, req.TID, 403)
+}

@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 5s
 # Fuzz targets: package:target pairs, each run for FUZZTIME by `make test`.
-FUZZ_TARGETS := ./codec:FuzzParse ./codec:FuzzBodyScanner ./codec:FuzzURI ./codec:FuzzDigest ./codec:FuzzByteRange
+FUZZ_TARGETS := ./codec:FuzzParse ./codec:FuzzBodyScanner ./codec:FuzzURI ./codec:FuzzDigest ./codec:FuzzByteRange ./engine/digest:FuzzNonceCheck
 
 .PHONY: all build test test-long run microbench bench fuzz fuzz-long lint vet fmt clean
 
@@ -21,7 +21,11 @@ test-long:
 	$(GO) test -tags long -count=1 -timeout 60m $(PKGS)
 
 run: build
-	./bin/msrprelay $(RUN_ARGS)
+	@echo "msrprelay on 127.0.0.1:2855 (users alice/alice-password, bob/bob-password, realm msrprelay.local)"
+	@echo "try it:  ./bin/msrpclient receive --relay 127.0.0.1:2855 --user bob --password bob-password --realm-host msrprelay.local"
+	@echo "         ./bin/msrpclient send --to-path '<path printed by receive>' --message hello"
+	@echo "metrics: http://127.0.0.1:9855/metrics"
+	./bin/msrprelay --config configs/msrprelay.yaml $(RUN_ARGS)
 
 microbench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// options is every setting of the daemon. Each is a flag; a YAML config
+// file may set the same keys, and flags given on the command line win.
+type options struct {
+	config          string
+	listen          listFlag
+	transport       string
+	hostname        string
+	realm           string
+	domains         string
+	credentials     string
+	engine          string
+	maxConnections  int
+	maxPerSource    int
+	loops           int
+	logLevel        string
+	logFormat       string
+	adminListen     string
+	expiresMin      time.Duration
+	expiresDefault  time.Duration
+	expiresMax      time.Duration
+	txnTimeout      time.Duration
+	probation       time.Duration
+	idleTimeout     time.Duration
+	nonceTTL        time.Duration
+	maxAuthFailures int
+	allowMethods    string
+	highWater       int64
+	lowWater        int64
+	shutdownGrace   time.Duration
+}
+
+// listFlag is a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+func newFlagSet(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("msrprelay", flag.ContinueOnError)
+	fs.StringVar(&o.config, "config", "", "YAML file whose keys are these flag names (flags win)")
+	fs.Var(&o.listen, "listen", "[tcp://|tls://]HOST:PORT to accept on; repeatable (default 0.0.0.0:2855)")
+	fs.StringVar(&o.transport, "transport", "tcp", "transport for a --listen without scheme: tcp or tls")
+	fs.StringVar(&o.hostname, "hostname", "", "host name in Use-Path URIs and recognised in To-Path (default: the machine's host name)")
+	fs.StringVar(&o.realm, "realm", "", "digest realm (default: the host of the AUTH To-Path, i.e. the user's domain)")
+	fs.StringVar(&o.domains, "domains", "", "comma-separated AUTH domains to serve (default: any)")
+	fs.StringVar(&o.credentials, "credentials", "", "htdigest file of users (user:realm:HA1); reloaded on SIGHUP")
+	fs.StringVar(&o.engine, "engine", "gnet", "I/O engine: gnet")
+	fs.IntVar(&o.maxConnections, "max-connections", 0, "connection cap (default: open-files limit minus headroom)")
+	fs.IntVar(&o.maxPerSource, "max-per-source", 10000, "connections from one address (users behind one NAT share it)")
+	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per core)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "json", "json or console")
+	fs.StringVar(&o.adminListen, "admin-listen", "", "HOST:PORT for /metrics (Prometheus) and /debug/pprof (default: off)")
+	fs.DurationVar(&o.expiresMin, "expires-min", time.Minute, "shortest session an AUTH may ask for (423 below)")
+	fs.DurationVar(&o.expiresDefault, "expires-default", 30*time.Minute, "session lifetime when the AUTH names none")
+	fs.DurationVar(&o.expiresMax, "expires-max", 2*time.Hour, "longest session an AUTH may ask for (423 above)")
+	fs.DurationVar(&o.txnTimeout, "transaction-timeout", 30*time.Second, "wait for a next hop's response before a 408 REPORT")
+	fs.DurationVar(&o.probation, "probation-timeout", 30*time.Second, "time a new connection has for its first successful request")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", time.Hour, "close a connection without sessions after this much silence")
+	fs.DurationVar(&o.nonceTTL, "nonce-ttl", 5*time.Minute, "digest nonce lifetime (stale=TRUE after)")
+	fs.IntVar(&o.maxAuthFailures, "max-auth-failures", 3, "failed AUTHs before a connection is closed")
+	fs.StringVar(&o.allowMethods, "allow-methods", "", "comma-separated methods to forward (default: all; others get 501)")
+	fs.Int64Var(&o.highWater, "high-water", 1<<20, "bytes queued toward a connection before its senders pause")
+	fs.Int64Var(&o.lowWater, "low-water", 256<<10, "bytes queued below which paused senders resume")
+	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, time for transfers in flight to finish")
+	return fs
+}
+
+// parseOptions reads the command line, then the config file for every flag
+// the command line did not set.
+func parseOptions(args []string) (*options, error) {
+	o := &options{}
+	fs := newFlagSet(o)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.config != "" {
+		if err := applyConfigFile(fs, o.config); err != nil {
+			return nil, err
+		}
+	}
+	if len(o.listen) == 0 {
+		o.listen = listFlag{"0.0.0.0:2855"}
+	}
+	return o, nil
+}
+
+func applyConfigFile(fs *flag.FlagSet, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for k, v := range m {
+		if fs.Lookup(k) == nil {
+			return fmt.Errorf("%s: unknown key %q (keys are flag names)", path, k)
+		}
+		if set[k] || k == "config" {
+			continue
+		}
+		vals := []any{v}
+		if list, ok := v.([]any); ok {
+			vals = list
+		}
+		for _, x := range vals {
+			if err := fs.Set(k, fmt.Sprint(x)); err != nil {
+				return fmt.Errorf("%s: %s: %w", path, k, err)
+			}
+		}
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/gnetdrv"
+)
+
+// metrics exports the engine's counters and a few gauges to Prometheus.
+type metrics struct {
+	reg      *prometheus.Registry
+	counters [engine.NumCounters]prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for i := range m.counters {
+		c := engine.Counter(i)
+		m.counters[i] = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "msrprelay", Name: c.Name() + "_total", Help: "MSRP relay " + c.Name()})
+		m.reg.MustRegister(m.counters[i])
+	}
+	return m
+}
+
+// Add implements engine.Metrics.
+func (m *metrics) Add(c engine.Counter, n int64) { m.counters[c].Add(float64(n)) }
+
+// watch registers gauges read at scrape time.
+func (m *metrics) watch(r *engine.Relay, s *gnetdrv.Server) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "msrprelay", Name: "connections", Help: "open connections"},
+			func() float64 { return float64(s.Conns()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "msrprelay", Name: "sessions", Help: "live sessions"},
+			func() float64 { return float64(r.Sessions()) }),
+	)
+}
+
+// serveAdmin serves /metrics and /debug/pprof on addr.
+func serveAdmin(addr string, m *metrics, log zerolog.Logger) (func(), error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			log.Error().Err(err).Msg("admin server")
+		}
+	}()
+	log.Info().Str("admin", ln.Addr().String()).Msg("admin endpoints: /metrics /debug/pprof/")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}

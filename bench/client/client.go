@@ -39,9 +39,10 @@ func (f *Frame) Header(name string) string {
 
 // Conn is one MSRP connection.
 type Conn struct {
-	nc   net.Conn
-	rd   *bufio.Reader
-	buf  []byte
+	nc    net.Conn
+	rd    *bufio.Reader
+	buf   []byte // unread bytes, a window of store
+	store []byte
 	prog codec.Progress
 	f    codec.Frame
 	scan codec.BodyScanner
@@ -64,7 +65,9 @@ func Dial(addr string, cfg *tls.Config, timeout time.Duration) (*Conn, error) {
 }
 
 // New wraps an established connection.
-func New(nc net.Conn) *Conn { return &Conn{nc: nc, rd: bufio.NewReaderSize(nc, 64<<10)} }
+func New(nc net.Conn) *Conn {
+	return &Conn{nc: nc, rd: bufio.NewReaderSize(nc, 64<<10), store: make([]byte, 0, 256<<10)}
+}
 
 // Raw is the underlying connection.
 func (c *Conn) Raw() net.Conn { return c.nc }
@@ -90,7 +93,12 @@ func NewTID() string {
 }
 
 // ReadFrame reads the next whole frame.
-func (c *Conn) ReadFrame() (*Frame, error) {
+func (c *Conn) ReadFrame() (*Frame, error) { return c.ReadFrameFunc(nil) }
+
+// ReadFrameFunc reads the next frame; when onBody is not nil the body is
+// handed to it piece by piece (valid only during the call) instead of being
+// collected in Frame.Body, so bodies of any size take constant memory.
+func (c *Conn) ReadFrameFunc(onBody func([]byte) error) (*Frame, error) {
 	for {
 		n, err := c.f.Parse(c.buf, nil, &c.prog)
 		if err == nil || (err != codec.ErrNeedMore && !codec.IsClose(err)) {
@@ -106,7 +114,7 @@ func (c *Conn) ReadFrame() (*Frame, error) {
 			}
 			c.buf = c.buf[n:]
 			c.scan.Reset(c.f.TID(), 0)
-			return fr, c.readBody(fr)
+			return fr, c.readBody(fr, onBody)
 		}
 		if err != codec.ErrNeedMore {
 			return nil, err
@@ -117,13 +125,19 @@ func (c *Conn) ReadFrame() (*Frame, error) {
 	}
 }
 
-func (c *Conn) readBody(fr *Frame) error {
+func (c *Conn) readBody(fr *Frame, onBody func([]byte) error) error {
 	for {
 		r, err := c.scan.Scan(c.buf)
 		if err != nil {
 			return err
 		}
-		fr.Body = append(fr.Body, c.buf[:r.Body]...)
+		if onBody == nil {
+			fr.Body = append(fr.Body, c.buf[:r.Body]...)
+		} else if r.Body > 0 {
+			if err := onBody(c.buf[:r.Body]); err != nil {
+				return err
+			}
+		}
 		if r.End > 0 {
 			fr.Flag = r.Flag
 			c.buf = c.buf[r.End:]
@@ -137,10 +151,20 @@ func (c *Conn) readBody(fr *Frame) error {
 }
 
 func (c *Conn) fill() error {
-	var tmp [64 << 10]byte
-	n, err := c.rd.Read(tmp[:])
+	if len(c.buf) == 0 {
+		c.buf = c.store[:0]
+	}
+	if cap(c.buf)-len(c.buf) < 64<<10 && len(c.buf) < cap(c.store)/2 {
+		// Move the unread tail to the front so the buffer does not grow.
+		c.buf = c.store[:copy(c.store[:cap(c.store)], c.buf)]
+	}
+	if cap(c.buf)-len(c.buf) < 64<<10 {
+		c.buf = append(c.buf, make([]byte, 64<<10)...)[:len(c.buf)]
+		c.store = c.buf[:0]
+	}
+	n, err := c.rd.Read(c.buf[len(c.buf):cap(c.buf)])
 	if n > 0 {
-		c.buf = append(c.buf, tmp[:n]...)
+		c.buf = c.buf[:len(c.buf)+n]
 		return nil
 	}
 	if err == nil {

@@ -43,9 +43,9 @@ type Conn struct {
 	rd    *bufio.Reader
 	buf   []byte // unread bytes, a window of store
 	store []byte
-	prog codec.Progress
-	f    codec.Frame
-	scan codec.BodyScanner
+	prog  codec.Progress
+	f     codec.Frame
+	scan  codec.BodyScanner
 }
 
 // Dial connects to addr (host:port), over TLS when cfg is not nil.

@@ -22,7 +22,7 @@ import (
 // fdHeadroom is kept free under the open-files limit for dials, the admin
 // listener, the log and credential files: gnet stops its whole engine if
 // accept(2) ever fails with EMFILE, so the connection cap stays below it.
-const fdHeadroom = 128
+func fdHeadroom(limit int) int { return min(128, limit/4) }
 
 func run(args []string) error {
 	o, err := parseOptions(args)
@@ -52,11 +52,11 @@ func run(args []string) error {
 	}
 	limit := raiseFileLimit(log)
 	maxConns := o.maxConnections
-	if maxConns <= 0 || maxConns > limit-fdHeadroom {
-		if maxConns > limit-fdHeadroom {
+	if ceiling := limit - fdHeadroom(limit); maxConns <= 0 || maxConns > ceiling {
+		if maxConns > ceiling {
 			log.Warn().Int("asked", maxConns).Int("limit", limit).Msg("--max-connections lowered below the open-files limit")
 		}
-		maxConns = limit - fdHeadroom
+		maxConns = ceiling
 	}
 	metrics := newMetrics()
 	cfg.Metrics = metrics

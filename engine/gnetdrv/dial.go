@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net"
 
-	"github.com/panjf2000/gnet/v2"
-
 	"github.com/msrprelay/msrprelay/engine"
 )
 
@@ -36,17 +34,9 @@ func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName s
 			return
 		}
 		l := &link{srv: s, ec: c, dialed: true}
-		rctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), l), nc)
-		ch, err := s.eng.Register(rctx)
-		if err != nil {
-			_ = nc.Close()
+		if _, err := s.cli.EnrollContext(nc, l); err != nil {
 			s.conns.Add(-1)
 			c.DialFailed(err)
-			return
-		}
-		if res := <-ch; res.Err != nil {
-			s.conns.Add(-1)
-			c.DialFailed(res.Err)
 		}
 	}()
 }

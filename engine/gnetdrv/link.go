@@ -24,6 +24,7 @@ type link struct {
 	loop    *loopState
 	el      gnet.EventLoop
 	src     netip.Addr
+	port    int // the listener's port
 	inDirty bool
 	dialed  bool // opened by Dial: the engine Conn waits for Attach
 	closed  atomic.Bool
@@ -254,17 +255,9 @@ func (l *link) enroll(fd int) {
 		l.failParked(err)
 		return
 	}
-	ch, err := l.el.Enroll(gnet.NewContext(context.Background(), l), nc)
-	if err != nil {
-		_ = nc.Close()
+	if _, err := l.srv.cli.EnrollContext(nc, l); err != nil {
 		l.failParked(err)
-		return
 	}
-	go func() {
-		if res := <-ch; res.Err != nil {
-			l.failParked(res.Err)
-		}
-	}()
 }
 
 func (l *link) failParked(err error) {

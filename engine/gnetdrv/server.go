@@ -39,12 +39,19 @@ type Options struct {
 }
 
 // Server runs a Relay on gnet.
+//
+// It accepts connections itself (one goroutine per listener) and hands
+// them to gnet's loops: gnet's own acceptor keeps accepting while its
+// loops have not yet run OnOpen, so under a connection storm it could
+// reach the open-files limit, where accept fails with EMFILE and gnet stops
+// every loop. Accepting one connection at a time, and only under the cap,
+// makes that impossible: the process holds at most cap + 1 connection fds.
 type Server struct {
 	gnet.BuiltinEventEngine
 	relay *engine.Relay
 	opts  Options
 	log   zerolog.Logger
-	eng   gnet.Engine
+	cli   *gnet.Client
 
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loopState
@@ -52,10 +59,12 @@ type Server struct {
 	srcMu   sync.Mutex
 	perSrc  map[netip.Addr]int
 
-	draining atomic.Bool
-	started  chan struct{}
-	stopTick chan struct{}
-	ports    []int
+	draining  atomic.Bool
+	started   chan struct{}
+	stopped   chan struct{}
+	stopOnce  sync.Once
+	listeners []net.Listener
+	accepting sync.WaitGroup
 }
 
 // loopState is one event loop's scratch: only that loop touches it.
@@ -80,41 +89,103 @@ func New(relay *engine.Relay, opts Options) *Server {
 		opts.MaxPerSource = 1 << 30
 	}
 	s := &Server{
-		relay:    relay,
-		opts:     opts,
-		log:      opts.Logger,
-		loops:    make(map[gnet.EventLoop]*loopState),
-		perSrc:   make(map[netip.Addr]int),
-		started:  make(chan struct{}),
-		stopTick: make(chan struct{}),
+		relay:   relay,
+		opts:    opts,
+		log:     opts.Logger,
+		loops:   make(map[gnet.EventLoop]*loopState),
+		perSrc:  make(map[netip.Addr]int),
+		started: make(chan struct{}),
+		stopped: make(chan struct{}),
 	}
 	relay.SetDialer(s)
 	return s
 }
 
-// Run serves until Stop; it returns gnet's error.
+// Run listens, serves until Stop, and returns the first listen error.
 func (s *Server) Run() error {
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
 		gnet.WithLoadBalancing(gnet.LeastConnections),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReusePort(false),
 		gnet.WithLogger(gnetLogger{s.log}),
 	}
 	if s.opts.Loops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(s.opts.Loops))
 	}
+	cli, err := gnet.NewClient(s, opts...)
+	if err != nil {
+		return err
+	}
+	s.cli = cli
+	if err := cli.Start(); err != nil {
+		return err
+	}
+	for _, spec := range s.opts.Listen {
+		_, hp, ok := strings.Cut(spec, "://")
+		if !ok {
+			hp = spec
+		}
+		ln, err := net.Listen("tcp", hp)
+		if err != nil {
+			s.closeListeners()
+			_ = cli.Stop()
+			return err
+		}
+		s.listeners = append(s.listeners, ln)
+	}
+	for _, ln := range s.listeners {
+		s.accepting.Add(1)
+		go s.accept(ln)
+	}
 	go s.tick()
-	return gnet.Rotate(s, s.opts.Listen, opts...)
+	close(s.started)
+	<-s.stopped
+	s.closeListeners()
+	s.accepting.Wait()
+	return cli.Stop()
+}
+
+// accept admits connections one at a time, under the caps.
+func (s *Server) accept(ln net.Listener) {
+	defer s.accepting.Done()
+	port := ln.Addr().(*net.TCPAddr).Port
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn().Err(err).Msg("accept")
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		remote := addrPort(nc.RemoteAddr())
+		if !s.admit(remote.Addr()) {
+			s.relay.Refused()
+			_ = nc.Close()
+			continue
+		}
+		l := &link{srv: s, src: remote.Addr(), port: port}
+		if _, err := s.cli.EnrollContext(nc, l); err != nil {
+			s.release(remote.Addr())
+			s.log.Warn().Err(err).Msg("enroll")
+		}
+	}
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range s.listeners {
+		_ = ln.Close()
+	}
 }
 
 // Started is closed once the listeners accept.
 func (s *Server) Started() <-chan struct{} { return s.started }
 
-// Stop stops the engine: every connection closes.
+// Stop closes the listeners and every connection; Run then returns.
 func (s *Server) Stop(ctx context.Context) error {
-	close(s.stopTick)
-	return s.eng.Stop(ctx)
+	s.stopOnce.Do(func() { close(s.stopped) })
+	return nil
 }
 
 // Drain refuses new connections from now on (graceful shutdown).
@@ -123,19 +194,13 @@ func (s *Server) Drain() { s.draining.Store(true) }
 // Conns is the number of open connections.
 func (s *Server) Conns() int { return int(s.conns.Load()) }
 
-func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
-	s.eng = eng
-	close(s.started)
-	return gnet.None
-}
-
 func (s *Server) tick() {
 	t := time.NewTicker(s.opts.TickInterval)
 	defer t.Stop()
 	var w engine.Worker
 	for {
 		select {
-		case <-s.stopTick:
+		case <-s.stopped:
 			return
 		case <-t.C:
 			s.relay.Tick(&w)
@@ -190,26 +255,19 @@ func (s *Server) release(src netip.Addr) {
 }
 
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if l, ok := c.Context().(*link); ok {
-		// A dialed or re-enrolled (parked) connection comes back.
+	l, ok := c.Context().(*link)
+	if !ok {
+		return nil, gnet.Close
+	}
+	if l.ec != nil {
+		// A dialed or re-enrolled (parked) connection.
 		l.attach(c, s.loopState(c))
 		return nil, gnet.None
 	}
-	remote := addrPort(c.RemoteAddr())
-	if !s.admit(remote.Addr()) {
-		s.relay.Refused()
-		c.SetContext(refused{})
-		return nil, gnet.Close
-	}
-	ls := s.loopState(c)
-	l := &link{srv: s, src: remote.Addr()}
-	l.attach(c, ls)
-	local := addrPort(c.LocalAddr())
-	l.ec = s.relay.Open(l, remote, engine.Listener{Port: int(local.Port())}, engine.PeerInfo{})
+	l.attach(c, s.loopState(c))
+	l.ec = s.relay.Open(l, addrPort(c.RemoteAddr()), engine.Listener{Port: l.port}, engine.PeerInfo{})
 	return nil, gnet.None
 }
-
-type refused struct{}
 
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	l, ok := c.Context().(*link)

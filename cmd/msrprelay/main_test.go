@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/engine/digest"
+)
+
+func TestConfigFileAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("listen:\n  - tcp://127.0.0.1:2855\n  - tls://127.0.0.1:2856\nrealm: fromfile\nmax-connections: 77\ntransaction-timeout: 5s\n"), 0o644)
+	o, err := parseOptions([]string{"--config", cfg, "--realm", "fromflag"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.realm != "fromflag" || o.maxConnections != 77 || o.txnTimeout != 5*time.Second || len(o.listen) != 2 {
+		t.Fatalf("%+v", o)
+	}
+	os.WriteFile(cfg, []byte("no-such-flag: 1\n"), 0o644)
+	if _, err := parseOptions([]string{"--config", cfg}); err == nil || !strings.Contains(err.Error(), "no-such-flag") {
+		t.Fatalf("unknown key accepted: %v", err)
+	}
+	ls, err := parseListens([]string{"127.0.0.1:1", "tls://[::1]:2", "tcp://:3"}, "tcp")
+	if err != nil || ls[0].secure || !ls[1].secure || ls[1].addr.Port() != 2 || !ls[2].addr.Addr().IsUnspecified() {
+		t.Fatalf("%+v %v", ls, err)
+	}
+	for _, bad := range []string{"udp://1.2.3.4:5", "nohost", "example.com:80"} {
+		if _, err := parseListens([]string{bad}, "tcp"); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestPasswd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users")
+	var out bytes.Buffer
+	if err := runPasswd([]string{path, "alice", "example.com"}, strings.NewReader("1234\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	c, err := digest.LoadCredentials(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ha1, ok := c.Lookup([]byte("alice"), []byte("example.com"))
+	if !ok || string(ha1[:]) != "fd7cab2287702c763e7b318b7fb2451a" {
+		t.Fatalf("HA1 %s", ha1)
+	}
+	if err := runPasswd([]string{path, "bob", "example.com"}, strings.NewReader(""), &out); err == nil {
+		t.Fatal("empty stdin accepted")
+	}
+}
+
+// TestConnectionCapUnderLowFileLimit runs the daemon with 100 open files and
+// throws 150 connections at it. gnet stops its whole engine when accept
+// fails with EMFILE; the relay must refuse over its cap instead and keep
+// serving.
+func TestConnectionCapUnderLowFileLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the daemon")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "msrprelay")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	creds := filepath.Join(dir, "users")
+	os.WriteFile(creds, digest.AppendEntry(nil, "alice", "example.com", "pw"), 0o600)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command("sh", "-c", fmt.Sprintf("ulimit -Sn 100 && ulimit -Hn 100 && exec %s --listen tcp://%s --hostname 127.0.0.1 --realm example.com --credentials %s --log-level warn", bin, addr, creds))
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitListening(t, addr, &logs)
+	var conns []net.Conn
+	for i := 0; i < 150; i++ {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Fatalf("dial %d: %v\n%s", i, err, logs.String())
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(300 * time.Millisecond)
+	open := 0
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				open++
+			}
+		}
+	}
+	if open == 0 || open > 100 {
+		t.Fatalf("%d of 150 connections stayed open under a 100-file limit\n%s", open, logs.String())
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	time.Sleep(300 * time.Millisecond)
+	c, err := client.Dial(addr, nil, 2*time.Second)
+	if err != nil {
+		t.Fatalf("relay gone after the storm: %v\n%s", err, logs.String())
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Auth(client.AuthOptions{RelayURI: "msrp://example.com:" + fmt.Sprint(port) + ";tcp", FromURI: "msrp://a.example.com:9/a;tcp", User: "alice", Password: "pw"}); err != nil {
+		t.Fatalf("AUTH after the storm: %v\n%s", err, logs.String())
+	}
+	t.Logf("%d of 150 connections accepted under a 100-file limit", open)
+}
+
+func waitListening(t *testing.T, addr string, logs *bytes.Buffer) {
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("daemon did not start:\n%s", logs.String())
+}

@@ -148,7 +148,14 @@ func (c *Conn) receiveHeader(w *Worker, buf []byte) (int, error) {
 	return n, nil
 }
 
+// maxBodySlice bounds the body bytes handled between two backpressure
+// checks, so a sender pauses within this much of the high-water mark.
+const maxBodySlice = 64 << 10
+
 func (c *Conn) receiveBody(w *Worker, buf []byte) (int, error) {
+	if len(buf) > maxBodySlice {
+		buf = buf[:maxBodySlice]
+	}
 	r, err := c.scan.Scan(buf)
 	body := buf[:r.Body]
 	switch c.cur.mode {

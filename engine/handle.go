@@ -91,7 +91,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		c.cur.txn = t
 		return 0
 	}
-	st := newStream(f, &rw, rng, t)
+	st := newStream(f, &rw, prefix, rng, t)
 	freeTxn(t)
 	if !rt.target.out.startStream(st) {
 		st.release()

@@ -40,9 +40,8 @@ type stream struct {
 
 // newStream builds the forwarded header for f and the template for its
 // transactions. rw carries the new paths; the tid and range are set here.
-func newStream(f *codec.Frame, rw *codec.Rewrite, rng codec.ByteRange, tmpl *txn) *stream {
-	st := &stream{start: rng.Start, total: rng.Total}
-	newTIDPrefix(&st.prefix)
+func newStream(f *codec.Frame, rw *codec.Rewrite, prefix tid, rng codec.ByteRange, tmpl *txn) *stream {
+	st := &stream{start: rng.Start, total: rng.Total, prefix: prefix}
 	st.tid = st.prefix
 	rw.TID = st.tid.bytes()
 	rw.SetByteRange = true

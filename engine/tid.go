@@ -26,9 +26,14 @@ func (t *tid) set(b []byte) {
 	t.n = uint8(copy(t.b[:], b))
 }
 
+// tidRandom is the generator; tests replace it to predict a tid.
+var tidRandom = randUint64
+
+func randUint64() uint64 { return rand.Uint64() }
+
 // newTIDPrefix fills t with a fresh random prefix.
 func newTIDPrefix(t *tid) {
-	x, y := rand.Uint64(), rand.Uint64()
+	x, y := tidRandom(), tidRandom()
 	for i := 0; i < tidPrefixLen; i++ {
 		if i == 10 {
 			x = y

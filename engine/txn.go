@@ -99,7 +99,25 @@ func (tt *txnTable) take(k *tid) *txn {
 	}
 	delete(tt.m, *k)
 	tt.n.Add(-1)
+	tt.dropAnswered()
 	return t
+}
+
+// dropAnswered removes answered entries from the FIFO once they outnumber
+// the outstanding ones, so it holds O(outstanding) entries, not every
+// transaction of the last TransactionTimeout. Amortised O(1) per answer.
+func (tt *txnTable) dropAnswered() {
+	if len(tt.fifo)-tt.head <= 2*len(tt.m)+64 {
+		return
+	}
+	live := tt.fifo[:0]
+	for _, d := range tt.fifo[tt.head:] {
+		if t, ok := tt.m[d.key]; ok && t.sent == d.sent {
+			live = append(live, d)
+		}
+	}
+	clear(tt.fifo[len(live):])
+	tt.fifo, tt.head = live, 0
 }
 
 // due removes the transactions sent at or before cutoff and appends them.

@@ -55,13 +55,13 @@ func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
 		return
 	default:
 		c.log.Info().Str("verdict", res.Verdict.String()).Bytes("user", d.Username).Msg("AUTH failed")
-		c.noteAuthFailure(w)
+		c.countAuthFailure()
 		c.challengeLater(w, f, realm)
 		return
 	}
 	if !c.freshNC(d.Nonce, res.NC) {
 		c.log.Info().Bytes("user", d.Username).Msg("AUTH replayed a nonce count")
-		c.noteAuthFailure(w)
+		c.countAuthFailure()
 		c.challengeLater(w, f, realm)
 		return
 	}
@@ -211,9 +211,7 @@ func (c *Conn) challengeLater(w *Worker, f *codec.Frame, realm []byte) {
 		return
 	}
 	c.out.writeFrame(w, nil, w.scratch)
-	if c.authFails >= c.relay.cfg.MaxAuthFailures {
-		c.closeAfterFlush()
-	}
+	c.closeIfFailedTooOften()
 }
 
 func (c *Conn) authRefused(w *Worker, f *codec.Frame, code int, reason, why string) {
@@ -222,10 +220,20 @@ func (c *Conn) authRefused(w *Worker, f *codec.Frame, code int, reason, why stri
 	c.noteAuthFailure(w)
 }
 
+// noteAuthFailure counts a failure whose answer is already queued, and
+// closes the connection (after that answer) when there were too many.
 func (c *Conn) noteAuthFailure(w *Worker) {
+	c.countAuthFailure()
+	c.closeIfFailedTooOften()
+}
+
+func (c *Conn) countAuthFailure() {
 	c.relay.cfg.Metrics.Add(AuthFailures, 1)
 	c.relay.noteSourceFailure(c.remote.Addr())
 	c.authFails++
+}
+
+func (c *Conn) closeIfFailedTooOften() {
 	if c.authFails >= c.relay.cfg.MaxAuthFailures {
 		c.log.Info().Int("failures", c.authFails).Msg("closing after repeated AUTH failures")
 		c.closeAfterFlush()
@@ -253,8 +261,8 @@ func (c *Conn) sendDelayed(w *Worker, now int64) {
 	for _, b := range ready {
 		c.out.writeFrame(w, nil, b)
 	}
-	if len(ready) > 0 && c.authFails >= c.relay.cfg.MaxAuthFailures {
-		c.closeAfterFlush()
+	if len(ready) > 0 {
+		c.closeIfFailedTooOften()
 	}
 }
 

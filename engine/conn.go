@@ -231,7 +231,11 @@ func (c *Conn) checkBackpressure(w *Worker, target *Conn) {
 	c.paused.Store(true)
 	if !o.addWaiter(c) {
 		c.paused.Store(false)
+		return
 	}
+	// Make the target look at its backlog even if it has nothing new to
+	// write: its driver then re-checks until the backlog drains.
+	target.wake(w)
 }
 
 func (c *Conn) resume() {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -151,6 +152,9 @@ func (c *connFlags) auth(mc *msrpConn, relayAddr string) (string, error) {
 	cc.SetDeadline(time.Now().Add(authTimeout))
 	defer cc.SetDeadline(time.Time{})
 	res, err := cc.Auth(opts)
+	if errors.Is(err, client.ErrAuth) {
+		return "", fmt.Errorf("AUTH at %s as %s: %w (check --user, --password and --realm-host)", relayAddr, c.user, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("AUTH at %s as %s: %w", relayAddr, c.user, err)
 	}
@@ -176,6 +180,9 @@ type msrpConn struct {
 	uri string // msrp[s]://<local address>/<random>;tcp
 
 	wmu sync.Mutex
+	// stall is how long one write may block (the peer not reading)
+	// before it fails.
+	stall time.Duration
 }
 
 func newMsrpConn(nc net.Conn, scheme string) *msrpConn {
@@ -184,19 +191,39 @@ func newMsrpConn(nc net.Conn, scheme string) *msrpConn {
 		host, port = a.IP.String(), strconv.Itoa(a.Port)
 	}
 	return &msrpConn{
-		nc:  nc,
-		rd:  newFrameReader(nc),
-		uri: scheme + "://" + hostForURI(host) + ":" + port + "/" + client.NewTID() + ";tcp",
+		nc:    nc,
+		rd:    newFrameReader(nc),
+		uri:   scheme + "://" + hostForURI(host) + ":" + port + "/" + client.NewTID() + ";tcp",
+		stall: authTimeout,
 	}
 }
 
 // write sends b as one write, so frames from several goroutines never
 // interleave.
 func (m *msrpConn) write(b []byte) error {
+	return m.writeFrame(func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// writeFrame lets fn write one frame in several writes (a streamed chunk)
+// with no other frame in between. Each write may block for m.stall: a
+// relay that pauses us for a slow receiver is waited for, one that stops
+// reading for good fails the write.
+func (m *msrpConn) writeFrame(fn func(w io.Writer) error) error {
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
-	_, err := m.nc.Write(b)
-	return err
+	return fn(stallWriter{m})
+}
+
+// stallWriter is the connection with a fresh write deadline per write. It
+// hides io.ReaderFrom, so io.Copy writes through it piece by piece.
+type stallWriter struct{ m *msrpConn }
+
+func (w stallWriter) Write(p []byte) (int, error) {
+	_ = w.m.nc.SetWriteDeadline(time.Now().Add(w.m.stall))
+	return w.m.nc.Write(p)
 }
 
 func (m *msrpConn) Close() error { return m.nc.Close() }

@@ -50,6 +50,13 @@ func firstURI(path string) string {
 // frameReader reads frames off a connection through one fixed buffer.
 // Bodies are handed on piecewise as they arrive, so a chunk of any size
 // (a file sent as one 100 MiB chunk) costs no more memory than a small one.
+//
+// bench/client's ReadFrameFunc streams bodies too, but a receiver needs
+// three things it does not give: an idle deadline renewed on every read
+// (not per frame: one chunk may take longer than --timeout), the rest of
+// a body still read when the sink fails (so the SEND can be answered and
+// the stream stays in step), and the status error of a malformed frame
+// that has a body (ReadFrameFunc drops it).
 type frameReader struct {
 	nc       net.Conn
 	buf      []byte

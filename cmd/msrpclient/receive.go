@@ -111,8 +111,7 @@ func (rc *receiver) loop() error {
 	for rc.f.count == 0 || rc.done < rc.f.count {
 		h, err := rc.mc.rd.next()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			fmt.Fprintf(rc.log, "nothing received for %v; exiting\n", rc.f.timeout)
-			return nil
+			return rc.idleEnd()
 		}
 		if err != nil {
 			return fmt.Errorf("connection to the relay lost: %w", err)
@@ -121,6 +120,16 @@ func (rc *receiver) loop() error {
 			return err
 		}
 	}
+	return nil
+}
+
+// idleEnd ends the receiver after --timeout without traffic: quietly,
+// unless a message was left half received.
+func (rc *receiver) idleEnd() error {
+	if len(rc.msgs) > 0 {
+		return fmt.Errorf("nothing received for %v with %d message(s) incomplete", rc.f.timeout, len(rc.msgs))
+	}
+	fmt.Fprintf(rc.log, "nothing received for %v; exiting\n", rc.f.timeout)
 	return nil
 }
 
@@ -203,12 +212,9 @@ func (rc *receiver) chunk(h *head, m *inbound, rng codec.ByteRange) error {
 		m.report = true
 	}
 	before := m.received
-	flag, werr, err := h.Flag, error(nil), error(nil)
-	if h.HasBody {
-		flag, werr, err = rc.mc.rd.body(m.writer(rng.Start))
-		if err != nil {
-			return fmt.Errorf("connection to the relay lost: %w", err)
-		}
+	flag, werr, err := rc.readBody(h, m, rng)
+	if err != nil {
+		return err
 	}
 	if werr != nil {
 		fmt.Fprintf(rc.log, "message %s: %v\n", m.id, werr)
@@ -232,6 +238,22 @@ func (rc *receiver) chunk(h *head, m *inbound, rng codec.ByteRange) error {
 		return rc.finish(m)
 	}
 	return nil
+}
+
+// readBody writes the frame's body into m. werr is a failure to store it,
+// err a failure to read it.
+func (rc *receiver) readBody(h *head, m *inbound, rng codec.ByteRange) (flag byte, werr, err error) {
+	if !h.HasBody {
+		return h.Flag, nil, nil
+	}
+	flag, werr, err = rc.mc.rd.body(m.writer(rng.Start))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, nil, fmt.Errorf("nothing received for %v in the middle of a chunk of message %s", rc.f.timeout, m.id)
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("connection to the relay lost: %w", err)
+	}
+	return flag, werr, nil
 }
 
 // finish prints or saves a complete message and sends the success REPORT

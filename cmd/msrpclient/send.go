@@ -42,6 +42,8 @@ func sendFlagSet(f *sendFlags, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&f.window, "window", 8, "chunks that may await their 200 at once")
 	fs.StringVar(&f.contentType, "content-type", "", "Content-Type (default text/plain for --message, application/octet-stream for --file)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for any response or REPORT before failing")
+	fs.Lookup("transport").Usage = "tcp, or tls for msrps (default: tls when there is no --user and the first --to-path URI is msrps, else tcp)"
+	fs.Lookup("transport").DefValue = ""
 	fs.BoolVar(&f.successReport, "success-report", true, "ask for a success REPORT and wait for it: proof the receiver got the whole message, not just the first relay")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: msrpclient send --to-path "URI URI ..." (--message TEXT | --file PATH) [flags]
@@ -181,6 +183,7 @@ func connectSender(ctx context.Context, f *sendFlags, stderr io.Writer) (*sender
 		}
 		toPath = use + " " + toPath
 	}
+	mc.stall = f.timeout
 	fmt.Fprintf(stderr, "connected to %s; To-Path: %s\n", addr, toPath)
 	s := &sender{mc: mc, f: f, toPath: toPath, log: stderr, msgID: client.NewTID(),
 		events: make(chan *head, f.window+16), failed: make(chan error, 1), done: make(chan struct{})}

@@ -26,7 +26,7 @@ type sender struct {
 	pending  map[string]int64 // tid -> body bytes of chunks awaiting 200
 	acked    int64            // body bytes answered with 200
 	reported bool             // the success REPORT came
-	buf      []byte           // one chunk's body
+	buf      []byte           // chunk bodies pass through it
 	frame    []byte           // one chunk's frame
 }
 
@@ -36,7 +36,7 @@ type sender struct {
 func (s *sender) transfer(m *outMessage) error {
 	defer close(s.done)
 	s.pending = make(map[string]int64)
-	s.buf = make([]byte, min(m.chunk, max(m.total, 1)))
+	s.buf = make([]byte, min(m.chunk, max(m.total, 1), maxChunkBuf))
 	prog := newProgress(s.log, m.total, m.progress)
 	timer := time.NewTimer(s.f.timeout)
 	defer timer.Stop()
@@ -49,7 +49,7 @@ func (s *sender) transfer(m *outMessage) error {
 			}
 			n, err := s.sendChunk(m, off)
 			if err != nil {
-				return err
+				return s.writeFailed(err)
 			}
 			off += n
 			sentLast = off == m.total
@@ -97,52 +97,34 @@ func (s *sender) wait(timer *time.Timer, prog *progress) error {
 	}
 }
 
+// writeFailed explains a chunk that could not be sent: a broken
+// connection by what came back before it broke, if anything did (a
+// refusal, a failure REPORT), since that says why.
+func (s *sender) writeFailed(err error) error {
+	if errors.Is(err, errRead) {
+		return err
+	}
+	select {
+	case <-s.failed: // readLoop has queued all it read
+	case <-time.After(time.Second):
+	}
+	for {
+		select {
+		case h := <-s.events:
+			if herr := s.handle(h, newProgress(io.Discard, 0, false)); herr != nil {
+				return herr
+			}
+		default:
+			return connLost(err)
+		}
+	}
+}
+
 func connLost(err error) error {
 	if errors.Is(err, io.EOF) {
 		return errors.New("the relay closed the connection")
 	}
 	return fmt.Errorf("connection to the relay lost: %w", err)
-}
-
-// sendChunk writes the chunk of m starting at offset off and returns its
-// body length.
-func (s *sender) sendChunk(m *outMessage, off int64) (int64, error) {
-	n := min(m.chunk, m.total-off)
-	body := s.buf[:n]
-	if k, err := m.r.ReadAt(body, off); int64(k) < n {
-		return 0, fmt.Errorf("reading the file: %w", err)
-	}
-	tid := newTIDFor(body)
-	flag := byte('+')
-	if off+n == m.total {
-		flag = '$'
-	}
-	s.frame = s.appendChunk(s.frame[:0], m, tid, codec.ByteRange{Start: off + 1, End: off + n, Total: m.total}, body, flag)
-	s.pending[tid] = n
-	return n, s.mc.write(s.frame)
-}
-
-// appendChunk writes one SEND chunk (RFC 4975 §7.1): paths first, then
-// Message-ID, Byte-Range, reports, Content-Disposition, Content-Type, body.
-func (s *sender) appendChunk(dst []byte, m *outMessage, tid string, rng codec.ByteRange, body []byte, flag byte) []byte {
-	t := []byte(tid)
-	dst = codec.AppendRequestLine(dst, t, "SEND")
-	dst = codec.AppendHeaderString(dst, "To-Path", s.toPath)
-	dst = codec.AppendHeaderString(dst, "From-Path", s.mc.uri)
-	dst = codec.AppendHeaderString(dst, "Message-ID", s.msgID)
-	dst = append(dst, "Byte-Range: "...)
-	dst = codec.AppendByteRange(dst, rng)
-	dst = append(dst, "\r\nFailure-Report: yes\r\n"...)
-	if s.f.successReport {
-		dst = append(dst, "Success-Report: yes\r\n"...)
-	}
-	if m.disposition != "" {
-		dst = codec.AppendHeaderString(dst, "Content-Disposition", m.disposition)
-	}
-	dst = codec.AppendHeaderString(dst, "Content-Type", m.ctype)
-	dst = append(dst, "\r\n"...)
-	dst = append(dst, body...)
-	return codec.AppendBodyEnd(dst, t, flag)
 }
 
 // handle takes a response or REPORT from readLoop.
@@ -157,7 +139,7 @@ func (s *sender) handle(h *head, prog *progress) error {
 	}
 	delete(s.pending, h.TID)
 	if h.Code != 200 {
-		return fmt.Errorf("SEND refused: %d %s", h.Code, h.Comment)
+		return fmt.Errorf("SEND refused: %d %s%s", h.Code, h.Comment, hint(h.Code))
 	}
 	s.acked += n
 	prog.update(s.acked)
@@ -173,11 +155,26 @@ func (s *sender) report(h *head) error {
 		return nil
 	}
 	if st.Code != 200 {
-		return fmt.Errorf("failure REPORT from %s for bytes %s: %s", h.Get("From-Path"), h.Get("Byte-Range"), h.Get("Status"))
+		return fmt.Errorf("failure REPORT from %s for bytes %s: %s%s", h.Get("From-Path"), h.Get("Byte-Range"), h.Get("Status"), hint(st.Code))
 	}
 	fmt.Fprintf(s.log, "success REPORT for bytes %s\n", h.Get("Byte-Range"))
 	s.reported = true
 	return nil
+}
+
+// hint explains the refusals an operator trying a deployment meets most.
+func hint(code int) string {
+	switch code {
+	case 481:
+		return " (no such session at the relay: is the receiver still connected, and is --to-path its whole path?)"
+	case 506:
+		return " (another sender's connection is bound to this session, RFC 4975 §5.4)"
+	case 403:
+		return " (the relay does not allow this path)"
+	case 408:
+		return " (the next hop did not answer in time or went away)"
+	}
+	return ""
 }
 
 // readLoop reads frames until the connection ends. It passes responses and
@@ -216,11 +213,12 @@ func (s *sender) readLoop() {
 
 // progress prints how far a transfer is, at most five lines a second.
 type progress struct {
-	w     io.Writer
-	total int64
-	on    bool
-	start time.Time
-	last  time.Time
+	w        io.Writer
+	total    int64
+	on       bool
+	start    time.Time
+	last     time.Time
+	lastDone int64 // bytes in the line printed last
 }
 
 const progressEvery = 200 * time.Millisecond
@@ -238,13 +236,13 @@ func (p *progress) update(done int64) {
 }
 
 func (p *progress) done(done int64) {
-	if p.on {
+	if p.on && (done != p.lastDone || done == 0) {
 		p.print(done)
 	}
 }
 
 func (p *progress) print(done int64) {
-	p.last = time.Now()
+	p.last, p.lastDone = time.Now(), done
 	pct := 100.0
 	if p.total > 0 {
 		pct = float64(done) * 100 / float64(p.total)

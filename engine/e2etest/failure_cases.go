@@ -75,6 +75,7 @@ func testSessionExpiry(t *testing.T, start Start) {
 	alice := e.dial()
 	req := send(t, alice, res.UsePath+" "+bobURI, aliceURI, "e1", []byte("before"))
 	expectResponse(t, alice, req.TID, 200)
+	bob.Respond(expectRequest(t, bob, "SEND"), 200, "OK")
 	time.Sleep(1500 * time.Millisecond)
 	req2 := send(t, alice, res.UsePath+" "+bobURI, aliceURI, "e2", []byte("after"))
 	expectResponse(t, alice, req2.TID, 481)

@@ -2,6 +2,8 @@ package e2etest
 
 import (
 	"bytes"
+	"os"
+	"runtime"
 	"crypto/rand"
 	"fmt"
 	"testing"
@@ -122,6 +124,12 @@ func testLargeChunk(t *testing.T, start Start) {
 	p.bob.SetDeadline(time.Now().Add(2 * time.Minute))
 	errc := make(chan error, 1)
 	go func() { errc <- p.alice.Send(&req) }()
+	watchdog := time.AfterFunc(60*time.Second, func() {
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		os.WriteFile(os.TempDir()+"/largechunk-stacks.txt", buf[:n], 0o644)
+	})
+	defer watchdog.Stop()
 	f := expectRequest(t, p.bob, "SEND")
 	if f.Flag != '$' || !bytes.Equal(f.Body, body) {
 		t.Fatalf("got %d bytes flag %c", len(f.Body), f.Flag)

@@ -35,6 +35,7 @@ type link struct {
 	mu      sync.Mutex
 	parking bool
 	parkFD  int
+	closedG bool   // the parked gnet connection's OnClose has run
 	parked  []byte // bytes read before parking, fed to the engine first
 	resumed bool   // Resume arrived while parking
 
@@ -46,7 +47,12 @@ func (l *link) attach(c gnet.Conn, ls *loopState) {
 	l.c, l.loop, l.el = c, ls, c.EventLoop()
 	c.SetContext(l)
 	if l.flushTask == nil {
-		l.flushTask = func(context.Context) error { l.queued.Store(false); l.flush(); return nil }
+		l.flushTask = func(context.Context) error {
+			l.queued.Store(false)
+			l.flush()
+			l.loop.flushDirty()
+			return nil
+		}
 		l.resumeTask = func(context.Context) error { l.c.Wake(nil); return nil }
 	}
 	if l.dialed {
@@ -154,6 +160,7 @@ func (l *link) scheduleRecheck() {
 			if l.ec.Drained(l.c.OutboundBuffered()) {
 				l.scheduleRecheck()
 			}
+			l.loop.flushDirty()
 			return nil
 		}))
 	})
@@ -166,9 +173,7 @@ func (l *link) Resume() {
 	}
 	l.mu.Lock()
 	if l.parking {
-		if l.parkFD >= 0 {
-			fd := l.parkFD
-			l.parkFD = -1
+		if fd, ok := l.takeParkedFD(); ok {
 			l.mu.Unlock()
 			l.enroll(fd)
 			return
@@ -234,16 +239,38 @@ func (l *link) park() gnet.Action {
 	l.mu.Lock()
 	l.parking = true
 	l.parkFD = fd
-	resumeNow := l.resumed || !l.ec.Paused()
-	l.resumed = false
-	if resumeNow {
-		l.parkFD = -1
+	l.closedG = false
+	l.resumed = !l.ec.Paused()
+	l.mu.Unlock()
+	return gnet.Close
+}
+
+// takeParkedFD hands out the parked descriptor once, and only after the old
+// gnet connection is fully closed: a new registration must never overlap
+// the old one's teardown. Called with mu held.
+func (l *link) takeParkedFD() (int, bool) {
+	if !l.closedG || l.parkFD < 0 {
+		return -1, false
+	}
+	fd := l.parkFD
+	l.parkFD = -1
+	return fd, true
+}
+
+// parkedClosed is OnClose for a connection being parked: from here on it
+// may be enrolled again, at once if a Resume came meanwhile.
+func (l *link) parkedClosed() {
+	l.mu.Lock()
+	l.closedG = true
+	fd, ok := -1, false
+	if l.resumed {
+		l.resumed = false
+		fd, ok = l.takeParkedFD()
 	}
 	l.mu.Unlock()
-	if resumeNow {
+	if ok {
 		go l.enroll(fd)
 	}
-	return gnet.Close
 }
 
 // enroll puts a parked socket back on its loop.

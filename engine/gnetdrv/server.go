@@ -274,7 +274,8 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
-	if l.parking {
+	if l.isParked() {
+		l.parkedClosed()
 		return gnet.None
 	}
 	l.closed.Store(true)
@@ -285,6 +286,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		}
 	}
 	s.release(l.src)
+	l.loop.flushDirty()
 	return gnet.None
 }
 
@@ -301,6 +303,13 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.None
 	}
 	action := l.receive()
+	ls.flushDirty()
+	return action
+}
+
+// flushDirty flushes the connections of this loop that were woken while it
+// ran a callback. Every callback that can queue bytes ends with it.
+func (ls *loopState) flushDirty() {
 	for i := 0; i < len(ls.dirty); i++ {
 		d := ls.dirty[i]
 		ls.dirty[i] = nil
@@ -308,7 +317,6 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		d.flush()
 	}
 	ls.dirty = ls.dirty[:0]
-	return action
 }
 
 func addrPort(a net.Addr) netip.AddrPort {

@@ -1,0 +1,33 @@
+package goroutinedrv
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/e2etest"
+)
+
+func startGoroutines(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOptions) func() {
+	r, err := engine.New(cfg, []engine.Listener{{Port: port}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(r, Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	select {
+	case <-s.Started():
+	case err := <-done:
+		t.Fatalf("listen: %v", err)
+	}
+	return func() {
+		_ = s.Stop(context.Background())
+		<-done
+	}
+}
+
+// TestEndToEnd runs the same suite as the gnet driver.
+func TestEndToEnd(t *testing.T) { e2etest.Run(t, startGoroutines) }

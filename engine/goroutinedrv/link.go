@@ -1,0 +1,132 @@
+package goroutinedrv
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/msrprelay/msrprelay/engine"
+)
+
+// link is one connection: a reader goroutine feeding the engine and a
+// writer goroutine flushing what the engine queued.
+type link struct {
+	srv    *Server
+	nc     net.Conn
+	ec     *engine.Conn
+	src    netip.Addr
+	wake   chan struct{} // writer: something to flush
+	resume chan struct{} // reader: paused no more
+	done   chan struct{}
+	once   sync.Once
+	closed atomic.Bool
+}
+
+func newLink(s *Server, nc net.Conn, src netip.Addr) *link {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	return &link{srv: s, nc: nc, src: src, wake: make(chan struct{}, 1), resume: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (l *link) start() {
+	l.srv.live.Store(l, struct{}{})
+	l.srv.wg.Add(2)
+	go l.readLoop()
+	go l.writeLoop()
+}
+
+// Wake implements engine.Link.
+func (l *link) Wake(*engine.Worker) {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Resume implements engine.Link.
+func (l *link) Resume() {
+	select {
+	case l.resume <- struct{}{}:
+	default:
+	}
+}
+
+// Close implements engine.Link: closing the socket ends both goroutines.
+func (l *link) Close() { l.nc.Close() }
+
+func (l *link) readLoop() {
+	defer l.srv.wg.Done()
+	defer l.finish()
+	var w engine.Worker
+	buf := make([]byte, l.srv.opts.ReadBuffer)
+	have := 0
+	for {
+		if have == len(buf) {
+			// A header larger than the buffer: grow up to the parser's
+			// limits (the parser refuses anything larger).
+			buf = append(buf, make([]byte, len(buf))...)[:len(buf)*2]
+		}
+		n, err := l.nc.Read(buf[have:])
+		have += n
+		for have > 0 {
+			used, rerr := l.ec.Receive(&w, buf[:have])
+			if rerr != nil {
+				l.ec.Logger().Info().Err(rerr).Msg("closing: protocol violation")
+				return
+			}
+			have = copy(buf, buf[used:have])
+			if !l.ec.Paused() {
+				break
+			}
+			select {
+			case <-l.resume:
+			case <-l.done:
+				return
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				l.ec.Logger().Debug().Err(err).Msg("read")
+			}
+			return
+		}
+	}
+}
+
+func (l *link) writeLoop() {
+	defer l.srv.wg.Done()
+	for {
+		select {
+		case <-l.wake:
+		case <-l.done:
+			return
+		}
+		var werr error
+		l.ec.Flush(func(b []byte) int {
+			if werr == nil {
+				_, werr = l.nc.Write(b)
+			}
+			return 0 // a blocking write leaves nothing behind
+		})
+		if werr != nil {
+			l.nc.Close()
+			return
+		}
+	}
+}
+
+// finish runs once when the reader ends: the connection is gone.
+func (l *link) finish() {
+	l.once.Do(func() {
+		l.closed.Store(true)
+		close(l.done)
+		l.nc.Close()
+		l.ec.Closed(nil)
+		l.srv.live.Delete(l)
+		l.srv.release(l.src)
+	})
+}

@@ -1,0 +1,207 @@
+package goroutinedrv
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/msrprelay/msrprelay/engine"
+)
+
+// Options configure a Server. The zero value of each field means its default.
+type Options struct {
+	Listen       []string // "tcp://host:port"
+	MaxConns     int
+	MaxPerSource int
+	TickInterval time.Duration // default 1 s
+	DialTimeout  time.Duration // default 10 s
+	ReadBuffer   int           // default 64 KiB
+	Logger       zerolog.Logger
+}
+
+// Server runs a Relay with two goroutines per connection.
+type Server struct {
+	relay     *engine.Relay
+	opts      Options
+	log       zerolog.Logger
+	conns     atomic.Int64
+	srcMu     sync.Mutex
+	perSrc    map[netip.Addr]int
+	draining  atomic.Bool
+	started   chan struct{}
+	stopped   chan struct{}
+	stopOnce  sync.Once
+	listeners []net.Listener
+	live      sync.Map // *link -> struct{}
+	wg        sync.WaitGroup
+}
+
+// New makes a server for relay.
+func New(relay *engine.Relay, opts Options) *Server {
+	if opts.TickInterval <= 0 {
+		opts.TickInterval = time.Second
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
+	if opts.ReadBuffer <= 0 {
+		opts.ReadBuffer = 64 << 10
+	}
+	if opts.MaxPerSource <= 0 {
+		opts.MaxPerSource = 1 << 30
+	}
+	s := &Server{relay: relay, opts: opts, log: opts.Logger, perSrc: make(map[netip.Addr]int),
+		started: make(chan struct{}), stopped: make(chan struct{})}
+	relay.SetDialer(s)
+	return s
+}
+
+// Run listens and serves until Stop.
+func (s *Server) Run() error {
+	for _, spec := range s.opts.Listen {
+		_, hp, ok := strings.Cut(spec, "://")
+		if !ok {
+			hp = spec
+		}
+		ln, err := net.Listen("tcp", hp)
+		if err != nil {
+			for _, l := range s.listeners {
+				l.Close()
+			}
+			return err
+		}
+		s.listeners = append(s.listeners, ln)
+	}
+	for _, ln := range s.listeners {
+		s.wg.Add(1)
+		go s.accept(ln)
+	}
+	go s.tick()
+	close(s.started)
+	<-s.stopped
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	s.live.Range(func(k, _ any) bool {
+		k.(*link).nc.Close()
+		return true
+	})
+	s.wg.Wait()
+	return nil
+}
+
+// Started is closed once the listeners accept.
+func (s *Server) Started() <-chan struct{} { return s.started }
+
+// Stop closes the listeners and every connection.
+func (s *Server) Stop(context.Context) error {
+	s.stopOnce.Do(func() { close(s.stopped) })
+	return nil
+}
+
+// Drain refuses new connections from now on.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Conns is the number of open connections.
+func (s *Server) Conns() int { return int(s.conns.Load()) }
+
+func (s *Server) tick() {
+	t := time.NewTicker(s.opts.TickInterval)
+	defer t.Stop()
+	var w engine.Worker
+	for {
+		select {
+		case <-s.stopped:
+			return
+		case <-t.C:
+			s.relay.Tick(&w)
+		}
+	}
+}
+
+func (s *Server) accept(ln net.Listener) {
+	defer s.wg.Done()
+	port := ln.Addr().(*net.TCPAddr).Port
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn().Err(err).Msg("accept")
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		remote := nc.RemoteAddr().(*net.TCPAddr).AddrPort()
+		if !s.admit(remote.Addr()) {
+			s.relay.Refused()
+			nc.Close()
+			continue
+		}
+		l := newLink(s, nc, remote.Addr())
+		l.ec = s.relay.Open(l, remote, engine.Listener{Port: port}, engine.PeerInfo{})
+		l.start()
+	}
+}
+
+func (s *Server) admit(src netip.Addr) bool {
+	if s.draining.Load() || (s.opts.MaxConns > 0 && s.conns.Load() >= int64(s.opts.MaxConns)) {
+		return false
+	}
+	s.srcMu.Lock()
+	defer s.srcMu.Unlock()
+	if s.perSrc[src] >= s.opts.MaxPerSource {
+		return false
+	}
+	s.perSrc[src]++
+	s.conns.Add(1)
+	return true
+}
+
+func (s *Server) release(src netip.Addr) {
+	if src.IsValid() {
+		s.srcMu.Lock()
+		if n := s.perSrc[src]; n <= 1 {
+			delete(s.perSrc, src)
+		} else {
+			s.perSrc[src] = n - 1
+		}
+		s.srcMu.Unlock()
+	}
+	s.conns.Add(-1)
+}
+
+// Dial implements engine.Dialer.
+func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName string) {
+	if secure {
+		c.DialFailed(errors.New("msrps next hop: TLS is not configured for outbound connections"))
+		return
+	}
+	if s.opts.MaxConns > 0 && s.conns.Load() >= int64(s.opts.MaxConns) {
+		c.DialFailed(errors.New("connection cap reached"))
+		return
+	}
+	s.conns.Add(1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.DialTimeout)
+		defer cancel()
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, "tcp", hostport)
+		if err != nil {
+			s.conns.Add(-1)
+			c.DialFailed(err)
+			return
+		}
+		l := newLink(s, nc, netip.Addr{})
+		l.ec = c
+		c.Attach(l, engine.PeerInfo{})
+		l.start()
+	}()
+}

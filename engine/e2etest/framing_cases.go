@@ -2,10 +2,10 @@ package e2etest
 
 import (
 	"bytes"
-	"os"
-	"runtime"
 	"crypto/rand"
 	"fmt"
+	"os"
+	"runtime"
 	"testing"
 	"time"
 

@@ -69,9 +69,11 @@ type Server struct {
 
 // loopState is one event loop's scratch: only that loop touches it.
 type loopState struct {
-	worker engine.Worker
-	dirty  []*link
-	loop   gnet.EventLoop
+	worker   engine.Worker
+	dirty    []*link
+	spare    []*link
+	flushing bool
+	loop     gnet.EventLoop
 }
 
 // New makes a server for relay.
@@ -308,15 +310,25 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 }
 
 // flushDirty flushes the connections of this loop that were woken while it
-// ran a callback. Every callback that can queue bytes ends with it.
+// ran a callback. Every callback that can queue bytes ends with it. A write
+// that fails closes its connection inside the call, and that OnClose comes
+// back here: the guard leaves the new entries to the outer loop.
 func (ls *loopState) flushDirty() {
-	for i := 0; i < len(ls.dirty); i++ {
-		d := ls.dirty[i]
-		ls.dirty[i] = nil
-		d.inDirty = false
-		d.flush()
+	if ls.flushing {
+		return
 	}
-	ls.dirty = ls.dirty[:0]
+	ls.flushing = true
+	for len(ls.dirty) > 0 {
+		batch := ls.dirty
+		ls.dirty, ls.spare = ls.spare[:0], nil
+		for i, d := range batch {
+			batch[i] = nil
+			d.inDirty = false
+			d.flush()
+		}
+		ls.spare = batch[:0]
+	}
+	ls.flushing = false
 }
 
 func addrPort(a net.Addr) netip.AddrPort {

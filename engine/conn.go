@@ -334,9 +334,16 @@ func (c *Conn) Closed(w *Worker) {
 		s.bound.CompareAndSwap(c, nil)
 		s.hop.CompareAndSwap(c, nil)
 	}
+	// Toward a client whose connection is gone the session is gone too
+	// (481); a relay connection that dropped is a next hop that did not
+	// answer (408).
+	code, reason := 481, "Session Does Not Exist"
+	if c.hopKey != "" || c.isRelay() {
+		code, reason = 408, "Next Hop Closed"
+	}
 	failed, waiters := c.out.shut()
 	for _, t := range failed {
-		r.failTxn(w, t, 408, "Next Hop Closed")
+		r.failTxn(w, t, code, reason)
 	}
 	for _, p := range waiters {
 		p.resume()

@@ -114,7 +114,10 @@ func (c *Conn) ReadFrameFunc(onBody func([]byte) error) (*Frame, error) {
 			}
 			c.buf = c.buf[n:]
 			c.scan.Reset(c.f.TID(), 0)
-			return fr, c.readBody(fr, onBody)
+			if berr := c.readBody(fr, onBody); berr != nil {
+				return fr, berr
+			}
+			return fr, err // a malformed but delimited frame keeps its status
 		}
 		if err != codec.ErrNeedMore {
 			return nil, err

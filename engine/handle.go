@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/msrprelay/msrprelay/codec"
 )
@@ -19,6 +20,11 @@ func isMethod(m []byte, name string) bool { return string(m) == name }
 // forwarded at once).
 func (c *Conn) handleRequest(w *Worker, f *codec.Frame, rest []byte) int {
 	m := f.Method()
+	if !c.relayClaimOK(f) {
+		c.reject(w, f, &stForbidden)
+		c.skipBody(f)
+		return 0
+	}
 	if isMethod(m, "AUTH") && codec.PathLen(f.ToPath()) == 1 {
 		c.handleAuth(w, f)
 		c.skipBody(f)
@@ -37,6 +43,28 @@ func (c *Conn) handleRequest(w *Worker, f *codec.Frame, rest []byte) int {
 	}
 	c.succeeded.Store(true)
 	return c.forward(w, f, rest, &rt)
+}
+
+// relayClaimOK checks a request that claims to come through a relay (two
+// or more From-Path URIs) on a TLS connection: the peer must have shown a
+// verified certificate naming the host of From-Path[0] (RFC 4976 §6.3,
+// §9.2). Plain TCP listeners are for labs and tests and carry no proof.
+func (c *Conn) relayClaimOK(f *codec.Frame) bool {
+	if c.lis == nil || !c.lis.Secure || codec.PathLen(f.FromPath()) < 2 {
+		return true
+	}
+	first, _ := codec.NextURI(f.FromPath())
+	u, err := codec.ParseURI(first)
+	if err != nil {
+		return false
+	}
+	host := strings.Trim(string(u.Host), "[]")
+	for _, n := range c.peer.RelayNames {
+		if strings.EqualFold(n, host) {
+			return true
+		}
+	}
+	return false
 }
 
 // forward sends the request on along rt: at once when the whole frame is

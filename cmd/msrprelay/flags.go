@@ -39,6 +39,12 @@ type options struct {
 	highWater       int64
 	lowWater        int64
 	shutdownGrace   time.Duration
+
+	tlsCert          string
+	tlsKey           string
+	tlsCA            string
+	tlsRSAKex        bool
+	tlsEphemeralCert string
 }
 
 // listFlag is a repeatable flag.
@@ -54,12 +60,17 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("msrprelay", flag.ContinueOnError)
 	fs.StringVar(&o.config, "config", "", "YAML file whose keys are these flag names (flags win)")
 	fs.Var(&o.listen, "listen", "[tcp://|tls://]HOST:PORT to accept on; repeatable (default 0.0.0.0:2855)")
-	fs.StringVar(&o.transport, "transport", "tcp", "transport for a --listen without scheme: tcp or tls")
+	fs.StringVar(&o.transport, "transport", "tls", "transport for a --listen without scheme: tls (msrps) or tcp (msrp, labs and tests)")
 	fs.StringVar(&o.hostname, "hostname", "", "host name in Use-Path URIs and recognised in To-Path (default: the machine's host name)")
 	fs.StringVar(&o.realm, "realm", "", "digest realm (default: the host of the AUTH To-Path, i.e. the user's domain)")
 	fs.StringVar(&o.domains, "domains", "", "comma-separated AUTH domains to serve (default: any)")
 	fs.StringVar(&o.credentials, "credentials", "", "htdigest file of users (user:realm:HA1); reloaded on SIGHUP")
-	fs.StringVar(&o.engine, "engine", "gnet", "I/O engine: gnet")
+	fs.StringVar(&o.engine, "engine", "gnet", "I/O engine: gnet (epoll reactor) or goroutine (two goroutines per connection)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate for msrps (reloaded on SIGHUP); its first DNS name is the default --hostname")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "PEM CA bundle that verifies next-hop relays and relays connecting in (default: system roots for next hops; no relay client certificates trusted)")
+	fs.BoolVar(&o.tlsRSAKex, "tls-rsa-kex", false, "also offer TLS_RSA_WITH_AES_128_CBC_SHA (RFC 4976 §9.2; needs an RSA certificate)")
+	fs.StringVar(&o.tlsEphemeralCert, "tls-ephemeral-cert", os.TempDir()+"/msrprelay-ephemeral.pem", "without --tls-cert: where the self-signed certificate is written for clients to trust")
 	fs.IntVar(&o.maxConnections, "max-connections", 0, "connection cap (default: open-files limit minus headroom)")
 	fs.IntVar(&o.maxPerSource, "max-per-source", 10000, "connections from one address (users behind one NAT share it)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per core)")

@@ -13,7 +13,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/msrprelay/msrprelay/engine"
-	"github.com/msrprelay/msrprelay/engine/gnetdrv"
 )
 
 // metrics exports the engine's counters and a few gauges to Prometheus.
@@ -37,7 +36,7 @@ func newMetrics() *metrics {
 func (m *metrics) Add(c engine.Counter, n int64) { m.counters[c].Add(float64(n)) }
 
 // watch registers gauges read at scrape time.
-func (m *metrics) watch(r *engine.Relay, s *gnetdrv.Server) {
+func (m *metrics) watch(r *engine.Relay, s interface{ Conns() int }) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "msrprelay", Name: "connections", Help: "open connections"},
 			func() float64 { return float64(s.Conns()) }),

@@ -17,6 +17,7 @@ import (
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/digest"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv"
+	"github.com/msrprelay/msrprelay/engine/goroutinedrv"
 )
 
 // fdHeadroom is kept free under the open-files limit for dials, the admin
@@ -38,18 +39,18 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, l := range listens {
-		if l.secure {
-			return errors.New("tls listeners need the TLS shim, which is not built yet: use --transport tcp")
-		}
-	}
-	if o.engine != "gnet" {
-		return fmt.Errorf("--engine %q: only gnet is built", o.engine)
+	if o.engine != "gnet" && o.engine != "goroutine" {
+		return fmt.Errorf("--engine %q: want gnet or goroutine", o.engine)
 	}
 	cfg, err := relayConfig(o, listens, log)
 	if err != nil {
 		return err
 	}
+	tlsSt, host, err := newTLSState(o, listens, cfg.Hostname, log)
+	if err != nil {
+		return err
+	}
+	cfg.Hostname = host
 	limit := raiseFileLimit(log)
 	maxConns := o.maxConnections
 	if ceiling := limit - fdHeadroom(limit); maxConns <= 0 || maxConns > ceiling {
@@ -64,9 +65,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := gnetdrv.New(relay, gnetdrv.Options{
-		Listen: gnetListens(listens), Loops: o.loops, MaxConns: maxConns, MaxPerSource: o.maxPerSource, Logger: log,
-	})
+	srv, err := newServer(o, relay, listens, tlsSt, maxConns, log)
+	if err != nil {
+		return err
+	}
 	metrics.watch(relay, srv)
 	if o.adminListen != "" {
 		stopAdmin, err := serveAdmin(o.adminListen, metrics, log)
@@ -84,7 +86,33 @@ func run(args []string) error {
 	}
 	log.Info().Strs("listen", o.listen).Str("hostname", cfg.Hostname).Int("max_connections", maxConns).
 		Int("users", credCount(cfg.Credentials)).Msg("msrprelay started")
-	return waitForSignals(o, relay, srv, done, log)
+	return waitForSignals(o, relay, srv, tlsSt, done, log)
+}
+
+// server is what both I/O engines offer the daemon.
+type server interface {
+	Run() error
+	Started() <-chan struct{}
+	Stop(context.Context) error
+	Drain()
+	Conns() int
+}
+
+func newServer(o *options, relay *engine.Relay, listens []listen, t *tlsState, maxConns int, log zerolog.Logger) (server, error) {
+	if o.engine == "goroutine" {
+		for _, l := range listens {
+			if l.secure {
+				return nil, errors.New("--engine goroutine serves tcp listeners only so far")
+			}
+		}
+		return goroutinedrv.New(relay, goroutinedrv.Options{
+			Listen: driverListens(listens), MaxConns: maxConns, MaxPerSource: o.maxPerSource, Logger: log,
+		}), nil
+	}
+	return gnetdrv.New(relay, gnetdrv.Options{
+		Listen: driverListens(listens), TLS: t.options(), Loops: o.loops, MaxConns: maxConns,
+		MaxPerSource: o.maxPerSource, Logger: log,
+	}), nil
 }
 
 func credCount(c *digest.Credentials) int {
@@ -94,7 +122,7 @@ func credCount(c *digest.Credentials) int {
 	return c.Len()
 }
 
-func waitForSignals(o *options, relay *engine.Relay, srv *gnetdrv.Server, done chan error, log zerolog.Logger) error {
+func waitForSignals(o *options, relay *engine.Relay, srv server, t *tlsState, done chan error, log zerolog.Logger) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
@@ -105,6 +133,7 @@ func waitForSignals(o *options, relay *engine.Relay, srv *gnetdrv.Server, done c
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
 				reloadCredentials(o, relay, log)
+				t.reload()
 				continue
 			}
 			log.Info().Str("signal", s.String()).Dur("grace", o.shutdownGrace).Msg("shutting down: refusing new connections")
@@ -213,10 +242,14 @@ func engineListeners(ls []listen) []engine.Listener {
 	return out
 }
 
-func gnetListens(ls []listen) []string {
+func driverListens(ls []listen) []string {
 	var out []string
 	for _, l := range ls {
-		out = append(out, "tcp://"+l.addr.String())
+		scheme := "tcp://"
+		if l.secure {
+			scheme = "tls://"
+		}
+		out = append(out, scheme+l.addr.String())
 	}
 	return out
 }

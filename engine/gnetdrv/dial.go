@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
 var errSecureHop = errors.New("msrps next hop: TLS is not configured for outbound connections")
@@ -14,7 +15,7 @@ var errSecureHop = errors.New("msrps next hop: TLS is not configured for outboun
 // (net.Dialer tries every address the name has, A and AAAA, within the
 // timeout), then hand the socket to a loop.
 func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName string) {
-	if secure {
+	if secure && s.opts.TLS == nil {
 		c.DialFailed(errSecureHop)
 		return
 	}
@@ -34,6 +35,19 @@ func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName s
 			return
 		}
 		l := &link{srv: s, ec: c, dialed: true}
+		if secure {
+			// The next relay proves its name; this relay presents its
+			// own certificate (RFC 4976 §9.2).
+			sess, err := tlsshim.Client(nc, s.opts.TLS.Client(serverName), s.opts.TLS.timeout())
+			if err != nil {
+				_ = nc.Close()
+				s.conns.Add(-1)
+				c.DialFailed(err)
+				return
+			}
+			l.tls = sess
+			l.peer = engine.PeerInfo{RelayNames: []string{serverName}}
+		}
 		if _, err := s.cli.EnrollContext(nc, l); err != nil {
 			s.conns.Add(-1)
 			c.DialFailed(err)

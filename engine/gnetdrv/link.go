@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
 	"golang.org/x/sys/unix"
 
 	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
 // link is the engine's Link for one gnet connection. Fields are owned by the
@@ -25,6 +27,9 @@ type link struct {
 	el      gnet.EventLoop
 	src     netip.Addr
 	port    int // the listener's port
+	tls     *tlsshim.Session
+	peer    engine.PeerInfo
+	plain   *bytebufferpool.ByteBuffer // decrypted bytes the engine has not consumed
 	inDirty bool
 	dialed  bool // opened by Dial: the engine Conn waits for Attach
 	closed  atomic.Bool
@@ -57,7 +62,10 @@ func (l *link) attach(c gnet.Conn, ls *loopState) {
 	}
 	if l.dialed {
 		l.dialed = false
-		l.ec.Attach(l, engine.PeerInfo{})
+		l.ec.Attach(l, l.peer)
+		if l.tls != nil {
+			_ = c.Wake(nil) // records read during the handshake
+		}
 		return
 	}
 	l.mu.Lock()
@@ -72,6 +80,9 @@ func (l *link) attach(c gnet.Conn, ls *loopState) {
 
 // receive feeds the engine what gnet has buffered, on the loop.
 func (l *link) receive() gnet.Action {
+	if l.tls != nil {
+		return l.receiveTLS()
+	}
 	c, w := l.c, &l.loop.worker
 	if len(l.parked) > 0 {
 		in, _ := c.Peek(-1)
@@ -89,6 +100,59 @@ func (l *link) receive() gnet.Action {
 	discard(c, n)
 	return l.result(err)
 }
+
+// receiveTLS decrypts all that arrived and feeds the engine the plaintext;
+// what the engine does not consume waits in l.plain.
+func (l *link) receiveTLS() gnet.Action {
+	c := l.c
+	in, _ := c.Peek(-1)
+	arrived := len(in)
+	if len(l.parked) > 0 {
+		l.parked = append(l.parked, in...)
+		in = l.parked
+	}
+	if l.plain == nil {
+		l.plain = plainPool.Get()
+	}
+	var err error
+	l.plain.B, err = l.tls.Feed(l.plain.B, in)
+	discard(c, arrived)
+	l.parked = nil
+	if err != nil {
+		l.ec.Logger().Info().Err(err).Msg("closing: TLS error")
+		return gnet.Close
+	}
+	l.writeTLSOutput()
+	n, rerr := l.ec.Receive(&l.loop.worker, l.plain.B)
+	l.plain.B = l.plain.B[:copy(l.plain.B, l.plain.B[n:])]
+	if len(l.plain.B) == 0 {
+		plainPool.Put(l.plain)
+		l.plain = nil
+	}
+	return l.result(rerr)
+}
+
+// releaseTLS returns the session's and the plaintext buffers.
+func (l *link) releaseTLS() {
+	if l.tls != nil {
+		l.tls.Release()
+	}
+	if l.plain != nil {
+		plainPool.Put(l.plain)
+		l.plain = nil
+	}
+}
+
+// writeTLSOutput sends what the TLS session produced (records, alerts,
+// post-handshake messages).
+func (l *link) writeTLSOutput() {
+	if out := l.tls.Output(); len(out) > 0 {
+		_, _ = l.c.Write(out)
+	}
+	l.tls.Written()
+}
+
+var plainPool bytebufferpool.Pool
 
 // discard drops n consumed bytes. gnet's Discard(0) drops everything, so
 // zero must not reach it.
@@ -134,7 +198,15 @@ func (l *link) flush() {
 	}
 	c := l.c
 	waiting := l.ec.Flush(func(b []byte) int {
-		_, _ = c.Write(b)
+		if l.tls != nil {
+			if err := l.tls.Seal(b); err != nil {
+				_ = c.Close()
+				return 0
+			}
+			l.writeTLSOutput()
+		} else {
+			_, _ = c.Write(b)
+		}
 		if l.closed.Load() {
 			return 0
 		}
@@ -289,6 +361,7 @@ func (l *link) enroll(fd int) {
 
 func (l *link) failParked(err error) {
 	l.ec.Logger().Warn().Err(err).Msg("could not resume a parked connection")
+	l.releaseTLS()
 	l.closed.Store(true)
 	l.ec.Closed(nil)
 	l.srv.release(l.src)

@@ -20,8 +20,11 @@ import (
 
 // Options configure a Server. The zero value of each field means its default.
 type Options struct {
-	// Listen are the addresses to accept on, as "tcp://host:port".
+	// Listen are the addresses to accept on, as "tcp://host:port" or
+	// "tls://host:port".
 	Listen []string
+	// TLS is needed for tls:// listeners and msrps next hops.
+	TLS *TLSOptions
 	// Loops is the number of event loops; default one per core.
 	Loops int
 	// MaxConns refuses connections beyond this many (accepted and dialed).
@@ -52,6 +55,8 @@ type Server struct {
 	opts  Options
 	log   zerolog.Logger
 	cli   *gnet.Client
+	// handshakes bounds concurrent TLS handshakes (each is a goroutine).
+	handshakes chan struct{}
 
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loopState
@@ -99,6 +104,7 @@ func New(relay *engine.Relay, opts Options) *Server {
 		started: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
+	s.handshakes = make(chan struct{}, 256)
 	relay.SetDialer(s)
 	return s
 }
@@ -122,10 +128,16 @@ func (s *Server) Run() error {
 	if err := cli.Start(); err != nil {
 		return err
 	}
+	var secure []bool
 	for _, spec := range s.opts.Listen {
-		_, hp, ok := strings.Cut(spec, "://")
+		scheme, hp, ok := strings.Cut(spec, "://")
 		if !ok {
-			hp = spec
+			scheme, hp = "tcp", spec
+		}
+		if scheme == "tls" && s.opts.TLS == nil {
+			s.closeListeners()
+			_ = cli.Stop()
+			return errors.New("tls listener without TLS options")
 		}
 		ln, err := net.Listen("tcp", hp)
 		if err != nil {
@@ -134,10 +146,11 @@ func (s *Server) Run() error {
 			return err
 		}
 		s.listeners = append(s.listeners, ln)
+		secure = append(secure, scheme == "tls")
 	}
-	for _, ln := range s.listeners {
+	for i, ln := range s.listeners {
 		s.accepting.Add(1)
-		go s.accept(ln)
+		go s.accept(ln, secure[i])
 	}
 	go s.tick()
 	close(s.started)
@@ -148,7 +161,7 @@ func (s *Server) Run() error {
 }
 
 // accept admits connections one at a time, under the caps.
-func (s *Server) accept(ln net.Listener) {
+func (s *Server) accept(ln net.Listener, secure bool) {
 	defer s.accepting.Done()
 	port := ln.Addr().(*net.TCPAddr).Port
 	for {
@@ -168,10 +181,18 @@ func (s *Server) accept(ln net.Listener) {
 			continue
 		}
 		l := &link{srv: s, src: remote.Addr(), port: port}
-		if _, err := s.cli.EnrollContext(nc, l); err != nil {
-			s.release(remote.Addr())
-			s.log.Warn().Err(err).Msg("enroll")
+		if secure {
+			go s.handshake(nc, l)
+			continue
 		}
+		s.enroll(nc, l)
+	}
+}
+
+func (s *Server) enroll(nc net.Conn, l *link) {
+	if _, err := s.cli.EnrollContext(nc, l); err != nil {
+		s.release(l.src)
+		s.log.Warn().Err(err).Msg("enroll")
 	}
 }
 
@@ -267,7 +288,12 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.None
 	}
 	l.attach(c, s.loopState(c))
-	l.ec = s.relay.Open(l, addrPort(c.RemoteAddr()), engine.Listener{Port: l.port}, engine.PeerInfo{})
+	l.ec = s.relay.Open(l, addrPort(c.RemoteAddr()), engine.Listener{Port: l.port, Secure: l.tls != nil}, l.peer)
+	if l.tls != nil {
+		// The handshake may have read the first records already; they
+		// wait inside the session, not in the socket.
+		_ = c.Wake(nil)
+	}
 	return nil, gnet.None
 }
 
@@ -287,6 +313,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 			l.ec.Logger().Debug().Err(err).Msg("socket closed")
 		}
 	}
+	l.releaseTLS()
 	s.release(l.src)
 	l.loop.flushDirty()
 	return gnet.None

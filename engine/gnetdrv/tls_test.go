@@ -1,0 +1,201 @@
+package gnetdrv
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/e2etest"
+	"github.com/msrprelay/msrprelay/tlsshim"
+)
+
+// testRelayTLS is one relay with a certificate for 127.0.0.1 and a CA pool
+// it trusts for relays (and next hops).
+type testRelayTLS struct {
+	port    int
+	cert    tls.Certificate
+	certPEM []byte
+	stop    func()
+}
+
+func newCert(t testing.TB) (tls.Certificate, []byte) {
+	cert, pem, _, err := tlsshim.SelfSigned(nil, []net.IP{net.IPv4(127, 0, 0, 1)}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, pem
+}
+
+func poolOf(pems ...[]byte) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, pem := range pems {
+		p.AppendCertsFromPEM(pem)
+	}
+	return p
+}
+
+func startTLSRelay(t testing.TB, cert tls.Certificate, trust *x509.CertPool) *testRelayTLS {
+	cfg := e2etest.BaseConfig(t)
+	port := e2etest.FreePort(t)
+	r, err := engine.New(cfg, []engine.Listener{{Port: port, Secure: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &TLSOptions{
+		Server: func() *tls.Config {
+			return &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
+		},
+		Client: func(name string) *tls.Config {
+			return &tls.Config{ServerName: name, RootCAs: trust, Certificates: []tls.Certificate{cert}}
+		},
+		RelayRoots:       func() *x509.CertPool { return trust },
+		HandshakeTimeout: 2 * time.Second,
+	}
+	s := New(r, Options{Listen: []string{fmt.Sprintf("tls://127.0.0.1:%d", port)}, TLS: opts, Loops: 2, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	<-s.Started()
+	stop := func() { s.Stop(context.Background()); <-done }
+	t.Cleanup(stop)
+	return &testRelayTLS{port: port, cert: cert, stop: stop}
+}
+
+func (r *testRelayTLS) dial(t testing.TB, roots *x509.CertPool) *client.Conn {
+	c, err := client.Dial(fmt.Sprintf("127.0.0.1:%d", r.port), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func (r *testRelayTLS) auth(t testing.TB, roots *x509.CertPool, user string) (*client.Conn, string) {
+	c := r.dial(t, roots)
+	res, err := c.Auth(client.AuthOptions{RelayURI: fmt.Sprintf("msrps://example.com:%d;tcp", r.port), FromURI: "msrps://" + user + ".example.com:9/x;tcp", User: user, Password: e2etest.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, res.UsePath
+}
+
+// TestTLSSingleHopBothWays: AUTH and SEND over msrps with Go's crypto/tls
+// clients; a 16 MiB body each way; Use-Path says msrps.
+func TestTLSSingleHopBothWays(t *testing.T) {
+	cert, pem := newCert(t)
+	r := startTLSRelay(t, cert, poolOf(pem))
+	roots := poolOf(pem)
+	bob, use := r.auth(t, roots, "bob")
+	if !strings.HasPrefix(use, "msrps://127.0.0.1:") {
+		t.Fatalf("Use-Path %q", use)
+	}
+	alice := r.dial(t, roots)
+	body := make([]byte, 16<<20)
+	rand.Read(body)
+	for _, dir := range []struct {
+		from, to *client.Conn
+		to2      string
+		from2    string
+	}{{alice, bob, use + " msrps://bob.example.com:9/x;tcp", "msrps://alice.example.com:9/a;tcp"},
+		{bob, alice, use + " msrps://alice.example.com:9/a;tcp", "msrps://bob.example.com:9/x;tcp"}} {
+		req := client.Request{Method: "SEND", ToPath: dir.to2, FromPath: dir.from2, Headers: [][2]string{{"Message-ID", "big"}, {"Byte-Range", fmt.Sprintf("1-%d/%d", len(body), len(body))}},
+			ContentType: "application/octet-stream", Body: body}
+		go dir.from.Send(&req)
+		var got []byte
+		for {
+			f, err := dir.to.ReadFrame()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Method != "SEND" {
+				continue
+			}
+			got = append(got, f.Body...)
+			dir.to.Respond(f, 200, "OK")
+			if f.Flag == '$' {
+				break
+			}
+		}
+		if !bytes.Equal(got, body) {
+			t.Fatalf("body differs (%d bytes)", len(got))
+		}
+	}
+}
+
+// TestTLSTwoRelaysMutual: relay A reaches relay B over msrps, each verifying
+// the other's certificate; B sees A as a relay (From-Path has two URIs).
+func TestTLSTwoRelaysMutual(t *testing.T) {
+	certA, pemA := newCert(t)
+	certB, pemB := newCert(t)
+	trust := poolOf(pemA, pemB)
+	a := startTLSRelay(t, certA, trust)
+	b := startTLSRelay(t, certB, trust)
+	alice, useA := a.auth(t, poolOf(pemA), "alice")
+	bob, useB := b.auth(t, poolOf(pemB), "bob")
+	req := client.Request{Method: "SEND", ToPath: useA + " " + useB + " msrps://bob.example.com:9/x;tcp", FromPath: "msrps://alice.example.com:9/x;tcp",
+		Headers: [][2]string{{"Message-ID", "m"}, {"Byte-Range", "1-5/5"}}, ContentType: "text/plain", Body: []byte("hello")}
+	alice.Send(&req)
+	f, err := bob.ReadFrame()
+	if err != nil || string(f.Body) != "hello" || f.Header("From-Path") != useB+" "+useA+" msrps://alice.example.com:9/x;tcp" {
+		t.Fatalf("%v %+v", err, f)
+	}
+}
+
+// TestTLSUntrustedRelayGets403: relay A's certificate is not one B trusts,
+// so B treats A as an endpoint, and a request claiming to come through a
+// relay is refused; alice learns it from a REPORT.
+func TestTLSUntrustedRelayGets403(t *testing.T) {
+	certA, pemA := newCert(t)
+	certB, pemB := newCert(t)
+	a := startTLSRelay(t, certA, poolOf(pemA, pemB)) // A trusts B
+	b := startTLSRelay(t, certB, poolOf(pemB))       // B does not trust A
+	alice, useA := a.auth(t, poolOf(pemA), "alice")
+	_, useB := b.auth(t, poolOf(pemB), "bob")
+	req := client.Request{Method: "SEND", ToPath: useA + " " + useB + " msrps://bob.example.com:9/x;tcp", FromPath: "msrps://alice.example.com:9/x;tcp",
+		Headers: [][2]string{{"Message-ID", "m403"}, {"Byte-Range", "1-5/5"}}, ContentType: "text/plain", Body: []byte("hello")}
+	alice.Send(&req)
+	for {
+		f, err := alice.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Method == "REPORT" {
+			if !strings.HasPrefix(f.Header("Status"), "000 403") {
+				t.Fatalf("REPORT status %q", f.Header("Status"))
+			}
+			return
+		}
+	}
+}
+
+// TestTLSGarbageAndStall: a plain-text client and a silent one on the TLS
+// port are dropped; the relay keeps serving.
+func TestTLSGarbageAndStall(t *testing.T) {
+	cert, pem := newCert(t)
+	r := startTLSRelay(t, cert, poolOf(pem))
+	addr := fmt.Sprintf("127.0.0.1:%d", r.port)
+	plain, _ := net.Dial("tcp", addr)
+	plain.Write([]byte("MSRP abcd AUTH\r\nTo-Path: msrp://x;tcp\r\nFrom-Path: msrp://y;tcp\r\n-------abcd$\r\n"))
+	silent, _ := net.Dial("tcp", addr)
+	for _, c := range []net.Conn{plain, silent} {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1024)); err == nil {
+			// a TLS alert is fine; then it must close
+			if _, err := c.Read(make([]byte, 1024)); err == nil {
+				t.Fatal("connection kept open")
+			}
+		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("connection not closed")
+		}
+	}
+	r.auth(t, poolOf(pem), "alice")
+}

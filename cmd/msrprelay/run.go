@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -100,13 +99,8 @@ type server interface {
 
 func newServer(o *options, relay *engine.Relay, listens []listen, t *tlsState, maxConns int, log zerolog.Logger) (server, error) {
 	if o.engine == "goroutine" {
-		for _, l := range listens {
-			if l.secure {
-				return nil, errors.New("--engine goroutine serves tcp listeners only so far")
-			}
-		}
 		return goroutinedrv.New(relay, goroutinedrv.Options{
-			Listen: driverListens(listens), MaxConns: maxConns, MaxPerSource: o.maxPerSource, Logger: log,
+			Listen: driverListens(listens), TLS: t.options(), MaxConns: maxConns, MaxPerSource: o.maxPerSource, Logger: log,
 		}), nil
 	}
 	return gnetdrv.New(relay, gnetdrv.Options{

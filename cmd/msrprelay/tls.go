@@ -13,7 +13,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/msrprelay/msrprelay/engine/gnetdrv"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
@@ -144,7 +143,7 @@ func (t *tlsState) cipherSuites() []uint16 {
 	return append(ids, tls.TLS_RSA_WITH_AES_128_CBC_SHA)
 }
 
-func (t *tlsState) options() *gnetdrv.TLSOptions {
+func (t *tlsState) options() *tlsshim.Options {
 	getCert := func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return t.cert.Load(), nil }
 	getClientCert := func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		if c := t.cert.Load(); c != nil {
@@ -152,7 +151,7 @@ func (t *tlsState) options() *gnetdrv.TLSOptions {
 		}
 		return &tls.Certificate{}, nil // none: the next hop sees an endpoint
 	}
-	return &gnetdrv.TLSOptions{
+	return &tlsshim.Options{
 		Server: func() *tls.Config {
 			return &tls.Config{
 				GetCertificate: getCert,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"time"
 
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/tlsshim"
@@ -38,7 +39,7 @@ func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName s
 		if secure {
 			// The next relay proves its name; this relay presents its
 			// own certificate (RFC 4976 §9.2).
-			sess, err := tlsshim.Client(nc, s.opts.TLS.Client(serverName), s.opts.TLS.timeout())
+			sess, err := tlsshim.Client(nc, s.opts.TLS.Client(serverName), s.opts.TLS.HandshakeTimeoutOr(10*time.Second))
 			if err != nil {
 				_ = nc.Close()
 				s.conns.Add(-1)

@@ -11,6 +11,7 @@ import (
 )
 
 func startGnet(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOptions) func() {
+	t.Helper()
 	r, err := engine.New(cfg, []engine.Listener{{Port: port}})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
 // Options configure a Server. The zero value of each field means its default.
@@ -24,7 +25,7 @@ type Options struct {
 	// "tls://host:port".
 	Listen []string
 	// TLS is needed for tls:// listeners and msrps next hops.
-	TLS *TLSOptions
+	TLS *tlsshim.Options
 	// Loops is the number of event loops; default one per core.
 	Loops int
 	// MaxConns refuses connections beyond this many (accepted and dialed).

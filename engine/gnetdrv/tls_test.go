@@ -50,7 +50,7 @@ func startTLSRelay(t testing.TB, cert tls.Certificate, trust *x509.CertPool) *te
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := &TLSOptions{
+	opts := &tlsshim.Options{
 		Server: func() *tls.Config {
 			return &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
 		},

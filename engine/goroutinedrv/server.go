@@ -2,6 +2,7 @@ package goroutinedrv
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/netip"
@@ -13,11 +14,14 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
 // Options configure a Server. The zero value of each field means its default.
 type Options struct {
-	Listen       []string // "tcp://host:port"
+	Listen []string // "tcp://host:port" or "tls://host:port"
+	// TLS configures tls:// listeners and msrps next hops.
+	TLS          *tlsshim.Options
 	MaxConns     int
 	MaxPerSource int
 	TickInterval time.Duration // default 1 s
@@ -65,12 +69,17 @@ func New(relay *engine.Relay, opts Options) *Server {
 
 // Run listens and serves until Stop.
 func (s *Server) Run() error {
+	var secure []bool
 	for _, spec := range s.opts.Listen {
-		_, hp, ok := strings.Cut(spec, "://")
+		scheme, hp, ok := strings.Cut(spec, "://")
 		if !ok {
-			hp = spec
+			scheme, hp = "tcp", spec
 		}
 		ln, err := net.Listen("tcp", hp)
+		if err == nil && scheme == "tls" && s.opts.TLS == nil {
+			ln.Close()
+			err = errors.New("tls listener without TLS options")
+		}
 		if err != nil {
 			for _, l := range s.listeners {
 				l.Close()
@@ -78,10 +87,11 @@ func (s *Server) Run() error {
 			return err
 		}
 		s.listeners = append(s.listeners, ln)
+		secure = append(secure, scheme == "tls")
 	}
-	for _, ln := range s.listeners {
+	for i, ln := range s.listeners {
 		s.wg.Add(1)
-		go s.accept(ln)
+		go s.accept(ln, secure[i])
 	}
 	go s.tick()
 	close(s.started)
@@ -126,7 +136,7 @@ func (s *Server) tick() {
 	}
 }
 
-func (s *Server) accept(ln net.Listener) {
+func (s *Server) accept(ln net.Listener, secure bool) {
 	defer s.wg.Done()
 	port := ln.Addr().(*net.TCPAddr).Port
 	for {
@@ -145,10 +155,31 @@ func (s *Server) accept(ln net.Listener) {
 			nc.Close()
 			continue
 		}
+		if secure {
+			go s.handshake(nc, remote, port)
+			continue
+		}
 		l := newLink(s, nc, remote.Addr())
 		l.ec = s.relay.Open(l, remote, engine.Listener{Port: port}, engine.PeerInfo{})
 		l.start()
 	}
+}
+
+// handshake runs crypto/tls directly on the connection, as this design
+// would: the tls.Conn is the connection from then on.
+func (s *Server) handshake(nc net.Conn, remote netip.AddrPort, port int) {
+	tc := tls.Server(nc, s.opts.TLS.Server())
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.TLS.HandshakeTimeoutOr(10*time.Second))
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		s.release(remote.Addr())
+		return
+	}
+	l := newLink(s, tc, remote.Addr())
+	peer := engine.PeerInfo{RelayNames: tlsshim.VerifyRelay(tc.ConnectionState(), s.opts.TLS.RelayRoots)}
+	l.ec = s.relay.Open(l, remote, engine.Listener{Port: port, Secure: true}, peer)
+	l.start()
 }
 
 func (s *Server) admit(src netip.Addr) bool {
@@ -180,7 +211,7 @@ func (s *Server) release(src netip.Addr) {
 
 // Dial implements engine.Dialer.
 func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName string) {
-	if secure {
+	if secure && s.opts.TLS == nil {
 		c.DialFailed(errors.New("msrps next hop: TLS is not configured for outbound connections"))
 		return
 	}
@@ -199,9 +230,21 @@ func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName s
 			c.DialFailed(err)
 			return
 		}
+		peer := engine.PeerInfo{}
+		if secure {
+			tc := tls.Client(nc, s.opts.TLS.Client(serverName))
+			if err := tc.HandshakeContext(ctx); err != nil {
+				nc.Close()
+				s.conns.Add(-1)
+				c.DialFailed(err)
+				return
+			}
+			nc = tc
+			peer.RelayNames = []string{serverName}
+		}
 		l := newLink(s, nc, netip.Addr{})
 		l.ec = c
-		c.Attach(l, engine.PeerInfo{})
+		c.Attach(l, peer)
 		l.start()
 	}()
 }

@@ -2,17 +2,22 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
 func TestConfigFileAndFlags(t *testing.T) {
@@ -69,10 +74,7 @@ func TestConnectionCapUnderLowFileLimit(t *testing.T) {
 		t.Skip("builds the daemon")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "msrprelay")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildDaemon(t)
 	creds := filepath.Join(dir, "users")
 	os.WriteFile(creds, digest.AppendEntry(nil, "alice", "example.com", "pw"), 0o600)
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -133,4 +135,140 @@ func waitListening(t *testing.T, addr string, logs *bytes.Buffer) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("daemon did not start:\n%s", logs.String())
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildDaemon builds the daemon once per test run.
+func buildDaemon(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "msrprelay-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "msrprelay")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// daemon starts the built relay with args and returns its address.
+func daemon(t *testing.T, args ...string) (addr string, port int, cmd *exec.Cmd, logs *bytes.Buffer) {
+	bin := buildDaemon(t)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	cmd = exec.Command(bin, append([]string{"--listen", "tls://" + addr, "--hostname", "127.0.0.1", "--realm", "example.com", "--log-level", "info"}, args...)...)
+	logs = &bytes.Buffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitListening(t, addr, logs)
+	return addr, port, cmd, logs
+}
+
+func users(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "users")
+	os.WriteFile(p, digest.AppendEntry(nil, "alice", "example.com", "pw"), 0o600)
+	return p
+}
+
+func tlsAuth(t *testing.T, addr string, port int, roots *x509.CertPool) (*client.Conn, tls.ConnectionState) {
+	c, err := client.Dial(addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Auth(client.AuthOptions{RelayURI: fmt.Sprintf("msrps://example.com:%d;tcp", port), FromURI: "msrps://a.example.com:9/a;tcp", User: "alice", Password: "pw"}); err != nil {
+		t.Fatal(err)
+	}
+	return c, c.Raw().(*tls.Conn).ConnectionState()
+}
+
+// TestEphemeralCertificate: without --tls-cert the daemon serves msrps with
+// a self-signed certificate written where a client can trust it.
+func TestEphemeralCertificate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the daemon")
+	}
+	certPath := filepath.Join(t.TempDir(), "eph.pem")
+	addr, port, _, logs := daemon(t, "--credentials", users(t), "--tls-ephemeral-cert", certPath)
+	pem, err := os.ReadFile(certPath)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	c, st := tlsAuth(t, addr, port, roots)
+	defer c.Close()
+	fp := tlsshim.Fingerprint(st.PeerCertificates[0].Raw)
+	if !strings.Contains(logs.String(), fp) {
+		t.Fatalf("fingerprint %s not logged:\n%s", fp, logs)
+	}
+}
+
+// TestCertificateReload: SIGHUP swaps the certificate for new handshakes
+// and keeps the sessions of existing connections.
+func TestCertificateReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the daemon")
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	write := func() *x509.CertPool {
+		_, cp, kp, err := tlsshim.SelfSigned(nil, []net.IP{net.IPv4(127, 0, 0, 1)}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(certFile, cp, 0o600)
+		os.WriteFile(keyFile, kp, 0o600)
+		p := x509.NewCertPool()
+		p.AppendCertsFromPEM(cp)
+		return p
+	}
+	first := write()
+	addr, port, cmd, logs := daemon(t, "--credentials", users(t), "--tls-cert", certFile, "--tls-key", keyFile)
+	old, st1 := tlsAuth(t, addr, port, first)
+	defer old.Close()
+	second := write()
+	cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "TLS certificate reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c, st2 := tlsAuth(t, addr, port, second)
+	defer c.Close()
+	if bytes.Equal(st1.PeerCertificates[0].Raw, st2.PeerCertificates[0].Raw) {
+		t.Fatal("same certificate after reload")
+	}
+	// The first connection still works: its next AUTH is answered.
+	req := client.Request{Method: "AUTH", ToPath: fmt.Sprintf("msrps://example.com:%d;tcp", port), FromPath: "msrps://a.example.com:9/a;tcp"}
+	old.Send(&req)
+	if f, err := old.ReadFrame(); err != nil || f.Code != 401 {
+		t.Fatalf("old connection after reload: %v %+v", err, f)
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
 }

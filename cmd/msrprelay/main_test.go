@@ -82,13 +82,13 @@ func TestConnectionCapUnderLowFileLimit(t *testing.T) {
 	l.Close()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command("sh", "-c", fmt.Sprintf("ulimit -Sn 100 && ulimit -Hn 100 && exec %s --listen tcp://%s --hostname 127.0.0.1 --realm example.com --credentials %s --log-level warn", bin, addr, creds))
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	waitListening(t, addr, &logs)
+	waitListening(t, addr, logs)
 	var conns []net.Conn
 	for i := 0; i < 150; i++ {
 		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
@@ -126,7 +126,7 @@ func TestConnectionCapUnderLowFileLimit(t *testing.T) {
 	t.Logf("%d of 150 connections accepted under a 100-file limit", open)
 }
 
-func waitListening(t *testing.T, addr string, logs *bytes.Buffer) {
+func waitListening(t *testing.T, addr string, logs *syncBuffer) {
 	for i := 0; i < 100; i++ {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
@@ -163,14 +163,14 @@ func buildDaemon(t *testing.T) string {
 }
 
 // daemon starts the built relay with args and returns its address.
-func daemon(t *testing.T, args ...string) (addr string, port int, cmd *exec.Cmd, logs *bytes.Buffer) {
+func daemon(t *testing.T, args ...string) (addr string, port int, cmd *exec.Cmd, logs *syncBuffer) {
 	bin := buildDaemon(t)
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	addr = fmt.Sprintf("127.0.0.1:%d", port)
 	cmd = exec.Command(bin, append([]string{"--listen", "tls://" + addr, "--hostname", "127.0.0.1", "--realm", "example.com", "--log-level", "info"}, args...)...)
-	logs = &bytes.Buffer{}
+	logs = &syncBuffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -271,4 +271,23 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(builtBin))
 	}
 	os.Exit(code)
+}
+
+// syncBuffer collects a child's stderr, written by exec's copying goroutine
+// while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

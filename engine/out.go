@@ -87,11 +87,7 @@ func (o *out) writeFrame(from *Worker, t *txn, parts ...[]byte) bool {
 		o.queue = append(o.queue, outItem{buf: b, txn: t})
 		o.maybeCut(false)
 	}
-	wake := o.askFlush()
-	o.mu.Unlock()
-	if wake {
-		o.conn.wake(from)
-	}
+	o.unlockAndWake(from)
 	return true
 }
 
@@ -208,25 +204,13 @@ func (o *out) streamData(from *Worker, st *stream, p []byte) {
 		return
 	}
 	o.size.Add(int64(len(p)))
-	switch {
-	case o.open == st:
+	if o.onWire(st) {
 		o.writeStreamData(st, p)
-	case o.open == nil && len(o.queue) == 0:
-		o.open = st
-		o.writeStreamData(st, p)
-	default:
+	} else {
 		st.wait.B = append(st.wait.B, p...)
-		if !st.queued {
-			st.queued = true
-			o.queue = append(o.queue, outItem{st: st})
-		}
-		o.maybeCut(false)
+		o.queueStream(st)
 	}
-	wake := o.askFlush()
-	o.mu.Unlock()
-	if wake {
-		o.conn.wake(from)
-	}
+	o.unlockAndWake(from)
 }
 
 // streamEnd ends st with flag once all its bytes are out.
@@ -237,19 +221,40 @@ func (o *out) streamEnd(from *Worker, st *stream, flag byte) {
 		return
 	}
 	st.ended, st.flag = true, flag
-	switch {
-	case o.open == st:
+	if o.onWire(st) {
 		o.finishStream(st)
-	case o.open == nil && len(o.queue) == 0:
-		o.open = st
-		o.finishStream(st)
-	default:
-		if !st.queued {
-			st.queued = true
-			o.queue = append(o.queue, outItem{st: st})
-		}
-		o.maybeCut(false)
+	} else {
+		o.queueStream(st)
 	}
+	o.unlockAndWake(from)
+}
+
+// onWire reports whether st's bytes may go on the wire now: its chunk is
+// the open one, or nothing else is open or waiting. Called with mu held.
+func (o *out) onWire(st *stream) bool {
+	if o.open == st {
+		return true
+	}
+	if o.open == nil && len(o.queue) == 0 {
+		o.open = st
+		return true
+	}
+	return false
+}
+
+// queueStream puts st in line behind the open chunk (once) and cuts that
+// chunk if it may be cut. Called with mu held.
+func (o *out) queueStream(st *stream) {
+	if !st.queued {
+		st.queued = true
+		o.queue = append(o.queue, outItem{st: st})
+	}
+	o.maybeCut(false)
+}
+
+// unlockAndWake releases mu and asks the driver for a flush if bytes are
+// waiting and none is asked for yet.
+func (o *out) unlockAndWake(from *Worker) {
 	wake := o.askFlush()
 	o.mu.Unlock()
 	if wake {
@@ -267,11 +272,7 @@ func (o *out) yield(from *Worker, st *stream) {
 		return
 	}
 	o.maybeCut(true)
-	wake := o.askFlush()
-	o.mu.Unlock()
-	if wake {
-		o.conn.wake(from)
-	}
+	o.unlockAndWake(from)
 }
 
 // take hands the driver the queued wire bytes; it must return the buffer

@@ -116,11 +116,7 @@ func (o *out) collide(from *Worker, st *stream) (newPrefix tid) {
 	newTIDPrefix(&st.prefix)
 	st.tid.withPiece(&st.prefix, st.pieces)
 	p := st.prefix
-	wake := o.askFlush()
-	o.mu.Unlock()
-	if wake {
-		o.conn.wake(from)
-	}
+	o.unlockAndWake(from)
 	return p
 }
 

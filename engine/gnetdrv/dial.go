@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/msrprelay/msrprelay/engine"
@@ -20,18 +21,17 @@ func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName s
 		c.DialFailed(errSecureHop)
 		return
 	}
-	if s.opts.MaxConns > 0 && s.conns.Load() >= int64(s.opts.MaxConns) {
+	if !s.caps.Admit(netip.Addr{}) {
 		c.DialFailed(errors.New("connection cap reached"))
 		return
 	}
-	s.conns.Add(1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.DialTimeout)
 		defer cancel()
 		d := net.Dialer{}
 		nc, err := d.DialContext(ctx, "tcp", hostport)
 		if err != nil {
-			s.conns.Add(-1)
+			s.caps.Release(netip.Addr{})
 			c.DialFailed(err)
 			return
 		}
@@ -42,7 +42,7 @@ func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName s
 			sess, err := tlsshim.Client(nc, s.opts.TLS.Client(serverName), s.opts.TLS.HandshakeTimeoutOr(10*time.Second))
 			if err != nil {
 				_ = nc.Close()
-				s.conns.Add(-1)
+				s.caps.Release(netip.Addr{})
 				c.DialFailed(err)
 				return
 			}
@@ -50,7 +50,7 @@ func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName s
 			l.peer = engine.PeerInfo{RelayNames: []string{serverName}}
 		}
 		if _, err := s.cli.EnrollContext(nc, l); err != nil {
-			s.conns.Add(-1)
+			s.caps.Release(netip.Addr{})
 			c.DialFailed(err)
 		}
 	}()

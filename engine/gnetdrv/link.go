@@ -273,7 +273,7 @@ func (l *link) Close() {
 		}
 		l.closed.Store(true)
 		l.ec.Closed(nil)
-		l.srv.release(l.src)
+		l.srv.caps.Release(l.src)
 		return
 	}
 	l.mu.Unlock()
@@ -364,5 +364,5 @@ func (l *link) failParked(err error) {
 	l.releaseTLS()
 	l.closed.Store(true)
 	l.ec.Closed(nil)
-	l.srv.release(l.src)
+	l.srv.caps.Release(l.src)
 }

@@ -9,13 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/rs/zerolog"
 
 	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/conncap"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
@@ -61,11 +61,8 @@ type Server struct {
 
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loopState
-	conns   atomic.Int64
-	srcMu   sync.Mutex
-	perSrc  map[netip.Addr]int
 
-	draining  atomic.Bool
+	caps      conncap.Limiter
 	started   chan struct{}
 	stopped   chan struct{}
 	stopOnce  sync.Once
@@ -93,19 +90,16 @@ func New(relay *engine.Relay, opts Options) *Server {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 10 * time.Second
 	}
-	if opts.MaxPerSource <= 0 {
-		opts.MaxPerSource = 1 << 30
-	}
 	s := &Server{
 		relay:   relay,
 		opts:    opts,
 		log:     opts.Logger,
 		loops:   make(map[gnet.EventLoop]*loopState),
-		perSrc:  make(map[netip.Addr]int),
 		started: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
 	s.handshakes = make(chan struct{}, 256)
+	s.caps.Max, s.caps.PerSource = opts.MaxConns, opts.MaxPerSource
 	relay.SetDialer(s)
 	return s
 }
@@ -176,7 +170,7 @@ func (s *Server) accept(ln net.Listener, secure bool) {
 			continue
 		}
 		remote := addrPort(nc.RemoteAddr())
-		if !s.admit(remote.Addr()) {
+		if !s.caps.Admit(remote.Addr()) {
 			s.relay.Refused()
 			_ = nc.Close()
 			continue
@@ -192,7 +186,7 @@ func (s *Server) accept(ln net.Listener, secure bool) {
 
 func (s *Server) enroll(nc net.Conn, l *link) {
 	if _, err := s.cli.EnrollContext(nc, l); err != nil {
-		s.release(l.src)
+		s.caps.Release(l.src)
 		s.log.Warn().Err(err).Msg("enroll")
 	}
 }
@@ -213,10 +207,10 @@ func (s *Server) Stop(ctx context.Context) error {
 }
 
 // Drain refuses new connections from now on (graceful shutdown).
-func (s *Server) Drain() { s.draining.Store(true) }
+func (s *Server) Drain() { s.caps.Drain() }
 
 // Conns is the number of open connections.
-func (s *Server) Conns() int { return int(s.conns.Load()) }
+func (s *Server) Conns() int { return s.caps.Count() }
 
 func (s *Server) tick() {
 	t := time.NewTicker(s.opts.TickInterval)
@@ -243,39 +237,6 @@ func (s *Server) loopState(c gnet.Conn) *loopState {
 		s.loops[el] = ls
 	}
 	return ls
-}
-
-// admit applies the caps; it reports false for a connection to refuse.
-func (s *Server) admit(src netip.Addr) bool {
-	if s.draining.Load() {
-		return false
-	}
-	if s.opts.MaxConns > 0 && s.conns.Load() >= int64(s.opts.MaxConns) {
-		return false
-	}
-	s.srcMu.Lock()
-	defer s.srcMu.Unlock()
-	if s.perSrc[src] >= s.opts.MaxPerSource {
-		return false
-	}
-	s.perSrc[src]++
-	s.conns.Add(1)
-	return true
-}
-
-func (s *Server) release(src netip.Addr) {
-	if !src.IsValid() { // dialed: counted in conns only
-		s.conns.Add(-1)
-		return
-	}
-	s.srcMu.Lock()
-	if n := s.perSrc[src]; n <= 1 {
-		delete(s.perSrc, src)
-	} else {
-		s.perSrc[src] = n - 1
-	}
-	s.srcMu.Unlock()
-	s.conns.Add(-1)
 }
 
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
@@ -315,7 +276,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		}
 	}
 	l.releaseTLS()
-	s.release(l.src)
+	s.caps.Release(l.src)
 	l.loop.flushDirty()
 	return gnet.None
 }

@@ -18,7 +18,7 @@ func (s *Server) handshake(nc net.Conn, l *link) {
 	if err != nil {
 		s.log.Debug().Err(err).Str("remote", nc.RemoteAddr().String()).Msg("TLS handshake failed")
 		_ = nc.Close()
-		s.release(l.src)
+		s.caps.Release(l.src)
 		return
 	}
 	l.tls = sess

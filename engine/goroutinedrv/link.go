@@ -127,6 +127,6 @@ func (l *link) finish() {
 		l.nc.Close()
 		l.ec.Closed(nil)
 		l.srv.live.Delete(l)
-		l.srv.release(l.src)
+		l.srv.caps.Release(l.src)
 	})
 }

@@ -8,12 +8,12 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/conncap"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
@@ -35,10 +35,7 @@ type Server struct {
 	relay     *engine.Relay
 	opts      Options
 	log       zerolog.Logger
-	conns     atomic.Int64
-	srcMu     sync.Mutex
-	perSrc    map[netip.Addr]int
-	draining  atomic.Bool
+	caps      conncap.Limiter
 	started   chan struct{}
 	stopped   chan struct{}
 	stopOnce  sync.Once
@@ -58,11 +55,9 @@ func New(relay *engine.Relay, opts Options) *Server {
 	if opts.ReadBuffer <= 0 {
 		opts.ReadBuffer = 64 << 10
 	}
-	if opts.MaxPerSource <= 0 {
-		opts.MaxPerSource = 1 << 30
-	}
-	s := &Server{relay: relay, opts: opts, log: opts.Logger, perSrc: make(map[netip.Addr]int),
+	s := &Server{relay: relay, opts: opts, log: opts.Logger,
 		started: make(chan struct{}), stopped: make(chan struct{})}
+	s.caps.Max, s.caps.PerSource = opts.MaxConns, opts.MaxPerSource
 	relay.SetDialer(s)
 	return s
 }
@@ -117,10 +112,10 @@ func (s *Server) Stop(context.Context) error {
 }
 
 // Drain refuses new connections from now on.
-func (s *Server) Drain() { s.draining.Store(true) }
+func (s *Server) Drain() { s.caps.Drain() }
 
 // Conns is the number of open connections.
-func (s *Server) Conns() int { return int(s.conns.Load()) }
+func (s *Server) Conns() int { return s.caps.Count() }
 
 func (s *Server) tick() {
 	t := time.NewTicker(s.opts.TickInterval)
@@ -150,7 +145,7 @@ func (s *Server) accept(ln net.Listener, secure bool) {
 			continue
 		}
 		remote := nc.RemoteAddr().(*net.TCPAddr).AddrPort()
-		if !s.admit(remote.Addr()) {
+		if !s.caps.Admit(remote.Addr()) {
 			s.relay.Refused()
 			nc.Close()
 			continue
@@ -173,7 +168,7 @@ func (s *Server) handshake(nc net.Conn, remote netip.AddrPort, port int) {
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		nc.Close()
-		s.release(remote.Addr())
+		s.caps.Release(remote.Addr())
 		return
 	}
 	l := newLink(s, tc, remote.Addr())
@@ -182,51 +177,23 @@ func (s *Server) handshake(nc net.Conn, remote netip.AddrPort, port int) {
 	l.start()
 }
 
-func (s *Server) admit(src netip.Addr) bool {
-	if s.draining.Load() || (s.opts.MaxConns > 0 && s.conns.Load() >= int64(s.opts.MaxConns)) {
-		return false
-	}
-	s.srcMu.Lock()
-	defer s.srcMu.Unlock()
-	if s.perSrc[src] >= s.opts.MaxPerSource {
-		return false
-	}
-	s.perSrc[src]++
-	s.conns.Add(1)
-	return true
-}
-
-func (s *Server) release(src netip.Addr) {
-	if src.IsValid() {
-		s.srcMu.Lock()
-		if n := s.perSrc[src]; n <= 1 {
-			delete(s.perSrc, src)
-		} else {
-			s.perSrc[src] = n - 1
-		}
-		s.srcMu.Unlock()
-	}
-	s.conns.Add(-1)
-}
-
 // Dial implements engine.Dialer.
 func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName string) {
 	if secure && s.opts.TLS == nil {
 		c.DialFailed(errors.New("msrps next hop: TLS is not configured for outbound connections"))
 		return
 	}
-	if s.opts.MaxConns > 0 && s.conns.Load() >= int64(s.opts.MaxConns) {
+	if !s.caps.Admit(netip.Addr{}) {
 		c.DialFailed(errors.New("connection cap reached"))
 		return
 	}
-	s.conns.Add(1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.DialTimeout)
 		defer cancel()
 		var d net.Dialer
 		nc, err := d.DialContext(ctx, "tcp", hostport)
 		if err != nil {
-			s.conns.Add(-1)
+			s.caps.Release(netip.Addr{})
 			c.DialFailed(err)
 			return
 		}
@@ -235,7 +202,7 @@ func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName s
 			tc := tls.Client(nc, s.opts.TLS.Client(serverName))
 			if err := tc.HandshakeContext(ctx); err != nil {
 				nc.Close()
-				s.conns.Add(-1)
+				s.caps.Release(netip.Addr{})
 				c.DialFailed(err)
 				return
 			}

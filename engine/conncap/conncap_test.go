@@ -1,0 +1,32 @@
+package conncap
+
+import (
+	"net/netip"
+	"testing"
+)
+
+func TestLimiter(t *testing.T) {
+	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	l := Limiter{Max: 3, PerSource: 2}
+	if !l.Admit(a) || !l.Admit(a) || l.Admit(a) {
+		t.Fatal("per-source cap")
+	}
+	if !l.Admit(netip.Addr{}) || l.Admit(b) {
+		t.Fatal("total cap")
+	}
+	l.Release(a)
+	if !l.Admit(b) || l.Count() != 3 {
+		t.Fatalf("after release: %d", l.Count())
+	}
+	l.Drain()
+	l.Release(b)
+	if l.Admit(b) {
+		t.Fatal("draining admits")
+	}
+	var zero Limiter
+	for i := 0; i < 100; i++ {
+		if !zero.Admit(a) {
+			t.Fatal("zero value refuses")
+		}
+	}
+}

@@ -12,7 +12,7 @@ all: build
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-test: vet
+test: lint
 	$(GO) test -race -count=1 $(PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 

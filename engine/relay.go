@@ -179,8 +179,8 @@ func (r *Relay) Tick(w *Worker) {
 	r.expireSourceFailures(now)
 }
 
-// Shutdown stops new AUTHs and sessions; Drained reports when nothing is
-// queued or awaited anywhere, for a graceful exit.
+// Drained reports whether nothing is queued toward any connection and no
+// frame is half received: a graceful shutdown waits for it.
 func (r *Relay) Drained() bool {
 	r.connMu.Lock()
 	defer r.connMu.Unlock()

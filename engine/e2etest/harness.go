@@ -1,9 +1,12 @@
 package e2etest
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,6 +61,64 @@ type env struct {
 	port int
 	addr string
 	uri  string // the AUTH To-Path
+	logs *logSink
+	mu   sync.Mutex
+	sids []string // session ids handed out: bearer secrets
+}
+
+// logSink keeps the relay's log lines.
+type logSink struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// levelWriter passes on lines at or above a level (the test log).
+type levelWriter struct {
+	w     io.Writer
+	level zerolog.Level
+}
+
+func (l levelWriter) Write(p []byte) (int, error) { return l.w.Write(p) }
+func (l levelWriter) WriteLevel(lv zerolog.Level, p []byte) (int, error) {
+	if lv < l.level {
+		return len(p), nil
+	}
+	return l.w.Write(p)
+}
+
+// noteUsePath records the session ids of a Use-Path.
+func (e *env) noteUsePath(use string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, u := range strings.Fields(use) {
+		if i := strings.LastIndexByte(u, '/'); i >= 0 {
+			e.sids = append(e.sids, strings.TrimSuffix(u[i+1:], ";tcp"))
+		}
+	}
+}
+
+// checkSecrets fails the test if the relay logged a whole session id or a
+// digest response (RFC 4976 §3.1: session URIs are bearer secrets).
+func (e *env) checkSecrets() {
+	e.logs.mu.Lock()
+	logs := e.logs.buf.String()
+	e.logs.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, sid := range e.sids {
+		if len(sid) >= 16 && strings.Contains(logs, sid) {
+			e.t.Errorf("the relay logged a whole session id %s...", sid[:6])
+		}
+	}
+	if strings.Contains(logs, "response=") || strings.Contains(logs, "Digest username") {
+		e.t.Error("the relay logged an Authorization header")
+	}
 }
 
 // BaseConfig is the configuration tests start from: short timers.
@@ -78,13 +139,20 @@ func startEnv(t testing.TB, start Start, mod func(*engine.Config)) *env {
 
 func startEnvOpts(t testing.TB, start Start, mod func(*engine.Config), d DriverOptions) *env {
 	cfg := BaseConfig(t)
+	logs := &logSink{}
+	// Everything the relay logs, at every level, is checked for secrets
+	// when the test ends (see checkSecrets).
+	cfg.Logger = zerolog.New(zerolog.MultiLevelWriter(logs, levelWriter{zerolog.NewTestWriter(t), zerolog.WarnLevel})).Level(zerolog.DebugLevel)
 	if mod != nil {
 		mod(&cfg)
 	}
 	port := FreePort(t)
 	stop := start(t, cfg, port, d)
-	t.Cleanup(stop)
-	e := &env{t: t, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port), uri: fmt.Sprintf("msrp://%s:%d;tcp", Realm, port)}
+	e := &env{t: t, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port), uri: fmt.Sprintf("msrp://%s:%d;tcp", Realm, port), logs: logs}
+	t.Cleanup(func() {
+		stop()
+		e.checkSecrets()
+	})
 	// Wait for the listener.
 	for i := 0; ; i++ {
 		c, err := net.DialTimeout("tcp", e.addr, time.Second)
@@ -119,6 +187,7 @@ func (e *env) auth(user string, form client.AuthForm) (*client.Conn, string) {
 	if err != nil {
 		e.t.Fatalf("AUTH %s: %v", user, err)
 	}
+	e.noteUsePath(res.UsePath)
 	return c, res.UsePath
 }
 

@@ -5,7 +5,7 @@ FUZZTIME  ?= 5s
 # Fuzz targets: package:target pairs, each run for FUZZTIME by `make test`.
 FUZZ_TARGETS := ./codec:FuzzParse ./codec:FuzzBodyScanner ./codec:FuzzURI ./codec:FuzzDigest ./codec:FuzzByteRange ./engine/digest:FuzzNonceCheck
 
-.PHONY: all build test test-long run microbench bench fuzz fuzz-long lint vet fmt clean
+.PHONY: all build test test-long run microbench bench bench-full fuzz fuzz-long lint vet fmt clean
 
 all: build
 
@@ -30,8 +30,16 @@ run: build
 microbench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-# Until the load tool lands, `make bench` is the microbenchmarks.
-bench: microbench
+# The load tool against both engines and the plain TCP forwarder, same
+# scenarios back to back; writes bench/results/latest.{md,json,svg}.
+# `make bench` is one short run each (a few minutes); `make bench-full` is
+# five alternating rounds with medians. Add a Kamailio peer with
+# BENCH_ARGS='--kamailio 127.0.0.1:2866'.
+bench: build
+	./bin/msrpbench compare --quick $(BENCH_ARGS)
+
+bench-full: build
+	./bin/msrpbench compare $(BENCH_ARGS)
 
 # Each fuzz target for FUZZTIME on its seed corpus plus what it finds.
 # `make fuzz FUZZTIME=10m` is the by-hand run an issue asks for.

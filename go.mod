@@ -3,6 +3,7 @@ module github.com/msrprelay/msrprelay
 go 1.26.8
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/panjf2000/gnet/v2 v2.9.7
 	github.com/prometheus/client_golang v1.23.2
 	github.com/rs/zerolog v1.35.1

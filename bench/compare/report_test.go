@@ -1,0 +1,88 @@
+package compare
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msrprelay/msrprelay/bench/load"
+)
+
+func result(msgs float64, p50 int64, cpu float64) *load.Result {
+	return &load.Result{MsgsPerSec: msgs, Latency: load.Latency{P50: p50, P90: p50 * 2, P99: p50 * 4, P999: p50 * 8, Max: p50 * 16},
+		Relay: &load.Usage{CPUPerMsgUs: cpu}}
+}
+
+func sampleReport() *Report {
+	gnet := summarize("gnet", []*load.Result{result(100, 10, 8), result(300, 30, 6), result(200, 20, 7)}, "")
+	fw := summarize("forwarder", []*load.Result{result(400, 5, 2)}, "")
+	bad := summarize("kamailio", nil, "setup: pair 0: AUTH refused | 403")
+	ts := []TargetSummary{gnet, fw, bad}
+	setRatios(ts)
+	return &Report{At: time.Unix(0, 0).UTC(), Rounds: 3, PerRunSec: 5, CPUs: 2, Targets: []string{"gnet", "forwarder", "kamailio"},
+		Scenarios: []ScenarioReport{{Name: "10/4", Pairs: 10, Window: 4, BodySize: 100, Topology: "single", Targets: ts}}}
+}
+
+func TestSummaryMediansAndRatios(t *testing.T) {
+	r := sampleReport()
+	g, f := r.Scenarios[0].Targets[0], r.Scenarios[0].Targets[1]
+	if g.MsgsPerSec != 200 || g.MsgsPerSecMin != 100 || g.MsgsPerSecMax != 300 || g.P50 != 20 || g.RelayCPU != 7 {
+		t.Fatalf("gnet summary %+v", g)
+	}
+	if f.ThroughputRatio != 2 || f.CPURatio != 2.0/7 || g.ThroughputRatio != 1 {
+		t.Fatalf("ratios: forwarder %v %v, gnet %v", f.ThroughputRatio, f.CPURatio, g.ThroughputRatio)
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{"## 10/4: 10 pairs x window 4", "| gnet | 200 (100-300) | 1.00 | 20 |", "| forwarder | 400 | 2.00 |", "| kamailio | failed: setup: pair 0: AUTH refused / 403 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestSVGIsWellFormed(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteSVG(&b, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(&b)
+	lines := 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("svg: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+			lines++
+		}
+	}
+	if lines != 2 { // the failed target draws nothing
+		t.Fatalf("%d polylines, want 2", lines)
+	}
+}
+
+func TestRunTable(t *testing.T) {
+	r := result(1000, 50, 9)
+	r.Errors = map[string]int64{"lost": 2}
+	r.FirstError = "pair 0 conn-bob: EOF"
+	var b bytes.Buffer
+	WriteRunTable(&b, r)
+	for _, want := range []string{"1000 msgs/s", "p50 50", "9.0 us/msg", "error lost", "first error"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package load
+
+import (
+	"testing"
+)
+
+func TestBodyRoundTrip(t *testing.T) {
+	for _, size := range []int{MinBodySize, 100, 4000} {
+		b := make([]byte, size)
+		fillBody(b, 12345, 987654321)
+		seq, ts, err := checkBody(b)
+		if err != nil || seq != 12345 || ts != 987654321 {
+			t.Fatalf("size %d: got %d %d %v", size, seq, ts, err)
+		}
+	}
+}
+
+func TestBodyCorruptionDetected(t *testing.T) {
+	b := make([]byte, 100)
+	fillBody(b, 7, 42)
+	for i := range b {
+		c := append([]byte(nil), b...)
+		c[i] ^= 0x01
+		if _, _, err := checkBody(c); err == nil {
+			t.Fatalf("flipping byte %d went unnoticed", i)
+		}
+	}
+	if _, _, err := checkBody(b[:MinBodySize-1]); err == nil {
+		t.Fatal("short body accepted")
+	}
+	if _, _, err := checkBody(b[:99]); err == nil {
+		t.Fatal("truncated body accepted")
+	}
+}
+
+func TestSeqTracker(t *testing.T) {
+	var s seqTracker
+	for _, q := range []uint64{0, 1, 2, 2, 5, 3, 6, 1} {
+		s.add(q)
+	}
+	// 0 1 2 ok; 2 duplicate; 5 skips 3,4; 3 late; 6 ok; 1 duplicate.
+	if s.unique != 6 || s.duplicate != 2 || s.reordered != 1 || s.gapped != 1 {
+		t.Fatalf("got unique=%d dup=%d reordered=%d gapped=%d", s.unique, s.duplicate, s.reordered, s.gapped)
+	}
+}
+
+func TestSendTemplateParses(t *testing.T) {
+	tpl := newSendTemplate("msrp://127.0.0.1:1/s;tcp msrp://127.0.0.1:2/bob;tcp", "msrp://127.0.0.1:3/alice;tcp", 100)
+	var buf []byte
+	for seq := uint64(0); seq < 3; seq++ {
+		buf = tpl.appendSend(buf, 5, seq, int64(seq*1000))
+	}
+	r := &frameReader{nc: nil, buf: buf, w: len(buf)}
+	for seq := uint64(0); seq < 3; seq++ {
+		body, flag, done, err := r.parse()
+		if !done || err != nil || r.bad != nil || flag != '$' {
+			t.Fatalf("frame %d: done=%v err=%v bad=%v flag=%c", seq, done, err, r.bad, flag)
+		}
+		got, ts, err := checkBody(body)
+		if err != nil || got != seq || ts != int64(seq*1000) {
+			t.Fatalf("frame %d: body %d %d %v", seq, got, ts, err)
+		}
+		if string(r.f.MessageID()) != string(r.f.TID()) {
+			t.Fatalf("Message-ID %s != tid %s", r.f.MessageID(), r.f.TID())
+		}
+		ok := appendOK(nil, &r.f, []byte("msrp://127.0.0.1:2/bob;tcp"))
+		if want := "MSRP " + string(r.f.TID()) + " 200 OK\r\nTo-Path: msrp://127.0.0.1:3/alice;tcp\r\n"; string(ok[:len(want)]) != want {
+			t.Fatalf("200: %q", ok)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package load
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/msrprelay/msrprelay/bench/client"
+)
+
+// Kind is what the target is.
+type Kind int
+
+const (
+	// KindRelay is an MSRP relay: endpoints AUTH before sending.
+	KindRelay Kind = iota
+	// KindForwarder is the plain TCP forwarder (package forwarder): no AUTH;
+	// each pair dials bob then alice and the forwarder splices them.
+	KindForwarder
+)
+
+// Topology is how a pair's messages cross the relay.
+type Topology int
+
+const (
+	// Single: alice connects straight to bob's relay, To-Path
+	// "<bob Use-Path> <bob>".
+	Single Topology = iota
+	// Shared: alice AUTHs on the same relay, To-Path
+	// "<alice Use-Path> <bob Use-Path> <bob>".
+	Shared
+)
+
+func (t Topology) String() string {
+	if t == Shared {
+		return "shared"
+	}
+	return "single"
+}
+
+// ParseTopology reads "single" or "shared".
+func ParseTopology(s string) (Topology, error) {
+	switch s {
+	case "single", "":
+		return Single, nil
+	case "shared":
+		return Shared, nil
+	}
+	return 0, fmt.Errorf("topology %q: want single or shared", s)
+}
+
+// Target is the relay under test.
+type Target struct {
+	// Name labels results ("gnet", "kamailio", ...).
+	Name string
+	// Addrs are relay addresses (host:port, loopback only); pair i uses
+	// Addrs[i%len(Addrs)].
+	Addrs []string
+	Kind  Kind
+	// TLS, when not nil, makes every connection msrps.
+	TLS *tls.Config
+	// RealmHost is the host of the AUTH To-Path URI (the user's domain).
+	RealmHost string
+	User      string
+	Password  string
+	AuthForm  client.AuthForm
+	// PID, when not zero, is the relay process whose CPU and memory are
+	// sampled; PIDs adds further processes of the same relay.
+	PID  int
+	PIDs []int
+	// NoSourceSpread keeps every socket on the default source address;
+	// otherwise sockets spread over 127.0.0.2, 127.0.0.3, ... so that
+	// thousands of pairs never run out of ephemeral ports.
+	NoSourceSpread bool
+}
+
+// Scenario is the load.
+type Scenario struct {
+	Name     string
+	Pairs    int
+	Window   int // undelivered SENDs in flight per pair; 0 means 1
+	BodySize int // 0 means 100
+	Topology Topology
+	// Messages in total, or, when zero, send for Duration.
+	Messages int64
+	Duration time.Duration
+	// Rate in messages per second over all pairs (open loop); 0 is closed
+	// loop: each pair sends as fast as its window lets it.
+	Rate float64
+	// StallTimeout ends a run in which nothing was delivered for that long;
+	// undelivered messages then count as lost. 0 means 5 s.
+	StallTimeout time.Duration
+	// SetupParallel is how many pairs set up at once; 0 means 32.
+	SetupParallel int
+	// Progress, when not nil, is called about once a second during traffic.
+	Progress func(Progress) `json:"-"`
+}
+
+// Progress is a snapshot during a run.
+type Progress struct {
+	Elapsed   time.Duration
+	Sent      int64
+	Delivered int64
+	Errors    int64
+}
+
+func (s *Scenario) withDefaults() (Scenario, error) {
+	o := *s
+	if o.Pairs <= 0 {
+		return o, errors.New("scenario needs at least one pair")
+	}
+	if o.Window <= 0 {
+		o.Window = 1
+	}
+	if o.BodySize == 0 {
+		o.BodySize = 100
+	}
+	if o.BodySize < MinBodySize {
+		return o, fmt.Errorf("body size %d: at least %d bytes carry the stamp", o.BodySize, MinBodySize)
+	}
+	if o.Messages <= 0 && o.Duration <= 0 {
+		return o, errors.New("scenario needs Messages or Duration")
+	}
+	if o.Messages > 0 && o.Messages < int64(o.Pairs) {
+		return o, fmt.Errorf("%d messages for %d pairs: every pair sends at least one", o.Messages, o.Pairs)
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = 5 * time.Second
+	}
+	if o.SetupParallel <= 0 {
+		o.SetupParallel = 32
+	}
+	return o, nil
+}
+
+func (t *Target) validate() error {
+	if len(t.Addrs) == 0 {
+		return errors.New("target has no address")
+	}
+	if t.Kind == KindRelay && (t.User == "" || t.RealmHost == "") {
+		return errors.New("a relay target needs a user and a realm host")
+	}
+	return nil
+}

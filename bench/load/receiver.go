@@ -1,0 +1,98 @@
+package load
+
+import (
+	"time"
+
+	"github.com/msrprelay/msrprelay/codec"
+)
+
+// bobStats are one receiver's counts, read once it has stopped.
+type bobStats struct {
+	seq        seqTracker
+	corrupt    int64
+	badFrame   int64
+	unexpected int64
+	aborted    int64
+	chunks     int64 // SENDs that arrived cut into chunks ('+')
+	err        error
+}
+
+// receive is bob's loop: verify every SEND, record its latency, answer 200
+// and give alice back a window slot. Answers and latencies are batched per
+// read; nothing is allocated per message.
+func (p *pair) receive(rs *runState) {
+	st := &p.bobStats
+	fr := newFrameReader(p.bob, rs.readBuf)
+	out := make([]byte, 0, 8<<10)
+	lats := make([]int64, 0, 512)
+	var partial []byte
+	start := rs.start
+	for {
+		body, flag, err := fr.next()
+		if err != nil {
+			if !p.closing.Load() {
+				st.err = err
+			}
+			return
+		}
+		f := &fr.f
+		switch {
+		case fr.bad != nil:
+			st.badFrame++
+		case f.IsResponse() || !codec.EqualFold(f.Method(), "SEND"):
+			st.unexpected++
+		default:
+			out = appendOK(out, f, p.bobURI)
+			switch flag {
+			case '+':
+				st.chunks++
+				partial = append(partial, body...)
+				body = nil
+			case '#':
+				st.aborted++
+				partial = partial[:0]
+				body = nil
+			default:
+				if len(partial) > 0 {
+					partial = append(partial, body...)
+					body, partial = partial, partial[:0]
+				}
+			}
+			if body == nil {
+				break
+			}
+			seq, ts, berr := checkBody(body)
+			if berr != nil {
+				st.corrupt++
+				break
+			}
+			before := st.seq.unique
+			st.seq.add(seq)
+			if st.seq.unique == before {
+				break
+			}
+			lats = append(lats, (fr.readAt.Sub(start).Nanoseconds()-ts)/1000)
+			p.delivered.Add(1)
+			select {
+			case p.credits <- struct{}{}:
+			default:
+			}
+		}
+		if !fr.buffered() || len(out) > 32<<10 || len(lats) == cap(lats) {
+			if len(out) > 0 {
+				if _, err := p.bob.Write(out); err != nil {
+					if !p.closing.Load() {
+						st.err = err
+					}
+					return
+				}
+				out = out[:0]
+			}
+			if len(lats) > 0 {
+				rs.lat.record(p.idx, lats)
+				lats = lats[:0]
+				p.lastAt.Store(int64(time.Since(start)))
+			}
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/bench/forwarder"
+	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/e2etest"
+	"github.com/msrprelay/msrprelay/engine/gnetdrv"
+)
+
+// startRelay starts an in-process gnet relay, as the driver's own
+// end-to-end tests do.
+func startRelay(t *testing.T) string {
+	t.Helper()
+	cfg := e2etest.BaseConfig(t)
+	port := e2etest.FreePort(t)
+	r, err := engine.New(cfg, []engine.Listener{{Port: port}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := gnetdrv.New(r, gnetdrv.Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, Loops: 2, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	select {
+	case <-s.Started():
+	case err := <-done:
+		t.Fatalf("gnet: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+		<-done
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		if i > 100 {
+			t.Fatalf("relay did not start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func relayTarget(addr string) Target {
+	return Target{Name: "gnet", Addrs: []string{addr}, RealmHost: e2etest.Realm,
+		User: "alice", Password: e2etest.Password, AuthForm: client.FormRFC}
+}
+
+func checkClean(t *testing.T, res *Result, want int64) {
+	t.Helper()
+	if res.Delivered != want || res.ErrorCount() != 0 {
+		t.Fatalf("delivered %d of %d, errors %v (%s)", res.Delivered, want, res.Errors, res.FirstError)
+	}
+	if res.Latency.Count != want {
+		t.Fatalf("latency count %d, want %d", res.Latency.Count, want)
+	}
+}
+
+func TestRunAgainstRelay(t *testing.T) {
+	addr := startRelay(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, topo := range []Topology{Single, Shared} {
+		res, err := Run(ctx, relayTarget(addr), Scenario{Pairs: 2, Window: 4, Messages: 100, Topology: topo})
+		if err != nil {
+			t.Fatalf("%v: %v", topo, err)
+		}
+		checkClean(t, res, 100)
+		wantAuths := 2
+		if topo == Shared {
+			wantAuths = 4
+		}
+		if res.Setup.Auths != wantAuths {
+			t.Fatalf("%v: %d AUTHs", topo, res.Setup.Auths)
+		}
+	}
+}
+
+func TestRunTimedWithRate(t *testing.T) {
+	addr := startRelay(t)
+	res, err := Run(context.Background(), relayTarget(addr), Scenario{Pairs: 2, Window: 2, Duration: 300 * time.Millisecond, Rate: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ErrorCount() != 0 || res.Delivered < 40 || res.Delivered > 70 {
+		t.Fatalf("delivered %d (want ~60), errors %v", res.Delivered, res.Errors)
+	}
+}
+
+func TestRunThroughForwarder(t *testing.T) {
+	f, err := forwarder.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := Run(context.Background(), Target{Name: "forwarder", Kind: KindForwarder, Addrs: []string{f.Addr()}},
+		Scenario{Pairs: 3, Window: 4, Messages: 300, BodySize: 4000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, res, 300)
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/msrprelay/msrprelay/bench/compare"
+)
+
+func compareCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("msrpbench compare", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "one short run per scenario and target (make bench)")
+	out := fs.String("out", "bench/results", "directory for latest.json, latest.md and latest.svg")
+	kamailio := fs.String("kamailio", "", "address of a Kamailio msrp relay with digest AUTH to compare too (e.g. 127.0.0.1:2866)")
+	bin := fs.String("msrprelay", "./bin/msrprelay", "the relay binary (make build)")
+	rounds := fs.Int("rounds", 0, "rounds without --quick (default 5)")
+	perRun := fs.Duration("per-run", 0, "traffic time per run (default 3s quick, 5s full)")
+	only := fs.String("scenarios", "", "comma-separated scenario names to run (default all)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o := compare.Options{Quick: *quick, Rounds: *rounds, PerRun: *perRun, Msrprelay: *bin, Kamailio: *kamailio,
+		Log: func(format string, a ...any) {
+			fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", a...)
+		}}
+	if *only != "" {
+		o.Only = strings.Split(*only, ",")
+	}
+	rep, err := compare.Compare(ctx, o)
+	if err != nil {
+		return err
+	}
+	if err := compare.WriteFiles(*out, rep); err != nil {
+		return err
+	}
+	if err := compare.WriteMarkdown(os.Stdout, rep); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "wrote", filepath.Join(*out, "latest.md"))
+	return nil
+}

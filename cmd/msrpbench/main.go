@@ -1,0 +1,48 @@
+// Command msrpbench drives MSRP load through a relay and measures it.
+//
+//	msrpbench run --relay 127.0.0.1:2855 --user U --password P --realm-host D ...
+//	msrpbench compare [--quick] [--out bench/results] [--kamailio 127.0.0.1:2866]
+//	msrpbench forward --listen 127.0.0.1:2870
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage:
+  msrpbench run [flags]      one load run against a relay (msrpbench run -h)
+  msrpbench compare [flags]  the same scenarios against several relays, with a report
+  msrpbench forward [flags]  run the plain TCP forwarder (the floor a relay is compared against)
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = runCmd(ctx, os.Args[2:])
+	case "compare":
+		err = compareCmd(ctx, os.Args[2:])
+	case "forward":
+		err = forwardCmd(ctx, os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "msrpbench:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/msrprelay/msrprelay/bench/client"
+)
+
+func TestParseAuthForm(t *testing.T) {
+	for in, want := range map[string]client.AuthForm{"rfc": client.FormRFC, "msrplib": client.FormMsrplib, "uri": client.FormURI} {
+		if got, err := parseAuthForm(in); err != nil || got != want {
+			t.Errorf("%s: %v %v", in, got, err)
+		}
+	}
+	if _, err := parseAuthForm("basic"); err == nil {
+		t.Error("unknown form accepted")
+	}
+}
+
+func TestTLSConfig(t *testing.T) {
+	if c, err := tlsConfig("tcp", "", false); c != nil || err != nil {
+		t.Errorf("tcp: %v %v", c, err)
+	}
+	if c, err := tlsConfig("tls", "", true); c == nil || !c.InsecureSkipVerify || err != nil {
+		t.Errorf("tls insecure: %v %v", c, err)
+	}
+	if _, err := tlsConfig("tls", "/nonexistent.pem", false); err == nil {
+		t.Error("missing CA file accepted")
+	}
+	if _, err := tlsConfig("udp", "", false); err == nil {
+		t.Error("udp accepted")
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--auth-form", "nope"},
+		{"--topology", "ring"},
+		{"--kind", "proxy"},
+		{"--pairs", "0", "--messages", "10", "--user", "u", "--realm-host", "h"},
+	} {
+		if err := runCmd(context.Background(), args); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/bench/compare"
+	"github.com/msrprelay/msrprelay/bench/load"
+)
+
+func parseAuthForm(s string) (client.AuthForm, error) {
+	switch s {
+	case "rfc", "":
+		return client.FormRFC, nil
+	case "msrplib":
+		return client.FormMsrplib, nil
+	case "uri":
+		return client.FormURI, nil
+	}
+	return 0, fmt.Errorf("--auth-form %q: want rfc, msrplib or uri", s)
+}
+
+func tlsConfig(transport, ca string, insecure bool) (*tls.Config, error) {
+	switch transport {
+	case "tcp", "":
+		return nil, nil
+	case "tls":
+	default:
+		return nil, fmt.Errorf("--transport %q: want tcp or tls", transport)
+	}
+	cfg := &tls.Config{InsecureSkipVerify: insecure, ClientSessionCache: tls.NewLRUClientSessionCache(0)}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca %s: no PEM certificate", ca)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+func runCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("msrpbench run", flag.ContinueOnError)
+	relay := fs.String("relay", "127.0.0.1:2855", "relay address(es), host:port, comma-separated (loopback only)")
+	kind := fs.String("kind", "relay", "relay (AUTH first) or forwarder (plain TCP splice: no AUTH)")
+	transport := fs.String("transport", "tcp", "tcp or tls")
+	ca := fs.String("tls-ca", "", "PEM CA bundle that verifies the relay")
+	insecure := fs.Bool("insecure", false, "do not verify the relay's certificate")
+	user := fs.String("user", "", "AUTH user")
+	password := fs.String("password", "", "AUTH password")
+	realmHost := fs.String("realm-host", "", "host of the AUTH To-Path URI (the user's domain)")
+	authForm := fs.String("auth-form", "rfc", "Authorization form: rfc, msrplib or uri (Kamailio)")
+	pairs := fs.Int("pairs", 10, "sender/receiver pairs")
+	window := fs.Int("window", 4, "undelivered SENDs in flight per pair")
+	body := fs.Int("body", 100, "body bytes per SEND")
+	topology := fs.String("topology", "single", "single (alice straight to bob's relay) or shared (alice AUTHs on the same relay)")
+	messages := fs.Int64("messages", 0, "messages in total (or --duration)")
+	duration := fs.Duration("duration", 0, "how long to send (default 10s without --messages)")
+	rate := fs.Float64("rate", 0, "messages per second over all pairs, open loop (0: closed loop)")
+	pid := fs.Int("relay-pid", 0, "relay process whose CPU and memory are sampled")
+	jsonOut := fs.String("json", "", "write the result as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	form, err := parseAuthForm(*authForm)
+	if err != nil {
+		return err
+	}
+	topo, err := load.ParseTopology(*topology)
+	if err != nil {
+		return err
+	}
+	tcfg, err := tlsConfig(*transport, *ca, *insecure)
+	if err != nil {
+		return err
+	}
+	t := load.Target{Name: *relay, Addrs: strings.Split(*relay, ","), TLS: tcfg, RealmHost: *realmHost,
+		User: *user, Password: *password, AuthForm: form, PID: *pid}
+	switch *kind {
+	case "relay":
+	case "forwarder":
+		t.Kind = load.KindForwarder
+	default:
+		return fmt.Errorf("--kind %q: want relay or forwarder", *kind)
+	}
+	if *messages == 0 && *duration == 0 {
+		*duration = 10 * time.Second
+	}
+	sc := load.Scenario{Name: fmt.Sprintf("%d/%d", *pairs, *window), Pairs: *pairs, Window: *window, BodySize: *body,
+		Topology: topo, Messages: *messages, Duration: *duration, Rate: *rate,
+		Progress: func(p load.Progress) {
+			fmt.Fprintf(os.Stderr, "%5.0fs  sent %d  delivered %d\n", p.Elapsed.Seconds(), p.Sent, p.Delivered)
+		}}
+	res, err := load.Run(ctx, t, sc)
+	if err != nil && res == nil {
+		return err
+	}
+	compare.WriteRunTable(os.Stdout, res)
+	if *jsonOut != "" {
+		b, jerr := json.MarshalIndent(res, "", "  ")
+		if jerr == nil {
+			jerr = os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
+		}
+		if jerr != nil {
+			return fmt.Errorf("--json: %w", jerr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if res.ErrorCount() > 0 {
+		return errors.New("the run had errors")
+	}
+	return nil
+}

@@ -280,6 +280,21 @@ func (c *Conn) Drained(held int) (sendersWaiting bool) {
 	return c.out.drained()
 }
 
+// Peer is the link of the one connection this one exchanges frames with,
+// when there is exactly one: the session owner of an endpoint connection
+// that bound a single session. A driver may put both on one event loop.
+func (c *Conn) Peer() Link {
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	if len(c.bound) != 1 || len(c.owned) > 0 {
+		return nil
+	}
+	if l := c.bound[0].owner.link.Load(); l != nil {
+		return *l
+	}
+	return nil
+}
+
 // Attach gives a dialed connection its link once the dial succeeded.
 func (c *Conn) Attach(link Link, peer PeerInfo) {
 	c.out.mu.Lock()

@@ -45,6 +45,7 @@ type options struct {
 	tlsCA            string
 	tlsRSAKex        bool
 	tlsEphemeralCert string
+	coLocate         bool
 }
 
 // listFlag is a repeatable flag.
@@ -74,6 +75,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.maxConnections, "max-connections", 0, "connection cap (default: open-files limit minus headroom)")
 	fs.IntVar(&o.maxPerSource, "max-per-source", 10000, "connections from one address (users behind one NAT share it)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per core)")
+	fs.BoolVar(&o.coLocate, "co-locate", true, "gnet: move an endpoint's connection onto its session owner's event loop")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "json", "json or console")
 	fs.StringVar(&o.adminListen, "admin-listen", "", "HOST:PORT for /metrics (Prometheus) and /debug/pprof (default: off)")

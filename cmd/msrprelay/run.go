@@ -105,7 +105,7 @@ func newServer(o *options, relay *engine.Relay, listens []listen, t *tlsState, m
 	}
 	return gnetdrv.New(relay, gnetdrv.Options{
 		Listen: driverListens(listens), TLS: t.options(), Loops: o.loops, MaxConns: maxConns,
-		MaxPerSource: o.maxPerSource, Logger: log,
+		MaxPerSource: o.maxPerSource, NoSettle: !o.coLocate, Logger: log,
 	}), nil
 }
 

@@ -17,14 +17,24 @@ import (
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
+// home is where a link currently lives: its gnet connection and that
+// connection's loop. Parking and migration give a link a new home; other
+// loops read it atomically to reach the link.
+type home struct {
+	c    gnet.Conn
+	loop *loopState
+	el   gnet.EventLoop
+	// Tasks bound to this home: run on a stale home (the link moved since
+	// they were posted), they pass the work on to the current one.
+	flushTask, resumeTask gnet.RunnableFunc
+}
+
 // link is the engine's Link for one gnet connection. Fields are owned by the
-// connection's loop unless marked atomic or guarded by mu.
+// connection's current loop unless marked atomic or guarded by mu.
 type link struct {
 	srv     *Server
 	ec      *engine.Conn
-	c       gnet.Conn
-	loop    *loopState
-	el      gnet.EventLoop
+	home    atomic.Pointer[home]
 	src     netip.Addr
 	port    int // the listener's port
 	tls     *tlsshim.Session
@@ -32,6 +42,7 @@ type link struct {
 	plain   *bytebufferpool.ByteBuffer // decrypted bytes the engine has not consumed
 	inDirty bool
 	dialed  bool // opened by Dial: the engine Conn waits for Attach
+	settled bool // a move next to its peer's loop was considered
 	closed  atomic.Bool
 	queued  atomic.Bool // a flush task is posted to the loop
 	recheck atomic.Bool // a drain re-check is scheduled
@@ -43,23 +54,31 @@ type link struct {
 	closedG bool   // the parked gnet connection's OnClose has run
 	parked  []byte // bytes read before parking, fed to the engine first
 	resumed bool   // Resume arrived while parking
-
-	flushTask  gnet.RunnableFunc
-	resumeTask gnet.RunnableFunc
+	moveTo  gnet.EventLoop // the loop to enrol in after parking (migration)
 }
 
 func (l *link) attach(c gnet.Conn, ls *loopState) {
-	l.c, l.loop, l.el = c, ls, c.EventLoop()
-	c.SetContext(l)
-	if l.flushTask == nil {
-		l.flushTask = func(context.Context) error {
+	h := &home{c: c, loop: ls, el: c.EventLoop()}
+	h.flushTask = func(context.Context) error {
+		if l.home.Load() != h {
 			l.queued.Store(false)
-			l.flush()
-			l.loop.flushDirty()
+			l.Wake(nil)
 			return nil
 		}
-		l.resumeTask = func(context.Context) error { l.c.Wake(nil); return nil }
+		l.queued.Store(false)
+		l.flush(h)
+		h.loop.flushDirty()
+		return nil
 	}
+	h.resumeTask = func(context.Context) error {
+		if cur := l.home.Load(); cur != h {
+			_ = cur.el.Execute(context.Background(), cur.resumeTask)
+			return nil
+		}
+		return h.c.Wake(nil)
+	}
+	l.home.Store(h)
+	c.SetContext(l)
 	if l.dialed {
 		l.dialed = false
 		l.ec.Attach(l, l.peer)
@@ -73,17 +92,17 @@ func (l *link) attach(c gnet.Conn, ls *loopState) {
 	l.parking = false
 	l.mu.Unlock()
 	if wasParked {
-		l.flush()
+		l.flush(h)
 		_ = c.Wake(nil) // feed the parked bytes
 	}
 }
 
 // receive feeds the engine what gnet has buffered, on the loop.
-func (l *link) receive() gnet.Action {
+func (l *link) receive(h *home) gnet.Action {
 	if l.tls != nil {
-		return l.receiveTLS()
+		return l.receiveTLS(h)
 	}
-	c, w := l.c, &l.loop.worker
+	c, w := h.c, &h.loop.worker
 	if len(l.parked) > 0 {
 		in, _ := c.Peek(-1)
 		l.parked = append(l.parked, in...)
@@ -103,8 +122,8 @@ func (l *link) receive() gnet.Action {
 
 // receiveTLS decrypts all that arrived and feeds the engine the plaintext;
 // what the engine does not consume waits in l.plain.
-func (l *link) receiveTLS() gnet.Action {
-	c := l.c
+func (l *link) receiveTLS(h *home) gnet.Action {
+	c := h.c
 	in, _ := c.Peek(-1)
 	arrived := len(in)
 	if len(l.parked) > 0 {
@@ -122,8 +141,8 @@ func (l *link) receiveTLS() gnet.Action {
 		l.ec.Logger().Info().Err(err).Msg("closing: TLS error")
 		return gnet.Close
 	}
-	l.writeTLSOutput()
-	n, rerr := l.ec.Receive(&l.loop.worker, l.plain.B)
+	l.writeTLSOutput(c)
+	n, rerr := l.ec.Receive(&h.loop.worker, l.plain.B)
 	l.plain.B = l.plain.B[:copy(l.plain.B, l.plain.B[n:])]
 	if len(l.plain.B) == 0 {
 		plainPool.Put(l.plain)
@@ -145,9 +164,9 @@ func (l *link) releaseTLS() {
 
 // writeTLSOutput sends what the TLS session produced (records, alerts,
 // post-handshake messages).
-func (l *link) writeTLSOutput() {
+func (l *link) writeTLSOutput(c gnet.Conn) {
 	if out := l.tls.Output(); len(out) > 0 {
-		_, _ = l.c.Write(out)
+		_, _ = c.Write(out)
 	}
 	l.tls.Written()
 }
@@ -175,8 +194,12 @@ func (l *link) Wake(from *engine.Worker) {
 	if l.closed.Load() {
 		return
 	}
+	h := l.home.Load()
+	if h == nil {
+		return
+	}
 	if from != nil {
-		if ls, ok := from.Driver.(*loopState); ok && ls == l.loop {
+		if ls, ok := from.Driver.(*loopState); ok && ls == h.loop {
 			if !l.inDirty {
 				l.inDirty = true
 				ls.dirty = append(ls.dirty, l)
@@ -185,25 +208,25 @@ func (l *link) Wake(from *engine.Worker) {
 		}
 	}
 	if l.queued.CompareAndSwap(false, true) {
-		if err := l.el.Execute(context.Background(), l.flushTask); err != nil {
+		if err := h.el.Execute(context.Background(), h.flushTask); err != nil {
 			l.queued.Store(false)
 		}
 	}
 }
 
-// flush writes what the engine queued, on the loop.
-func (l *link) flush() {
+// flush writes what the engine queued; it runs on h's loop.
+func (l *link) flush(h *home) {
 	if l.closed.Load() || l.isParked() {
 		return
 	}
-	c := l.c
+	c := h.c
 	waiting := l.ec.Flush(func(b []byte) int {
 		if l.tls != nil {
 			if err := l.tls.Seal(b); err != nil {
 				_ = c.Close()
 				return 0
 			}
-			l.writeTLSOutput()
+			l.writeTLSOutput(c)
 		} else {
 			_, _ = c.Write(b)
 		}
@@ -224,15 +247,17 @@ func (l *link) scheduleRecheck() {
 		return
 	}
 	time.AfterFunc(2*time.Millisecond, func() {
-		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		h := l.home.Load()
+		_ = h.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 			l.recheck.Store(false)
-			if l.closed.Load() || l.isParked() {
+			if l.closed.Load() || l.isParked() || l.home.Load() != h {
+				l.Wake(nil)
 				return nil
 			}
-			if l.ec.Drained(l.c.OutboundBuffered()) {
+			if l.ec.Drained(h.c.OutboundBuffered()) {
 				l.scheduleRecheck()
 			}
-			l.loop.flushDirty()
+			h.loop.flushDirty()
 			return nil
 		}))
 	})
@@ -255,7 +280,8 @@ func (l *link) Resume() {
 		return
 	}
 	l.mu.Unlock()
-	_ = l.el.Execute(context.Background(), l.resumeTask)
+	h := l.home.Load()
+	_ = h.el.Execute(context.Background(), h.resumeTask)
 }
 
 // Close implements engine.Link.
@@ -277,7 +303,7 @@ func (l *link) Close() {
 		return
 	}
 	l.mu.Unlock()
-	_ = l.c.Close()
+	_ = l.home.Load().c.Close()
 }
 
 func (l *link) isParked() bool {
@@ -289,8 +315,8 @@ func (l *link) isParked() bool {
 // park takes a paused connection off the loop: gnet cannot stop reading a
 // socket, so the socket is duplicated and the gnet connection closed; the
 // kernel buffers the sender from here on. Called in OnTraffic, on the loop.
-func (l *link) park() gnet.Action {
-	c := l.c
+func (l *link) park(h *home) gnet.Action {
+	c := h.c
 	if c.OutboundBuffered() > 0 {
 		// Closing now would drop what the peer has not read. A sender
 		// that does not read its own answers while flooding a slow
@@ -345,7 +371,44 @@ func (l *link) parkedClosed() {
 	}
 }
 
-// enroll puts a parked socket back on its loop.
+// settle moves an endpoint's connection onto the loop of the connection it
+// exchanges frames with (its session's owner), once, so that forwarding
+// between them is a plain write with no hand-off between loops. The move
+// is the parking mechanism with an immediate resume on the chosen loop.
+// Called in OnTraffic on h's loop.
+func (l *link) settle(h *home) gnet.Action {
+	if l.settled || l.tls != nil {
+		return gnet.None
+	}
+	p, ok := l.ec.Peer().(*link)
+	if !ok {
+		return gnet.None
+	}
+	l.settled = true
+	ph := p.home.Load()
+	if ph == nil || ph.loop == h.loop || h.c.OutboundBuffered() > 0 {
+		return gnet.None
+	}
+	fd, err := h.c.Dup()
+	if err != nil {
+		return gnet.None
+	}
+	in, _ := h.c.Peek(-1)
+	l.parked = append(l.parked, in...)
+	discard(h.c, len(in))
+	l.mu.Lock()
+	l.parking = true
+	l.parkFD = fd
+	l.closedG = false
+	l.resumed = true
+	l.moveTo = ph.el
+	l.mu.Unlock()
+	l.ec.Logger().Debug().Msg("moving next to the session owner's event loop")
+	return gnet.Close
+}
+
+// enroll puts a parked socket back on a loop: the one it is moving to, or
+// any (gnet balances).
 func (l *link) enroll(fd int) {
 	f := os.NewFile(uintptr(fd), "parked")
 	nc, err := net.FileConn(f)
@@ -354,8 +417,24 @@ func (l *link) enroll(fd int) {
 		l.failParked(err)
 		return
 	}
-	if _, err := l.srv.cli.EnrollContext(nc, l); err != nil {
+	l.mu.Lock()
+	to := l.moveTo
+	l.moveTo = nil
+	l.mu.Unlock()
+	if to == nil {
+		if _, err := l.srv.cli.EnrollContext(nc, l); err != nil {
+			l.failParked(err)
+		}
+		return
+	}
+	ch, err := to.Enroll(gnet.NewContext(context.Background(), l), nc)
+	if err != nil {
+		_ = nc.Close()
 		l.failParked(err)
+		return
+	}
+	if res := <-ch; res.Err != nil {
+		l.failParked(res.Err)
 	}
 }
 

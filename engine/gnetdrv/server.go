@@ -39,6 +39,9 @@ type Options struct {
 	TickInterval time.Duration
 	// DialTimeout bounds name resolution plus connect for next hops.
 	DialTimeout time.Duration
+	// NoSettle keeps connections on the loop they were accepted on instead
+	// of moving an endpoint next to its session's owner (for comparison).
+	NoSettle bool
 	Logger      zerolog.Logger
 }
 
@@ -270,14 +273,14 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	l.closed.Store(true)
 	if l.ec != nil {
-		l.ec.Closed(&l.loop.worker)
+		l.ec.Closed(&l.home.Load().loop.worker)
 		if err != nil && !errors.Is(err, net.ErrClosed) {
 			l.ec.Logger().Debug().Err(err).Msg("socket closed")
 		}
 	}
 	l.releaseTLS()
 	s.caps.Release(l.src)
-	l.loop.flushDirty()
+	l.home.Load().loop.flushDirty()
 	return gnet.None
 }
 
@@ -286,15 +289,18 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	if !ok || l.ec == nil {
 		return gnet.Close
 	}
-	ls := l.loop
+	h := l.home.Load()
 	if l.ec.Paused() {
 		if c.InboundBuffered() > s.opts.MaxParkedInbound {
-			return l.park()
+			return l.park(h)
 		}
 		return gnet.None
 	}
-	action := l.receive()
-	ls.flushDirty()
+	action := l.receive(h)
+	h.loop.flushDirty()
+	if action == gnet.None && !l.settled && !s.opts.NoSettle {
+		return l.settle(h)
+	}
 	return action
 }
 
@@ -313,7 +319,11 @@ func (ls *loopState) flushDirty() {
 		for i, d := range batch {
 			batch[i] = nil
 			d.inDirty = false
-			d.flush()
+			if h := d.home.Load(); h.loop == ls {
+				d.flush(h)
+			} else {
+				d.Wake(nil) // it moved to another loop since
+			}
 		}
 		ls.spare = batch[:0]
 	}

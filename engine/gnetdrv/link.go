@@ -51,9 +51,9 @@ type link struct {
 	mu      sync.Mutex
 	parking bool
 	parkFD  int
-	closedG bool   // the parked gnet connection's OnClose has run
-	parked  []byte // bytes read before parking, fed to the engine first
-	resumed bool   // Resume arrived while parking
+	closedG bool           // the parked gnet connection's OnClose has run
+	parked  []byte         // bytes read before parking, fed to the engine first
+	resumed bool           // Resume arrived while parking
 	moveTo  gnet.EventLoop // the loop to enrol in after parking (migration)
 }
 

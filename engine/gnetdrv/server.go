@@ -42,7 +42,7 @@ type Options struct {
 	// NoSettle keeps connections on the loop they were accepted on instead
 	// of moving an endpoint next to its session's owner (for comparison).
 	NoSettle bool
-	Logger      zerolog.Logger
+	Logger   zerolog.Logger
 }
 
 // Server runs a Relay on gnet.

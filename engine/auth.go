@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/msrprelay/msrprelay/codec"
 	"github.com/msrprelay/msrprelay/engine/digest"
 )
@@ -54,13 +56,13 @@ func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
 		c.authRefused(w, f, 400, "Bad Request", "malformed digest")
 		return
 	default:
-		c.log.Info().Str("verdict", res.Verdict.String()).Bytes("user", d.Username).Msg("AUTH failed")
+		c.logAt(zerolog.InfoLevel).Str("verdict", res.Verdict.String()).Bytes("user", d.Username).Msg("AUTH failed")
 		c.countAuthFailure()
 		c.challengeLater(w, f, realm)
 		return
 	}
 	if !c.freshNC(d.Nonce, res.NC) {
-		c.log.Info().Bytes("user", d.Username).Msg("AUTH replayed a nonce count")
+		c.logAt(zerolog.InfoLevel).Bytes("user", d.Username).Msg("AUTH replayed a nonce count")
 		c.countAuthFailure()
 		c.challengeLater(w, f, realm)
 		return
@@ -99,7 +101,7 @@ func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
 	ex = append(ex, "\r\n"...)
 	w.extra = ex
 	c.respond(w, f, 200, "OK", ex)
-	c.log.Info().Str("session", s.logID).Str("user", s.user).Dur("expires", expires).Msg("session created")
+	c.logAt(zerolog.InfoLevel).Str("session", s.logID).Str("user", s.user).Dur("expires", expires).Msg("session created")
 }
 
 func (r *Relay) domainAllowed(host []byte) bool {
@@ -131,18 +133,32 @@ func (r *Relay) expiresFor(f *codec.Frame) (time.Duration, []byte) {
 	return d, nil
 }
 
+// replayGuard remembers the last nonce a connection authenticated with and
+// the highest count used with it. Most connections never AUTH (a sender
+// connects straight to its peer's relay), so it lives behind a pointer.
+type replayGuard struct {
+	nc    uint32
+	n     int
+	nonce [64]byte
+}
+
 // freshNC refuses a nonce count already used with this nonce on this
 // connection: nonces are stateless, so the replay check lives here.
 func (c *Conn) freshNC(nonce []byte, nc uint32) bool {
-	if c.authNLen == len(nonce) && string(c.authNonce[:c.authNLen]) == string(nonce) {
-		if nc <= c.authNC {
+	g := c.replay
+	if g == nil {
+		g = new(replayGuard)
+		c.replay = g
+	}
+	if g.n == len(nonce) && string(g.nonce[:g.n]) == string(nonce) {
+		if nc <= g.nc {
 			return false
 		}
-		c.authNC = nc
+		g.nc = nc
 		return true
 	}
-	c.authNLen = copy(c.authNonce[:], nonce)
-	c.authNC = nc
+	g.n = copy(g.nonce[:], nonce)
+	g.nc = nc
 	return true
 }
 
@@ -215,7 +231,7 @@ func (c *Conn) challengeLater(w *Worker, f *codec.Frame, realm []byte) {
 }
 
 func (c *Conn) authRefused(w *Worker, f *codec.Frame, code int, reason, why string) {
-	c.log.Info().Int("status", code).Str("why", why).Msg("AUTH refused")
+	c.logAt(zerolog.InfoLevel).Int("status", code).Str("why", why).Msg("AUTH refused")
 	c.respond(w, f, code, reason, nil)
 	c.noteAuthFailure(w)
 }
@@ -235,7 +251,7 @@ func (c *Conn) countAuthFailure() {
 
 func (c *Conn) closeIfFailedTooOften() {
 	if c.authFails >= c.relay.cfg.MaxAuthFailures {
-		c.log.Info().Int("failures", c.authFails).Msg("closing after repeated AUTH failures")
+		c.logAt(zerolog.InfoLevel).Int("failures", c.authFails).Msg("closing after repeated AUTH failures")
 		c.closeAfterFlush()
 	}
 }

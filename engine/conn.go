@@ -27,7 +27,6 @@ type Conn struct {
 	remote netip.AddrPort
 	lis    *Listener // nil for connections this relay dialed
 	peer   PeerInfo
-	log    zerolog.Logger
 	hopKey string // for dialed connections: the next hop they reach
 
 	// Inbound state: the Receive goroutine only.
@@ -35,9 +34,7 @@ type Conn struct {
 	scan      codec.BodyScanner
 	cur       inbound
 	authFails int
-	authNC    uint32 // highest nonce count seen for authNonce
-	authNonce [64]byte
-	authNLen  int
+	replay    *replayGuard // allocated on the first authenticated AUTH
 
 	paused     atomic.Bool
 	closed     atomic.Bool
@@ -89,8 +86,21 @@ func (c *Conn) Paused() bool { return c.paused.Load() }
 // ID is the connection's number in logs.
 func (c *Conn) ID() uint64 { return c.id }
 
-// Logger is the connection's logger.
-func (c *Conn) Logger() *zerolog.Logger { return &c.log }
+// Log starts a log event about this connection, or returns nil (on which
+// every zerolog call is a no-op) when the level is off. The connection
+// keeps no logger of its own: at tens of thousands of idle connections the
+// per-connection context would cost more than the rare line it serves.
+func (c *Conn) Log(level zerolog.Level) *zerolog.Event {
+	return c.logAt(level)
+}
+
+func (c *Conn) logAt(level zerolog.Level) *zerolog.Event {
+	e := c.relay.log.WithLevel(level)
+	if e == nil {
+		return nil
+	}
+	return e.Uint64("conn", c.id).Stringer("remote", c.remote)
+}
 
 // Receive consumes frames from buf, which the driver owns and may reuse
 // once Receive returns. It returns how many bytes it consumed: the driver
@@ -310,7 +320,7 @@ func (c *Conn) Attach(link Link, peer PeerInfo) {
 
 // DialFailed ends a dialed connection that never opened.
 func (c *Conn) DialFailed(err error) {
-	c.log.Warn().Err(err).Str("next_hop", c.hopKey).Msg("dial failed")
+	c.logAt(zerolog.WarnLevel).Err(err).Str("next_hop", c.hopKey).Msg("dial failed")
 	c.Closed(nil)
 }
 
@@ -363,7 +373,7 @@ func (c *Conn) Closed(w *Worker) {
 	for _, p := range waiters {
 		p.resume()
 	}
-	c.log.Debug().Msg("connection closed")
+	c.logAt(zerolog.DebugLevel).Msg("connection closed")
 }
 
 // close asks the driver to close the connection.

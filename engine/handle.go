@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/rs/zerolog"
+
 	"github.com/msrprelay/msrprelay/codec"
 )
 
@@ -203,7 +205,7 @@ func (c *Conn) skipBody(f *codec.Frame) {
 func (c *Conn) reject(w *Worker, f *codec.Frame, st *routeStatus) {
 	c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
 	c.noteFailure()
-	c.log.Info().Bytes("method", f.Method()).Int("status", st.code).Msg("request refused")
+	c.logAt(zerolog.InfoLevel).Bytes("method", f.Method()).Int("status", st.code).Msg("request refused")
 	m := f.Method()
 	if isMethod(m, "REPORT") {
 		return
@@ -221,7 +223,7 @@ func (c *Conn) reject(w *Worker, f *codec.Frame, st *routeStatus) {
 func (c *Conn) rejectMalformed(w *Worker, f *codec.Frame, err error) {
 	c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
 	c.noteFailure()
-	c.log.Info().Err(err).Msg("malformed frame")
+	c.logAt(zerolog.InfoLevel).Err(err).Msg("malformed frame")
 	if !f.IsResponse() && !isMethod(f.Method(), "REPORT") && codec.ValidPath(f.FromPath()) && codec.PathLen(f.ToPath()) > 0 {
 		if e, ok := err.(*codec.Error); ok && e.Status != 0 {
 			c.respond(w, f, e.Status, "Bad Request", nil)
@@ -269,7 +271,7 @@ func (c *Conn) handleResponse(w *Worker, f *codec.Frame) {
 	t := c.out.txns.take(&k)
 	c.out.mu.Unlock()
 	if t == nil {
-		c.log.Debug().Bytes("tid", f.TID()).Msg("response to no transaction dropped")
+		c.logAt(zerolog.DebugLevel).Bytes("tid", f.TID()).Msg("response to no transaction dropped")
 		return
 	}
 	c.succeeded.Store(true)
@@ -311,12 +313,12 @@ func (c *Conn) handleResponse(w *Worker, f *codec.Frame) {
 func (c *Conn) tick(w *Worker, now int64) {
 	cfg := &c.relay.cfg
 	if !c.succeeded.Load() && c.lis != nil && now-c.opened > int64(cfg.ProbationTimeout) {
-		c.log.Info().Msg("closing: no successful request in the probation period")
+		c.logAt(zerolog.InfoLevel).Msg("closing: no successful request in the probation period")
 		c.close()
 		return
 	}
 	if c.idle(now) {
-		c.log.Info().Msg("closing: idle without a session")
+		c.logAt(zerolog.InfoLevel).Msg("closing: idle without a session")
 		c.close()
 		return
 	}

@@ -128,7 +128,6 @@ func (r *Relay) newConn(link Link, remote netip.AddrPort, lis *Listener, peer Pe
 	now := r.now()
 	c.opened = now
 	c.lastActive.Store(now)
-	c.log = r.log.With().Uint64("conn", c.id).Str("remote", remote.String()).Logger()
 	r.connMu.Lock()
 	r.conns[c] = struct{}{}
 	r.connMu.Unlock()
@@ -218,7 +217,7 @@ func (r *Relay) endSession(s *Session, why string) {
 		return
 	}
 	r.cfg.Metrics.Add(SessionsEnded, 1)
-	s.owner.log.Info().Str("session", s.logID).Str("user", s.user).Str("why", why).
+	s.owner.logAt(zerolog.InfoLevel).Str("session", s.logID).Str("user", s.user).Str("why", why).
 		Int64("bytes_in", s.bytesIn.Load()).Int64("bytes_out", s.bytesOut.Load()).
 		Int64("frames", s.frames.Load()).Dur("duration", time.Duration(r.now()-s.created)).
 		Msg("session ended")

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
 	"golang.org/x/sys/unix"
@@ -138,7 +140,7 @@ func (l *link) receiveTLS(h *home) gnet.Action {
 	discard(c, arrived)
 	l.parked = nil
 	if err != nil {
-		l.ec.Logger().Info().Err(err).Msg("closing: TLS error")
+		l.ec.Log(zerolog.InfoLevel).Err(err).Msg("closing: TLS error")
 		return gnet.Close
 	}
 	l.writeTLSOutput(c)
@@ -183,7 +185,7 @@ func discard(c gnet.Conn, n int) {
 
 func (l *link) result(err error) gnet.Action {
 	if err != nil {
-		l.ec.Logger().Info().Err(err).Msg("closing: protocol violation")
+		l.ec.Log(zerolog.InfoLevel).Err(err).Msg("closing: protocol violation")
 		return gnet.Close
 	}
 	return gnet.None
@@ -322,7 +324,7 @@ func (l *link) park(h *home) gnet.Action {
 		// that does not read its own answers while flooding a slow
 		// receiver gets cut off once it exceeds four times the bound.
 		if c.InboundBuffered() > 4*l.srv.opts.MaxParkedInbound {
-			l.ec.Logger().Warn().Msg("closing: flooding while not reading")
+			l.ec.Log(zerolog.WarnLevel).Msg("closing: flooding while not reading")
 			return gnet.Close
 		}
 		return gnet.None
@@ -403,7 +405,7 @@ func (l *link) settle(h *home) gnet.Action {
 	l.resumed = true
 	l.moveTo = ph.el
 	l.mu.Unlock()
-	l.ec.Logger().Debug().Msg("moving next to the session owner's event loop")
+	l.ec.Log(zerolog.DebugLevel).Msg("moving next to the session owner's event loop")
 	return gnet.Close
 }
 
@@ -439,7 +441,7 @@ func (l *link) enroll(fd int) {
 }
 
 func (l *link) failParked(err error) {
-	l.ec.Logger().Warn().Err(err).Msg("could not resume a parked connection")
+	l.ec.Log(zerolog.WarnLevel).Err(err).Msg("could not resume a parked connection")
 	l.releaseTLS()
 	l.closed.Store(true)
 	l.ec.Closed(nil)

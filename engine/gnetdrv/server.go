@@ -275,7 +275,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	if l.ec != nil {
 		l.ec.Closed(&l.home.Load().loop.worker)
 		if err != nil && !errors.Is(err, net.ErrClosed) {
-			l.ec.Logger().Debug().Err(err).Msg("socket closed")
+			l.ec.Log(zerolog.DebugLevel).Err(err).Msg("socket closed")
 		}
 	}
 	l.releaseTLS()

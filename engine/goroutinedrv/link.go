@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/rs/zerolog"
+
 	"github.com/msrprelay/msrprelay/engine"
 )
 
@@ -75,7 +77,7 @@ func (l *link) readLoop() {
 		for have > 0 {
 			used, rerr := l.ec.Receive(&w, buf[:have])
 			if rerr != nil {
-				l.ec.Logger().Info().Err(rerr).Msg("closing: protocol violation")
+				l.ec.Log(zerolog.InfoLevel).Err(rerr).Msg("closing: protocol violation")
 				return
 			}
 			have = copy(buf, buf[used:have])
@@ -90,7 +92,7 @@ func (l *link) readLoop() {
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				l.ec.Logger().Debug().Err(err).Msg("read")
+				l.ec.Log(zerolog.DebugLevel).Err(err).Msg("read")
 			}
 			return
 		}

@@ -96,7 +96,8 @@ func (c *child) stop() {
 }
 
 // startMsrprelay starts the daemon with one engine on a free port.
-func startMsrprelay(bin, engine, creds, realm string) (*child, error) {
+// Extra arguments go after the defaults.
+func startMsrprelay(bin, engine, creds, realm string, extra ...string) (*child, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("msrprelay binary (run make build): %w", err)
 	}
@@ -105,10 +106,10 @@ func startMsrprelay(bin, engine, creds, realm string) (*child, error) {
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	return startChild(engine, addr, bin,
-		"--listen", "tcp://"+addr, "--hostname", "127.0.0.1", "--realm", realm,
+	args := []string{"--listen", "tcp://" + addr, "--hostname", "127.0.0.1", "--realm", realm,
 		"--credentials", creds, "--engine", engine, "--log-level", "warn",
-		"--shutdown-grace", "1s")
+		"--shutdown-grace", "1s"}
+	return startChild(engine, addr, bin, append(args, extra...)...)
 }
 
 // ForwardReadyLine is what "msrpbench forward" prints on stderr once it

@@ -34,6 +34,8 @@ type Report struct {
 	Targets   []string         `json:"targets"`
 	Scenarios []ScenarioReport `json:"scenarios"`
 	Notes     []string         `json:"notes,omitempty"`
+	// Density is the idle-density section, when asked for.
+	Density *DensityReport `json:"density,omitempty"`
 }
 
 // ScenarioReport is every target's figures for one scenario.
@@ -96,6 +98,13 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep := &Report{At: time.Now().UTC(), Quick: o.Quick, Rounds: o.Rounds, PerRunSec: o.PerRun.Seconds(), CPUs: runtime.NumCPU()}
+	if o.Density > 0 {
+		d, err := runDensity(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("density: %w", err)
+		}
+		rep.Density = d
+	}
 	for _, t := range targets {
 		rep.Targets = append(rep.Targets, t.Name)
 	}

@@ -38,6 +38,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 				num(t.RelayCPU), ratio(t.CPURatio), t.GenCPU, rate(t.AuthsPerSec), errCell(t))
 		}
 	}
+	if r.Density != nil {
+		writeDensityMarkdown(&b, r.Density)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

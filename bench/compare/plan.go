@@ -39,6 +39,11 @@ type Options struct {
 	Kamailio string
 	// Only, when set, restricts the scenarios to these names.
 	Only []string
+	// Density, when above zero, also measures each engine's memory per
+	// idle session with that many sessions (at most MaxDensity) on a fresh
+	// relay; DensityActive adds a 100-pair load alongside them.
+	Density       int
+	DensityActive bool
 	// Log gets progress lines; nil discards them.
 	Log func(format string, args ...any)
 }

@@ -2,6 +2,7 @@
 //
 //	msrpbench run --relay 127.0.0.1:2855 --user U --password P --realm-host D ...
 //	msrpbench compare [--quick] [--out bench/results] [--kamailio 127.0.0.1:2866]
+//	msrpbench density --relay 127.0.0.1:2855 --sessions N --user U --password P --realm-host D ...
 //	msrpbench forward --listen 127.0.0.1:2870
 package main
 
@@ -16,6 +17,7 @@ import (
 const usage = `usage:
   msrpbench run [flags]      one load run against a relay (msrpbench run -h)
   msrpbench compare [flags]  the same scenarios against several relays, with a report
+  msrpbench density [flags]  idle sessions held open: the relay's memory per session (msrpbench density -h)
   msrpbench forward [flags]  run the plain TCP forwarder (the floor a relay is compared against)
 `
 
@@ -32,6 +34,8 @@ func main() {
 		err = runCmd(ctx, os.Args[2:])
 	case "compare":
 		err = compareCmd(ctx, os.Args[2:])
+	case "density":
+		err = densityCmd(ctx, os.Args[2:])
 	case "forward":
 		err = forwardCmd(ctx, os.Args[2:])
 	case "-h", "--help", "help":

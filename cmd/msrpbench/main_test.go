@@ -45,3 +45,15 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestDensityRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--auth-form", "nope"},
+		{"--sessions", "0", "--user", "u", "--realm-host", "h"},
+		{"--sessions", "1"}, // no user
+	} {
+		if err := densityCmd(context.Background(), args); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/msrprelay/msrprelay/bench/compare"
+	"github.com/msrprelay/msrprelay/bench/load"
+)
+
+func densityCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("msrpbench density", flag.ContinueOnError)
+	relay := fs.String("relay", "127.0.0.1:2855", "relay address, host:port (loopback only)")
+	user := fs.String("user", "", "AUTH user")
+	password := fs.String("password", "", "AUTH password")
+	realmHost := fs.String("realm-host", "", "host of the AUTH To-Path URI (the user's domain)")
+	authForm := fs.String("auth-form", "rfc", "Authorization form: rfc, msrplib or uri (Kamailio)")
+	sessions := fs.Int("sessions", 1000, "idle sessions to open (each holds two connections)")
+	parallel := fs.Int("parallel", 64, "sessions set up at once")
+	settle := fs.Duration("settle", 2*time.Second, "wait after the last session opened before reading the relay's RSS")
+	pid := fs.Int("relay-pid", 0, "relay process whose RSS is read")
+	active := fs.Int("active-pairs", 0, "pairs of a load run while the idle sessions stay open (0: none)")
+	window := fs.Int("window", 1, "window of the active load")
+	duration := fs.Duration("duration", 3*time.Second, "duration of the active load")
+	baseline := fs.Bool("baseline", false, "with --active-pairs: run the load again once the idle sessions are closed")
+	jsonOut := fs.String("json", "", "write the result as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	form, err := parseAuthForm(*authForm)
+	if err != nil {
+		return err
+	}
+	if *sessions <= 0 {
+		return fmt.Errorf("--sessions %d: want at least one", *sessions)
+	}
+	t := load.Target{Name: *relay, Addrs: strings.Split(*relay, ","), RealmHost: *realmHost,
+		User: *user, Password: *password, AuthForm: form, PID: *pid}
+	o := load.DensityOptions{Sessions: *sessions, Parallel: *parallel, Settle: *settle, Baseline: *baseline}
+	if *active > 0 {
+		o.Active = &load.Scenario{Name: fmt.Sprintf("%d/%d", *active, *window), Pairs: *active, Window: *window, Duration: *duration}
+	}
+	res, err := load.Density(ctx, t, o)
+	if res == nil {
+		return err
+	}
+	compare.WriteDensityTable(os.Stdout, res)
+	if *jsonOut != "" {
+		b, jerr := json.MarshalIndent(res, "", "  ")
+		if jerr == nil {
+			jerr = os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
+		}
+		if jerr != nil {
+			return fmt.Errorf("--json: %w", jerr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if res.Errors > 0 || res.Opened < res.Sessions {
+		return errors.New("some sessions failed to open")
+	}
+	if res.ActiveError != "" || res.BaselineError != "" ||
+		(res.Active != nil && res.Active.ErrorCount() > 0) || (res.Baseline != nil && res.Baseline.ErrorCount() > 0) {
+		return errors.New("the active load had errors")
+	}
+	return nil
+}

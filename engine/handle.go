@@ -3,6 +3,7 @@ package engine
 import (
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -325,6 +326,9 @@ func (c *Conn) tick(w *Worker, now int64) {
 	c.sendDelayed(w, now)
 	c.out.mu.Lock()
 	w.due = c.out.txns.due(now-int64(cfg.TransactionTimeout), w.due[:0])
+	if c.idleFor(now, time.Second) {
+		c.out.txns.shrink()
+	}
 	c.out.mu.Unlock()
 	for _, t := range w.due {
 		c.relay.cfg.Metrics.Add(TransactionTimeouts, 1)
@@ -333,6 +337,11 @@ func (c *Conn) tick(w *Worker, now int64) {
 	if c.out.drained() {
 		c.wake(w)
 	}
+}
+
+// idleFor reports whether nothing arrived on the connection for d.
+func (c *Conn) idleFor(now int64, d time.Duration) bool {
+	return now-c.lastActive.Load() >= int64(d)
 }
 
 func (c *Conn) idle(now int64) bool {

@@ -150,6 +150,17 @@ func (tt *txnTable) compact() {
 	}
 }
 
+// shrink gives back the map and FIFO of a table with nothing outstanding.
+// The timer tick calls it, not the answer path: a busy connection keeps
+// its (empty) map and forwards without allocating; an idle one sheds a few
+// hundred bytes within a tick.
+func (tt *txnTable) shrink() {
+	if len(tt.m) == 0 && (tt.m != nil || tt.fifo != nil) {
+		tt.m = nil
+		tt.fifo, tt.head = nil, 0
+	}
+}
+
 // drain removes every transaction.
 func (tt *txnTable) drain() []*txn {
 	var out []*txn

@@ -61,6 +61,12 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Pin {
+		if err := pinTargets(targets, o.RelayCPU); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
 	defer cleanup()
 	scens := o.scenarios()
 	runs := make([][][]*load.Result, len(scens)) // scenario, target, round
@@ -107,6 +113,9 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 	}
 	for _, t := range targets {
 		rep.Targets = append(rep.Targets, t.Name)
+	}
+	if o.Pin {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("Every relay was bound to CPU %d and the load generator to another CPU (taskset-style, per thread).", o.RelayCPU))
 	}
 	rep.Notes = append(rep.Notes,
 		"Load generator and relay share the machine's CPUs: compare ratios, not absolute figures.",

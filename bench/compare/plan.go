@@ -44,6 +44,10 @@ type Options struct {
 	// relay; DensityActive adds a 100-pair load alongside them.
 	Density       int
 	DensityActive bool
+	// Pin binds every relay to RelayCPU and the generator to another CPU
+	// (the bench issue measures relay CPU per message so).
+	Pin      bool
+	RelayCPU int
 	// Log gets progress lines; nil discards them.
 	Log func(format string, args ...any)
 }

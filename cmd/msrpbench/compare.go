@@ -22,12 +22,13 @@ func compareCmd(ctx context.Context, args []string) error {
 	perRun := fs.Duration("per-run", 0, "traffic time per run (default 3s quick, 5s full)")
 	only := fs.String("scenarios", "", "comma-separated scenario names to run (default all)")
 	density := fs.Int("density", 0, "also measure relay memory per idle session with this many sessions per engine (0: off; at most 9000)")
+	pin := fs.Int("pin-relay-cpu", -1, "bind every relay to this CPU and the generator to another (-1: no pinning)")
 	active := fs.Bool("active", false, "with --density: run 100 pairs for 3 s alongside the idle sessions and report their latency")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o := compare.Options{Quick: *quick, Rounds: *rounds, PerRun: *perRun, Msrprelay: *bin, Kamailio: *kamailio,
-		Density: *density, DensityActive: *active,
+		Density: *density, DensityActive: *active, Pin: *pin >= 0, RelayCPU: max(*pin, 0),
 		Log: func(format string, a ...any) {
 			fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", a...)
 		}}

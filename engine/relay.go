@@ -178,6 +178,22 @@ func (r *Relay) Tick(w *Worker) {
 	r.expireSourceFailures(now)
 }
 
+// RunTimers calls Tick every interval until stop is closed, with a Worker
+// of its own: drivers start it in a goroutine.
+func (r *Relay) RunTimers(interval time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var w Worker
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			r.Tick(&w)
+		}
+	}
+}
+
 // Drained reports whether nothing is queued toward any connection and no
 // frame is half received: a graceful shutdown waits for it.
 func (r *Relay) Drained() bool {

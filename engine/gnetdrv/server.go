@@ -150,7 +150,7 @@ func (s *Server) Run() error {
 		s.accepting.Add(1)
 		go s.accept(ln, secure[i])
 	}
-	go s.tick()
+	go s.relay.RunTimers(s.opts.TickInterval, s.stopped)
 	close(s.started)
 	<-s.stopped
 	s.closeListeners()
@@ -214,20 +214,6 @@ func (s *Server) Drain() { s.caps.Drain() }
 
 // Conns is the number of open connections.
 func (s *Server) Conns() int { return s.caps.Count() }
-
-func (s *Server) tick() {
-	t := time.NewTicker(s.opts.TickInterval)
-	defer t.Stop()
-	var w engine.Worker
-	for {
-		select {
-		case <-s.stopped:
-			return
-		case <-t.C:
-			s.relay.Tick(&w)
-		}
-	}
-}
 
 func (s *Server) loopState(c gnet.Conn) *loopState {
 	el := c.EventLoop()

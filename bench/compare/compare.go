@@ -115,7 +115,7 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 		rep.Targets = append(rep.Targets, t.Name)
 	}
 	if o.Pin {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("Every relay was bound to CPU %d and the load generator to another CPU (taskset-style, per thread).", o.RelayCPU))
+		rep.Notes = append(rep.Notes, fmt.Sprintf("Every relay was bound to CPU %d (msrprelay with --loops 1) and the load generator to another CPU (taskset-style, per thread).", o.RelayCPU))
 	}
 	rep.Notes = append(rep.Notes,
 		"Load generator and relay share the machine's CPUs: compare ratios, not absolute figures.",
@@ -163,7 +163,13 @@ func startTargets(o Options) ([]*target, func(), error) {
 		return fail(err)
 	}
 	for _, engine := range []string{"gnet", "goroutine"} {
-		c, err := startMsrprelay(o.Msrprelay, engine, creds, benchRealm)
+		var extra []string
+		if o.Pin {
+			// A relay bound to one CPU runs one event loop: two would
+			// be time-sliced by the kernel on that CPU.
+			extra = append(extra, "--loops", "1")
+		}
+		c, err := startMsrprelay(o.Msrprelay, engine, creds, benchRealm, extra...)
 		if err != nil {
 			return fail(err)
 		}

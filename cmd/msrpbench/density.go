@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -51,14 +50,8 @@ func densityCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	compare.WriteDensityTable(os.Stdout, res)
-	if *jsonOut != "" {
-		b, jerr := json.MarshalIndent(res, "", "  ")
-		if jerr == nil {
-			jerr = os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
-		}
-		if jerr != nil {
-			return fmt.Errorf("--json: %w", jerr)
-		}
+	if err := writeJSON(*jsonOut, res); err != nil {
+		return err
 	}
 	if err != nil {
 		return err

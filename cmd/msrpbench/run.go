@@ -109,20 +109,29 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	compare.WriteRunTable(os.Stdout, res)
-	if *jsonOut != "" {
-		b, jerr := json.MarshalIndent(res, "", "  ")
-		if jerr == nil {
-			jerr = os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
-		}
-		if jerr != nil {
-			return fmt.Errorf("--json: %w", jerr)
-		}
+	if err := writeJSON(*jsonOut, res); err != nil {
+		return err
 	}
 	if err != nil {
 		return err
 	}
 	if res.ErrorCount() > 0 {
 		return errors.New("the run had errors")
+	}
+	return nil
+}
+
+// writeJSON writes v to path as indented JSON; an empty path writes nothing.
+func writeJSON(path string, v any) error {
+	if path == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err == nil {
+		err = os.WriteFile(path, append(b, '\n'), 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("--json: %w", err)
 	}
 	return nil
 }

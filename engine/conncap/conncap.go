@@ -1,7 +1,7 @@
-// Package conncap is the admission a driver applies before a connection
-// reaches the relay core: a cap on all connections (kept under the
-// open-files limit by the daemon) and a cap per source address. It knows
-// nothing of sockets or MSRP; both drivers use it.
+// Package conncap is where connections come in, before they reach the
+// relay core: the listening sockets, a cap on all connections (kept under
+// the open-files limit by the daemon) and a cap per source address. It
+// knows nothing of MSRP; both drivers use it.
 package conncap
 
 import (

@@ -30,3 +30,24 @@ func TestLimiter(t *testing.T) {
 		}
 	}
 }
+
+func TestListen(t *testing.T) {
+	lns, err := Listen([]string{"127.0.0.1:0", "tcp://127.0.0.1:0"}, false)
+	if err != nil || len(lns) != 2 || lns[0].Secure || lns[1].Secure {
+		t.Fatalf("%v %v", lns, err)
+	}
+	for _, l := range lns {
+		l.Close()
+	}
+	if _, err := Listen([]string{"tls://127.0.0.1:0"}, false); err == nil {
+		t.Fatal("tls without TLS options accepted")
+	}
+	if _, err := Listen([]string{"udp://127.0.0.1:0"}, true); err == nil {
+		t.Fatal("udp accepted")
+	}
+	lns, err = Listen([]string{"tls://127.0.0.1:0"}, true)
+	if err != nil || !lns[0].Secure {
+		t.Fatalf("%v %v", lns, err)
+	}
+	lns[0].Close()
+}

@@ -3,11 +3,8 @@ package gnetdrv
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -126,29 +123,15 @@ func (s *Server) Run() error {
 	if err := cli.Start(); err != nil {
 		return err
 	}
-	var secure []bool
-	for _, spec := range s.opts.Listen {
-		scheme, hp, ok := strings.Cut(spec, "://")
-		if !ok {
-			scheme, hp = "tcp", spec
-		}
-		if scheme == "tls" && s.opts.TLS == nil {
-			s.closeListeners()
-			_ = cli.Stop()
-			return errors.New("tls listener without TLS options")
-		}
-		ln, err := net.Listen("tcp", hp)
-		if err != nil {
-			s.closeListeners()
-			_ = cli.Stop()
-			return err
-		}
-		s.listeners = append(s.listeners, ln)
-		secure = append(secure, scheme == "tls")
+	lns, err := conncap.Listen(s.opts.Listen, s.opts.TLS != nil)
+	if err != nil {
+		_ = cli.Stop()
+		return err
 	}
-	for i, ln := range s.listeners {
+	for _, ln := range lns {
+		s.listeners = append(s.listeners, ln.Listener)
 		s.accepting.Add(1)
-		go s.accept(ln, secure[i])
+		go s.accept(ln.Listener, ln.Secure)
 	}
 	go s.relay.RunTimers(s.opts.TickInterval, s.stopped)
 	close(s.started)
@@ -322,27 +305,6 @@ func addrPort(a net.Addr) netip.AddrPort {
 	}
 	ap, _ := netip.ParseAddrPort(a.String())
 	return ap
-}
-
-// ListenPorts parses the ports of listen specs ("tcp://host:port").
-func ListenPorts(specs []string) ([]int, error) {
-	var ports []int
-	for _, sp := range specs {
-		_, hp, ok := strings.Cut(sp, "://")
-		if !ok {
-			hp = sp
-		}
-		_, p, err := net.SplitHostPort(hp)
-		if err != nil {
-			return nil, fmt.Errorf("listen %q: %w", sp, err)
-		}
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return nil, fmt.Errorf("listen %q: bad port", sp)
-		}
-		ports = append(ports, n)
-	}
-	return ports, nil
 }
 
 type gnetLogger struct{ l zerolog.Logger }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -64,29 +63,14 @@ func New(relay *engine.Relay, opts Options) *Server {
 
 // Run listens and serves until Stop.
 func (s *Server) Run() error {
-	var secure []bool
-	for _, spec := range s.opts.Listen {
-		scheme, hp, ok := strings.Cut(spec, "://")
-		if !ok {
-			scheme, hp = "tcp", spec
-		}
-		ln, err := net.Listen("tcp", hp)
-		if err == nil && scheme == "tls" && s.opts.TLS == nil {
-			ln.Close()
-			err = errors.New("tls listener without TLS options")
-		}
-		if err != nil {
-			for _, l := range s.listeners {
-				l.Close()
-			}
-			return err
-		}
-		s.listeners = append(s.listeners, ln)
-		secure = append(secure, scheme == "tls")
+	lns, err := conncap.Listen(s.opts.Listen, s.opts.TLS != nil)
+	if err != nil {
+		return err
 	}
-	for i, ln := range s.listeners {
+	for _, ln := range lns {
+		s.listeners = append(s.listeners, ln.Listener)
 		s.wg.Add(1)
-		go s.accept(ln, secure[i])
+		go s.accept(ln.Listener, ln.Secure)
 	}
 	go s.relay.RunTimers(s.opts.TickInterval, s.stopped)
 	close(s.started)

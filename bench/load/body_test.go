@@ -69,3 +69,40 @@ func TestSendTemplateParses(t *testing.T) {
 		}
 	}
 }
+
+// File chunks carry consecutive Byte-Ranges, one Message-ID and '+' on
+// every chunk but the last.
+func TestChunkTemplate(t *testing.T) {
+	tpl := newChunkTemplate("msrp://127.0.0.1:1/s;tcp", "msrp://127.0.0.1:3/a;tcp", 100, 250)
+	if tpl.chunks() != 3 {
+		t.Fatalf("%d chunks", tpl.chunks())
+	}
+	want := []struct {
+		start, end int64
+		flag       byte
+	}{{1, 100, '+'}, {101, 200, '+'}, {201, 250, '$'}}
+	var msgID string
+	for seq, w := range want {
+		wire := tpl.appendSend(nil, 7, uint64(seq), 5)
+		if len(wire) > tpl.maxFrameLen() {
+			t.Fatalf("frame of %d bytes over maxFrameLen %d", len(wire), tpl.maxFrameLen())
+		}
+		r := &frameReader{buf: wire, w: len(wire)}
+		body, flag, done, err := r.parse()
+		if err != nil || !done {
+			t.Fatalf("chunk %d: done %v err %v\n%s", seq, done, err, wire)
+		}
+		br, err := r.f.ByteRange()
+		if err != nil || br.Start != w.start || br.End != w.end || br.Total != 250 || flag != w.flag {
+			t.Fatalf("chunk %d: range %+v flag %c, want %+v", seq, br, flag, w)
+		}
+		if s, ts, err := checkBody(body); err != nil || s != uint64(seq) || ts != 5 || int64(len(body)) != w.end-w.start+1 {
+			t.Fatalf("chunk %d: body seq %d ts %d len %d err %v", seq, s, ts, len(body), err)
+		}
+		if seq == 0 {
+			msgID = string(r.f.MessageID())
+		} else if string(r.f.MessageID()) != msgID {
+			t.Fatalf("chunk %d: Message-ID %s, want %s", seq, r.f.MessageID(), msgID)
+		}
+	}
+}

@@ -82,6 +82,15 @@ type Scenario struct {
 	Window   int // undelivered SENDs in flight per pair; 0 means 1
 	BodySize int // 0 means 100
 	Topology Topology
+	// FileSize, when above zero, makes each pair send one message of that
+	// many bytes (a file transfer) in chunks of BodySize (default 64 KiB),
+	// every chunk stamped and checked on its own; Messages and Duration
+	// are then ignored.
+	FileSize int64
+	// ReceiveRate, when above zero, limits how fast each receiver reads, in
+	// bytes per second: the relay must then hold its sender back rather
+	// than buffer.
+	ReceiveRate float64
 	// Messages in total, or, when zero, send for Duration.
 	Messages int64
 	Duration time.Duration
@@ -115,11 +124,30 @@ func (s *Scenario) withDefaults() (Scenario, error) {
 	}
 	if o.BodySize == 0 {
 		o.BodySize = 100
+		if o.FileSize > 0 {
+			o.BodySize = 64 << 10
+		}
+	}
+	if o.FileSize > 0 {
+		o.Messages = 0
+		o.Duration = 0
+		if o.FileSize < int64(o.BodySize) {
+			return o, fmt.Errorf("file of %d bytes in chunks of %d: at least one whole chunk", o.FileSize, o.BodySize)
+		}
+		chunks := (o.FileSize + int64(o.BodySize) - 1) / int64(o.BodySize)
+		if o.FileSize-(chunks-1)*int64(o.BodySize) < MinBodySize {
+			return o, fmt.Errorf("file of %d bytes: its last chunk would be shorter than a stamp (%d bytes)", o.FileSize, MinBodySize)
+		}
+		return o.finish()
 	}
 	if o.BodySize < MinBodySize {
 		return o, fmt.Errorf("body size %d: at least %d bytes carry the stamp", o.BodySize, MinBodySize)
 	}
-	if o.Messages <= 0 && o.Duration <= 0 {
+	return o.finish()
+}
+
+func (o Scenario) finish() (Scenario, error) {
+	if o.Messages <= 0 && o.Duration <= 0 && o.FileSize <= 0 {
 		return o, errors.New("scenario needs Messages or Duration")
 	}
 	if o.Messages > 0 && o.Messages < int64(o.Pairs) {

@@ -86,3 +86,16 @@ func (p procSet) sample() (procSample, error) {
 	}
 	return tot, nil
 }
+
+// rss is the summed resident memory of the set in KiB (0 if unreadable).
+func (p procSet) rss() int64 {
+	var kb int64
+	for _, pid := range p {
+		n, err := readRSS(pid)
+		if err != nil {
+			return 0
+		}
+		kb += n
+	}
+	return kb
+}

@@ -27,7 +27,19 @@ type frameReader struct {
 	// bad is the status error of the frame next returned (malformed but
 	// delimited, RFC 4975 §7.3: answer or skip it and go on), else nil.
 	bad error
+	// rate, when above zero, limits reads to that many bytes per second
+	// from the first read on: a slow receiver.
+	rate    float64
+	started time.Time
+	total   int64
 }
+
+// throttledRead bounds one read of a throttled reader, so that the socket
+// buffer, not this one, holds what the rate leaves waiting.
+const throttledRead = 64 << 10
+
+// throttle makes the reader take at most bytesPerSec (0: no limit).
+func (fr *frameReader) throttle(bytesPerSec float64) { fr.rate = bytesPerSec }
 
 func newFrameReader(nc net.Conn, size int) *frameReader {
 	return &frameReader{nc: nc, buf: make([]byte, size)}
@@ -96,11 +108,29 @@ func (fr *frameReader) fill() error {
 	if fr.w == len(fr.buf) {
 		return errFrameTooBig
 	}
-	n, err := fr.nc.Read(fr.buf[fr.w:])
+	room := fr.buf[fr.w:]
+	if fr.rate > 0 {
+		room = room[:min(len(room), throttledRead)]
+		fr.wait()
+	}
+	n, err := fr.nc.Read(room)
 	fr.readAt = time.Now()
 	fr.w += n
+	fr.total += int64(n)
 	if n > 0 {
 		return nil
 	}
 	return err
+}
+
+// wait sleeps until the bytes read so far are within the rate.
+func (fr *frameReader) wait() {
+	if fr.started.IsZero() {
+		fr.started = time.Now()
+		return
+	}
+	due := fr.started.Add(time.Duration(float64(fr.total) / fr.rate * float64(time.Second)))
+	if d := time.Until(due); d > 0 {
+		time.Sleep(d)
+	}
 }

@@ -23,6 +23,7 @@ type bobStats struct {
 func (p *pair) receive(rs *runState) {
 	st := &p.bobStats
 	fr := newFrameReader(p.bob, rs.readBuf)
+	fr.throttle(rs.sc.ReceiveRate)
 	out := make([]byte, 0, 8<<10)
 	lats := make([]int64, 0, 512)
 	var partial []byte
@@ -43,12 +44,14 @@ func (p *pair) receive(rs *runState) {
 			st.unexpected++
 		default:
 			out = appendOK(out, f, p.bobURI)
-			switch flag {
-			case '+':
+			switch {
+			case rs.sc.FileSize > 0 && flag != '#':
+				body = p.fileChunk(f, body, flag, &partial, rs.sc.BodySize)
+			case flag == '+':
 				st.chunks++
 				partial = append(partial, body...)
 				body = nil
-			case '#':
+			case flag == '#':
 				st.aborted++
 				partial = partial[:0]
 				body = nil
@@ -95,4 +98,29 @@ func (p *pair) receive(rs *runState) {
 			}
 		}
 	}
+}
+
+// fileChunk returns the whole chunk the sender wrote once its last byte
+// arrived, else nil: a relay may cut a chunk further (RFC 4975 §7.1.1), so
+// the pieces are gathered in partial until the Byte-Range position reaches
+// the end of a sender's chunk (a multiple of chunkSize) or the message ends.
+func (p *pair) fileChunk(f *codec.Frame, body []byte, flag byte, partial *[]byte, chunkSize int) []byte {
+	br, err := f.ByteRange()
+	if err != nil {
+		p.bobStats.badFrame++
+		return nil
+	}
+	end := br.Start - 1 + int64(len(body))
+	if flag != '$' && end%int64(chunkSize) != 0 {
+		p.bobStats.chunks++
+		*partial = append(*partial, body...)
+		return nil
+	}
+	if len(*partial) == 0 {
+		return body
+	}
+	*partial = append(*partial, body...)
+	whole := *partial
+	*partial = (*partial)[:0]
+	return whole
 }

@@ -52,6 +52,8 @@ type Usage struct {
 	CPUShare   float64 `json:"cpu_share"`
 	RSSStartKB int64   `json:"rss_start_kb,omitempty"`
 	RSSEndKB   int64   `json:"rss_end_kb,omitempty"`
+	// RSSMaxKB is the highest resident memory sampled during traffic.
+	RSSMaxKB int64 `json:"rss_max_kb,omitempty"`
 }
 
 // ErrorCount is the sum of all errors.

@@ -21,6 +21,10 @@ type runState struct {
 // deadline; it bounds how late a run notices it is done.
 const superviseTick = 5 * time.Millisecond
 
+// rssEvery is how often the relay's resident memory is sampled during
+// traffic, for its peak.
+const rssEvery = 100 * time.Millisecond
+
 // Run sets up sc.Pairs pairs on t, drives the traffic and reports. Setup
 // errors fail the run; errors during traffic are counted in the Result.
 func Run(ctx context.Context, t Target, sc Scenario) (*Result, error) {
@@ -40,6 +44,9 @@ func Run(ctx context.Context, t Target, sc Scenario) (*Result, error) {
 	pairs := make([]*pair, sc.Pairs)
 	for i := range pairs {
 		pairs[i] = &pair{idx: i, credits: make(chan struct{}, sc.Window)}
+		if sc.FileSize > 0 {
+			pairs[i].quota = (sc.FileSize + int64(sc.BodySize) - 1) / int64(sc.BodySize)
+		}
 		if sc.Messages > 0 {
 			pairs[i].quota = sc.Messages / int64(sc.Pairs)
 			if int64(i) < sc.Messages%int64(sc.Pairs) {
@@ -99,7 +106,8 @@ func traffic(ctx context.Context, rs *runState, pairs []*pair, t *Target, res *R
 		go func() { defer wg.Done(); p.readAlice(rs) }()
 		go func() { defer wg.Done(); p.send(rs, interval, phase) }()
 	}
-	stalled = supervise(ctx, rs, pairs)
+	var rssMax int64
+	stalled = supervise(ctx, rs, pairs, func() { rssMax = max(rssMax, procs.rss()) })
 	wall := time.Since(rs.start)
 	var last time.Duration
 	for _, p := range pairs {
@@ -129,6 +137,7 @@ func traffic(ctx context.Context, rs *runState, pairs []*pair, t *Target, res *R
 	if len(procs) > 0 && relayErr == nil && relayErr1 == nil {
 		u := usage(relay1.cpu-relay0.cpu, delivered, wall)
 		u.RSSStartKB, u.RSSEndKB = relay0.rssKB, relay1.rssKB
+		u.RSSMaxKB = max(rssMax, relay0.rssKB, relay1.rssKB)
 		res.Relay = &u
 	}
 	return stalled
@@ -136,8 +145,8 @@ func traffic(ctx context.Context, rs *runState, pairs []*pair, t *Target, res *R
 
 // supervise waits until every pair is done (all sent messages delivered),
 // stopping the senders at the deadline of a timed run; it gives up when
-// nothing was delivered for StallTimeout.
-func supervise(ctx context.Context, rs *runState, pairs []*pair) (stalled bool) {
+// nothing was delivered for StallTimeout. sample runs every rssEvery.
+func supervise(ctx context.Context, rs *runState, pairs []*pair, sample func()) (stalled bool) {
 	tick := time.NewTicker(superviseTick)
 	defer tick.Stop()
 	stopped := false
@@ -151,6 +160,7 @@ func supervise(ctx context.Context, rs *runState, pairs []*pair) (stalled bool) 
 	var lastDelivered int64
 	lastProgress := time.Now()
 	nextReport := time.Second
+	var nextSample time.Duration
 	for {
 		select {
 		case <-ctx.Done():
@@ -158,7 +168,11 @@ func supervise(ctx context.Context, rs *runState, pairs []*pair) (stalled bool) 
 		case <-tick.C:
 		}
 		elapsed := time.Since(rs.start)
-		if rs.sc.Messages == 0 && elapsed >= rs.sc.Duration {
+		if elapsed >= nextSample {
+			sample()
+			nextSample = elapsed + rssEvery
+		}
+		if rs.sc.Messages == 0 && rs.sc.FileSize == 0 && elapsed >= rs.sc.Duration {
 			stop()
 		}
 		done := true

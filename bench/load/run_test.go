@@ -111,3 +111,37 @@ func TestRunThroughForwarder(t *testing.T) {
 	}
 	checkClean(t, res, 300)
 }
+
+// A file goes as one message in chunks; every chunk is checked on its own,
+// through the relay and through the forwarder.
+func TestRunFileTransfer(t *testing.T) {
+	f, err := forwarder.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	targets := []Target{relayTarget(startRelay(t)), {Name: "forwarder", Kind: KindForwarder, Addrs: []string{f.Addr()}}}
+	// The last chunk is shorter than the others.
+	const size = 4<<20 + 1000
+	for _, tg := range targets {
+		res, err := Run(context.Background(), tg, Scenario{Pairs: 1, Window: 1 << 10, FileSize: size, BodySize: 64 << 10})
+		if err != nil {
+			t.Fatalf("%s: %v", tg.Name, err)
+		}
+		checkClean(t, res, 65)
+	}
+}
+
+// A receiver reading at a limited rate takes the time the rate says.
+func TestRunThrottledReceiver(t *testing.T) {
+	addr := startRelay(t)
+	const size, rate = 2 << 20, 8 << 20
+	res, err := Run(context.Background(), relayTarget(addr), Scenario{Pairs: 1, Window: 1 << 10, FileSize: size, BodySize: 32 << 10, ReceiveRate: rate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, res, 64)
+	if min := float64(size) / rate * 0.8; res.Seconds < min {
+		t.Fatalf("2 MiB at 8 MiB/s took %.3f s, want at least %.3f", res.Seconds, min)
+	}
+}

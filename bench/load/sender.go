@@ -23,7 +23,9 @@ type aliceStats struct {
 // window slot counts as latency rather than disappearing.
 func (p *pair) send(rs *runState, interval, phase time.Duration) {
 	defer p.aliceDone.Store(true)
-	buf := make([]byte, 0, rs.sc.Window*len(p.tpl.frame))
+	frameLen := p.tpl.maxFrameLen()
+	batch := min(rs.sc.Window, max(1, maxWriteBatch/frameLen))
+	buf := make([]byte, 0, batch*frameLen)
 	credits := rs.sc.Window
 	var seq uint64
 	next := phase
@@ -56,7 +58,7 @@ func (p *pair) send(rs *runState, interval, phase time.Duration) {
 		}
 		now := time.Since(rs.start)
 		buf = buf[:0]
-		for credits > 0 && (p.quota == 0 || int64(seq) < p.quota) {
+		for n := 0; n < batch && credits > 0 && (p.quota == 0 || int64(seq) < p.quota); n++ {
 			ts := now
 			if interval > 0 {
 				if next > now {
@@ -79,6 +81,10 @@ func (p *pair) send(rs *runState, interval, phase time.Duration) {
 		}
 	}
 }
+
+// maxWriteBatch bounds the bytes of one write: a window of large chunks
+// goes out in several writes, each stamped when it is built.
+const maxWriteBatch = 256 << 10
 
 func drain(c chan struct{}) int {
 	n := 0

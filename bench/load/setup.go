@@ -153,7 +153,7 @@ func (d *dialer) setupPair(ctx context.Context, p *pair, sc *Scenario) error {
 		p.authsDone++
 		toPath = use + " " + toPath
 	}
-	p.tpl = newSendTemplate(toPath, alice, sc.BodySize)
+	p.tpl = newChunkTemplate(toPath, alice, sc.BodySize, sc.FileSize)
 	return nil
 }
 

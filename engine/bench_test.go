@@ -31,14 +31,14 @@ func (fl *forwardLoop) run(tb testing.TB) {
 		tb.Fatal(n, err)
 	}
 	var fwdTID tid
-	fl.bob.Flush(func(b []byte) int {
+	fl.bob.Flush(func(b []byte) (int, int) {
 		// The forwarded tid sits after "MSRP "; answer it like bob would.
 		end := 5
 		for b[end] != ' ' {
 			end++
 		}
 		fwdTID.set(b[5:end])
-		return 0
+		return len(b), 0
 	})
 	fl.respHdr = codec.AppendResponseLine(fl.respHdr[:0], fwdTID.bytes(), 200, "OK")
 	fl.respHdr = codec.AppendHeaderString(fl.respHdr, "To-Path", "msrp://relay.example.com:2855/x;tcp")
@@ -47,7 +47,7 @@ func (fl *forwardLoop) run(tb testing.TB) {
 	if n, err := fl.bob.Receive(&fl.w, fl.respHdr); err != nil || n != len(fl.respHdr) {
 		tb.Fatal(n, err)
 	}
-	fl.alice.Flush(func(b []byte) int { return 0 })
+	fl.alice.Flush(func(b []byte) (int, int) { return len(b), 0 })
 }
 
 // BenchmarkForwardSEND is the relay core's cost per forwarded SEND (100-byte

@@ -263,23 +263,26 @@ func (c *Conn) wake(from *Worker) {
 }
 
 // Flush hands the queued wire bytes to write, on the connection's own
-// goroutine. write returns how many bytes the driver still holds unsent.
-// Flush reports whether senders wait for this connection to drain; the
-// driver then calls Drained again after the socket has taken more.
-func (c *Conn) Flush(write func([]byte) (held int)) (sendersWaiting bool) {
+// goroutine. write returns how many of them it took and how many bytes it
+// still holds unsent: a driver that writes only what the socket accepts
+// takes fewer, and the rest stays queued here, in order, counted against
+// HighWater. Flush reports whether the driver must call it again later:
+// bytes remain queued, or senders wait for this connection to drain.
+func (c *Conn) Flush(write func([]byte) (taken, held int)) (again bool) {
 	b := c.out.take()
-	held := 0
+	left := false
 	if b != nil {
+		taken, held := 0, 0
 		if len(b.B) > 0 {
-			held = write(b.B)
-			c.relay.cfg.Metrics.Add(BytesOut, int64(len(b.B)))
+			taken, held = write(b.B)
+			c.relay.cfg.Metrics.Add(BytesOut, int64(taken))
 		}
-		c.out.release(b, held)
+		left = c.out.release(b, taken, held)
 	}
-	if c.closing.Load() {
+	if c.closing.Load() && !left {
 		c.close() // the driver sends what it holds before closing
 	}
-	return c.out.drained()
+	return c.out.drained() || left
 }
 
 // Drained reports what the driver still holds after a write; it resumes

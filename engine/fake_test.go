@@ -34,7 +34,7 @@ func (l *fakeLink) Close() {
 
 // flush takes what the engine queued, as a driver would on its loop.
 func (l *fakeLink) flush() []byte {
-	l.c.Flush(func(b []byte) int { l.wire.Write(b); return 0 })
+	l.c.Flush(func(b []byte) (int, int) { l.wire.Write(b); return len(b), 0 })
 	out := append([]byte(nil), l.wire.Bytes()...)
 	l.wire.Reset()
 	return out
@@ -306,5 +306,34 @@ func TestTIDs(t *testing.T) {
 	p.withPiece(&a, 37)
 	if string(p.bytes()) != string(a.bytes())+"-11" || !codec.ValidTID(p.bytes()) {
 		t.Fatalf("%s", p.bytes())
+	}
+}
+
+// A driver that takes only part of the queued bytes (its socket is full)
+// gets the rest again on the next Flush, in order, with new frames after
+// it; the rest counts against HighWater until it is taken.
+func TestFlushKeepsWhatTheDriverDidNotTake(t *testing.T) {
+	r, _ := testRelay(t, func(c *Config) { c.HighWater = 64 << 10; c.LowWater = 16 << 10 })
+	alice, bob, _, _, to := setup(t, r)
+	var w Worker
+	receive(t, &w, alice, sendFrame("tid00010", to, aliceURI, "1-5000/5000", bytes.Repeat([]byte{'a'}, 5000)))
+	var wire []byte
+	again := bob.Flush(func(b []byte) (int, int) { wire = append(wire, b[:1000]...); return 1000, 0 })
+	if !again {
+		t.Fatal("a partial take must ask for another flush")
+	}
+	if bl := bob.out.backlog(); bl < 4000 {
+		t.Fatalf("backlog %d after taking 1000 of a 5000-byte body", bl)
+	}
+	receive(t, &w, alice, sendFrame("tid00011", to, aliceURI, "1-3/3", []byte("xyz")))
+	if again := bob.Flush(func(b []byte) (int, int) { wire = append(wire, b...); return len(b), 0 }); again {
+		t.Fatal("everything was taken")
+	}
+	got := decode(t, wire)
+	if len(got) != 2 || len(got[0].body) != 5000 || string(got[1].body) != "xyz" {
+		t.Fatalf("frames out of order or damaged: %d frames", len(got))
+	}
+	if bl := bob.out.backlog(); bl != 0 {
+		t.Fatalf("backlog %d after everything was taken", bl)
 	}
 }

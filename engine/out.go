@@ -286,10 +286,30 @@ func (o *out) take() *bytebufferpool.ByteBuffer {
 	return b
 }
 
-func (o *out) release(b *bytebufferpool.ByteBuffer, held int) {
-	o.size.Add(-int64(len(b.B)))
-	pendingPool.Put(b)
+// release returns the buffer take handed out, of which the driver took
+// the first taken bytes; the rest goes back in front of whatever was queued
+// meanwhile. It reports whether bytes were left.
+func (o *out) release(b *bytebufferpool.ByteBuffer, taken, held int) (left bool) {
+	o.size.Add(-int64(taken))
 	o.held.Store(int64(held))
+	if taken >= len(b.B) {
+		pendingPool.Put(b)
+		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		o.size.Add(-int64(len(b.B) - taken))
+		pendingPool.Put(b)
+		return false
+	}
+	b.B = b.B[:copy(b.B, b.B[taken:])]
+	if o.pending != nil {
+		b.B = append(b.B, o.pending.B...)
+		pendingPool.Put(o.pending)
+	}
+	o.pending = b
+	return true
 }
 
 // addWaiter records a paused sender to resume when this drains. It reports

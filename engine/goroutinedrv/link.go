@@ -108,11 +108,11 @@ func (l *link) writeLoop() {
 			return
 		}
 		var werr error
-		l.ec.Flush(func(b []byte) int {
+		l.ec.Flush(func(b []byte) (int, int) {
 			if werr == nil {
 				_, werr = l.nc.Write(b)
 			}
-			return 0 // a blocking write leaves nothing behind
+			return len(b), 0 // a blocking write leaves nothing behind
 		})
 		if werr != nil {
 			l.nc.Close()

@@ -2,6 +2,8 @@ package compare
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -14,14 +16,16 @@ import (
 	"time"
 
 	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
 // child is a relay (or forwarder) process this package started.
 type child struct {
-	name string
-	addr string
-	cmd  *exec.Cmd
-	done chan error
+	name    string
+	addr    string
+	tlsAddr string // its msrps listener, if any
+	cmd     *exec.Cmd
+	done    chan error
 }
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
@@ -95,9 +99,9 @@ func (c *child) stop() {
 	}
 }
 
-// startMsrprelay starts the daemon with one engine on a free port.
-// Extra arguments go after the defaults.
-func startMsrprelay(bin, engine, creds, realm string, extra ...string) (*child, error) {
+// startMsrprelay starts the daemon with one engine on free ports: plain
+// TCP, and TLS with cert unless it is nil. Extra arguments go after the defaults.
+func startMsrprelay(bin, engine, creds, realm string, cert *benchCert, extra ...string) (*child, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("msrprelay binary (run make build): %w", err)
 	}
@@ -106,10 +110,51 @@ func startMsrprelay(bin, engine, creds, realm string, extra ...string) (*child, 
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	args := []string{"--listen", "tcp://" + addr, "--hostname", "127.0.0.1", "--realm", realm,
+	args := []string{"--listen", "tcp://" + addr}
+	var tlsAddr string
+	if cert != nil {
+		tlsPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		tlsAddr = "127.0.0.1:" + strconv.Itoa(tlsPort)
+		args = append(args, "--listen", "tls://"+tlsAddr, "--tls-cert", cert.certFile, "--tls-key", cert.keyFile)
+	}
+	args = append(args, "--hostname", "127.0.0.1", "--realm", realm,
 		"--credentials", creds, "--engine", engine, "--log-level", "warn",
-		"--shutdown-grace", "1s"}
-	return startChild(engine, addr, bin, append(args, extra...)...)
+		"--shutdown-grace", "1s")
+	c, err := startChild(engine, addr, bin, append(args, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	c.tlsAddr = tlsAddr
+	return c, nil
+}
+
+// benchCert is the relays' TLS certificate and a client configuration
+// that trusts it.
+type benchCert struct {
+	certFile, keyFile string
+	client            *tls.Config
+}
+
+// writeCertificate makes a self-signed certificate for 127.0.0.1 in dir.
+func writeCertificate(dir string) (*benchCert, error) {
+	_, certPEM, keyPEM, err := tlsshim.SelfSigned(nil, []net.IP{net.IPv4(127, 0, 0, 1)}, 24*time.Hour)
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	c := &benchCert{certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem")}
+	if err := os.WriteFile(c.certFile, certPEM, 0o600); err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	if err := os.WriteFile(c.keyFile, keyPEM, 0o600); err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	c.client = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return c, nil
 }
 
 // ForwardReadyLine is what "msrpbench forward" prints on stderr once it

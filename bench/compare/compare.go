@@ -21,8 +21,16 @@ const (
 	benchHost     = "127.0.0.1"
 )
 
-// BaseTarget is the target ratios are taken against.
-const BaseTarget = "gnet"
+// kamailioMaxBody: Kamailio's msrp module handles no bodies over 10 KB
+// (../shared/docs/peers.md).
+const kamailioMaxBody = 10_000
+
+// BaseTarget is the target ratios are taken against; ForwarderTarget is
+// the plain TCP forwarder, the floor.
+const (
+	BaseTarget      = "gnet"
+	ForwarderTarget = "forwarder"
+)
 
 // Report is a whole comparison.
 type Report struct {
@@ -40,18 +48,58 @@ type Report struct {
 
 // ScenarioReport is every target's figures for one scenario.
 type ScenarioReport struct {
-	Name     string          `json:"name"`
-	Pairs    int             `json:"pairs"`
-	Window   int             `json:"window"`
-	BodySize int             `json:"body_size"`
-	Topology string          `json:"topology"`
-	Targets  []TargetSummary `json:"targets"`
+	Name     string   `json:"name"`
+	Kind     CaseKind `json:"kind"`
+	TLS      bool     `json:"tls,omitempty"`
+	Pairs    int      `json:"pairs"`
+	Window   int      `json:"window"`
+	BodySize int      `json:"body_size"`
+	Topology string   `json:"topology"`
+	// FileSize and ReceiveRate (bytes/s) describe the file cases.
+	FileSize    int64           `json:"file_size,omitempty"`
+	ReceiveRate float64         `json:"receive_rate,omitempty"`
+	Targets     []TargetSummary `json:"targets"`
 }
 
 // target is one system under test while a comparison runs.
 type target struct {
 	load.Target
+	// tls is the same relay reached over msrps; nil without TLS.
+	tls   *load.Target
 	child *child // nil for one this package did not start
+	// maxBody is the largest body the target relays (0: no limit).
+	maxBody int
+}
+
+// loadTarget is what a case runs against, and false when the target cannot
+// run it (no TLS listener, bodies over its limit, a relays-only case).
+func (t *target) loadTarget(c Case) (load.Target, bool) {
+	switch {
+	case c.RelaysOnly && t.Kind == load.KindForwarder:
+		return load.Target{}, false
+	case t.maxBody > 0 && c.BodySize > t.maxBody:
+		return load.Target{}, false
+	case c.TLS && t.tls == nil:
+		return load.Target{}, false
+	}
+	lt := t.Target
+	if c.TLS {
+		lt = *t.tls
+	}
+	if t.child != nil {
+		lt.PID = t.child.pid()
+	}
+	return lt, true
+}
+
+// runCase runs c once against lt.
+func runCase(ctx context.Context, lt load.Target, c Case, perRun time.Duration) (*load.Result, error) {
+	sc := c.Scenario
+	sc.Duration = perRun
+	if c.Kind == Handshakes {
+		return load.Handshakes(ctx, lt, sc)
+	}
+	return load.Run(ctx, lt, sc)
 }
 
 // Compare runs every scenario against every target and summarises.
@@ -68,16 +116,15 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	defer cleanup()
-	scens := o.scenarios()
-	runs := make([][][]*load.Result, len(scens)) // scenario, target, round
-	errs := make([][]string, len(scens))
-	for i := range scens {
+	cases := o.cases()
+	runs := make([][][]*load.Result, len(cases)) // case, target, round
+	errs := make([][]string, len(cases))
+	for i := range cases {
 		runs[i] = make([][]*load.Result, len(targets))
 		errs[i] = make([]string, len(targets))
 	}
 	for round := 0; round < o.Rounds; round++ {
-		for si, sc := range scens {
-			sc.Duration = o.PerRun
+		for ci, c := range cases {
 			// Alternate which target goes first so that none always runs
 			// on a machine warmed (or heated) by another.
 			for k := range targets {
@@ -86,18 +133,19 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 					return nil, err
 				}
 				t := targets[ti]
-				if t.child != nil {
-					t.PID = t.child.pid()
-				}
-				res, err := load.Run(ctx, t.Target, sc)
-				if err != nil {
-					o.Log("%s %s round %d: %v", sc.Name, t.Name, round+1, err)
-					errs[si][ti] = err.Error()
+				lt, ok := t.loadTarget(c)
+				if !ok {
 					continue
 				}
-				o.Log("%-12s %-10s round %d: %8.0f msgs/s  p50 %6d us  p99 %7d us  relay %5.1f us/msg  errors %d",
-					sc.Name, t.Name, round+1, res.MsgsPerSec, res.Latency.P50, res.Latency.P99, relayCPU(res), res.ErrorCount())
-				runs[si][ti] = append(runs[si][ti], res)
+				res, err := runCase(ctx, lt, c, o.PerRun)
+				if err != nil {
+					o.Log("%s %s round %d: %v", c.Name, t.Name, round+1, err)
+					errs[ci][ti] = err.Error()
+					continue
+				}
+				o.Log("%-26s %-10s round %d: %8.0f/s %8.1f MB/s  p50 %6d us  p99 %7d us  relay %5.1f us/op  RSS peak %6d KB  errors %d",
+					c.Name, t.Name, round+1, res.MsgsPerSec, res.MBPerSec, res.Latency.P50, res.Latency.P99, relayCPU(res), relayRSSMax(res), res.ErrorCount())
+				runs[ci][ti] = append(runs[ci][ti], res)
 				// Let the relay tear the sessions down before the next run.
 				time.Sleep(200 * time.Millisecond)
 			}
@@ -120,15 +168,25 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 	rep.Notes = append(rep.Notes,
 		"Load generator and relay share the machine's CPUs: compare ratios, not absolute figures.",
 		"Relay CPU is utime+stime of the relay process over the traffic phase divided by messages delivered; the forwarder runs as a child process (msrpbench forward) so it is measured the same way.")
-	for si, sc := range scens {
-		sr := ScenarioReport{Name: sc.Name, Pairs: sc.Pairs, Window: max(sc.Window, 1), BodySize: sc.BodySize, Topology: sc.Topology.String()}
+	for ci, c := range cases {
+		sr := ScenarioReport{Name: c.Name, Kind: c.Kind, TLS: c.TLS, Pairs: c.Pairs, Window: max(c.Window, 1), BodySize: c.BodySize,
+			Topology: c.Topology.String(), FileSize: c.FileSize, ReceiveRate: c.ReceiveRate}
 		for ti, t := range targets {
-			sr.Targets = append(sr.Targets, summarize(t.Name, runs[si][ti], errs[si][ti]))
+			if _, ok := t.loadTarget(c); ok {
+				sr.Targets = append(sr.Targets, summarize(t.Name, runs[ci][ti], errs[ci][ti]))
+			}
 		}
 		setRatios(sr.Targets)
 		rep.Scenarios = append(rep.Scenarios, sr)
 	}
 	return rep, nil
+}
+
+func relayRSSMax(r *load.Result) int64 {
+	if r.Relay == nil {
+		return 0
+	}
+	return r.Relay.RSSMaxKB
 }
 
 func relayCPU(r *load.Result) float64 {
@@ -162,6 +220,10 @@ func startTargets(o Options) ([]*target, func(), error) {
 	if err != nil {
 		return fail(err)
 	}
+	cert, err := writeCertificate(dir)
+	if err != nil {
+		return fail(err)
+	}
 	for _, engine := range []string{"gnet", "goroutine"} {
 		var extra []string
 		if o.Pin {
@@ -169,22 +231,25 @@ func startTargets(o Options) ([]*target, func(), error) {
 			// be time-sliced by the kernel on that CPU.
 			extra = append(extra, "--loops", "1")
 		}
-		c, err := startMsrprelay(o.Msrprelay, engine, creds, benchRealm, extra...)
+		c, err := startMsrprelay(o.Msrprelay, engine, creds, benchRealm, cert, extra...)
 		if err != nil {
 			return fail(err)
 		}
-		targets = append(targets, &target{child: c, Target: load.Target{Name: engine, Addrs: []string{c.addr},
-			RealmHost: benchHost, User: benchUser, Password: benchPassword, AuthForm: client.FormRFC}})
+		lt := load.Target{Name: engine, Addrs: []string{c.addr},
+			RealmHost: benchHost, User: benchUser, Password: benchPassword, AuthForm: client.FormRFC}
+		tt := lt
+		tt.Addrs, tt.TLS = []string{c.tlsAddr}, cert.client
+		targets = append(targets, &target{child: c, Target: lt, tls: &tt})
 	}
 	fw, err := startForwarder()
 	if err != nil {
 		return fail(err)
 	}
-	targets = append(targets, &target{child: fw, Target: load.Target{Name: "forwarder", Kind: load.KindForwarder, Addrs: []string{fw.addr}}})
+	targets = append(targets, &target{child: fw, Target: load.Target{Name: ForwarderTarget, Kind: load.KindForwarder, Addrs: []string{fw.addr}}})
 	if o.Kamailio != "" {
 		targets = append(targets, &target{Target: load.Target{Name: "kamailio", Addrs: []string{o.Kamailio},
 			RealmHost: benchHost, User: benchUser, Password: "xyz123", AuthForm: client.FormURI,
-			PIDs: kamailioPIDs()}})
+			PIDs: kamailioPIDs()}, maxBody: kamailioMaxBody})
 	}
 	return targets, cleanup, nil
 }

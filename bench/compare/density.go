@@ -64,7 +64,7 @@ func runDensity(ctx context.Context, o Options) (*DensityReport, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		c, err := startMsrprelay(o.Msrprelay, engine, creds, benchRealm,
+		c, err := startMsrprelay(o.Msrprelay, engine, creds, benchRealm, nil,
 			"--max-connections", strconv.Itoa(2*o.Density+200))
 		if err != nil {
 			fail(engine, err)

@@ -21,21 +21,13 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	b.WriteString("- x gnet: throughput and relay CPU per message relative to the gnet engine (CPU below 1 is cheaper).\n")
 	b.WriteString("\nLatency percentiles per scenario: [latest.svg](latest.svg).\n")
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(&b, "\n## %s: %d pairs x window %d, %d-byte bodies, %s topology\n\n", s.Name, s.Pairs, s.Window, s.BodySize, s.Topology)
-		b.WriteString("| target | msgs/s | x gnet | p50 us | p99 us | p99.9 us | max us | relay CPU us/msg | x gnet | generator CPU us/msg | AUTH/s | errors |\n")
-		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-		for _, t := range s.Targets {
-			if len(t.Runs) == 0 {
-				fmt.Fprintf(&b, "| %s | failed: %s | | | | | | | | | | |\n", t.Target, strings.ReplaceAll(t.Error, "|", "/"))
-				continue
-			}
-			tp := fmt.Sprintf("%.0f", t.MsgsPerSec)
-			if len(t.Runs) > 1 {
-				tp += fmt.Sprintf(" (%.0f-%.0f)", t.MsgsPerSecMin, t.MsgsPerSecMax)
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %.1f | %s | %s |\n",
-				t.Target, tp, ratio(t.ThroughputRatio), t.P50, t.P99, t.P999, t.Max,
-				num(t.RelayCPU), ratio(t.CPURatio), t.GenCPU, rate(t.AuthsPerSec), errCell(t))
+		switch s.Kind {
+		case File:
+			writeFileCase(&b, s)
+		case Handshakes:
+			writeHandshakeCase(&b, s)
+		default:
+			writeMessageCase(&b, s)
 		}
 	}
 	if r.Density != nil {
@@ -43,6 +35,78 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func writeMessageCase(b *strings.Builder, s ScenarioReport) {
+	over := ""
+	if s.TLS {
+		over = " over TLS"
+	}
+	fmt.Fprintf(b, "\n## %s: %d pairs x window %d, %d-byte bodies, %s topology%s\n\n", s.Name, s.Pairs, s.Window, s.BodySize, s.Topology, over)
+	b.WriteString("| target | msgs/s | x gnet | p50 us | p99 us | p99.9 us | max us | relay CPU us/msg | x gnet | generator CPU us/msg | AUTH/s | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, t := range s.Targets {
+		if failedRow(b, t, 12) {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %.1f | %s | %s |\n",
+			t.Target, throughput(t), ratio(t.ThroughputRatio), t.P50, t.P99, t.P999, t.Max,
+			num(t.RelayCPU), ratio(t.CPURatio), t.GenCPU, rate(t.AuthsPerSec), errCell(t))
+	}
+}
+
+func writeFileCase(b *strings.Builder, s ScenarioReport) {
+	fmt.Fprintf(b, "\n## %s: %d MiB in %d KiB chunks, one message", s.Name, s.FileSize>>20, s.BodySize>>10)
+	if s.ReceiveRate > 0 {
+		fmt.Fprintf(b, ", receiver reading %.0f MB/s", s.ReceiveRate/1e6)
+	}
+	b.WriteString("\n\nEvery chunk in flight at once: only TCP and the relay's flow control hold the sender back. Latency is per chunk, queueing included.\n\n")
+	b.WriteString("| target | MB/s | x forwarder | chunk p50 us | p99 us | relay CPU us/chunk | relay RSS start MB | relay RSS peak MB | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, t := range s.Targets {
+		if failedRow(b, t, 9) {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %.0f | %s | %.0f | %.0f | %s | %s | %s | %s |\n",
+			t.Target, t.MBPerSec, ratio(t.VsForwarder), t.P50, t.P99, num(t.RelayCPU), mb(t.RSSStartKB), mb(t.RSSMaxKB), errCell(t))
+	}
+}
+
+func writeHandshakeCase(b *strings.Builder, s ScenarioReport) {
+	fmt.Fprintf(b, "\n## %s: %d clients connecting in parallel, full handshakes (no resumption)\n\n", s.Name, s.Pairs)
+	b.WriteString("| target | handshakes/s | x gnet | p50 us | p99 us | relay CPU us/handshake | x gnet | generator CPU us/handshake | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, t := range s.Targets {
+		if failedRow(b, t, 9) {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.0f | %s | %s | %.1f | %s |\n",
+			t.Target, throughput(t), ratio(t.ThroughputRatio), t.P50, t.P99, num(t.RelayCPU), ratio(t.CPURatio), t.GenCPU, errCell(t))
+	}
+}
+
+// failedRow writes the row of a target without results.
+func failedRow(b *strings.Builder, t TargetSummary, cols int) bool {
+	if len(t.Runs) > 0 {
+		return false
+	}
+	fmt.Fprintf(b, "| %s | failed: %s |%s\n", t.Target, strings.ReplaceAll(t.Error, "|", "/"), strings.Repeat(" |", cols-2))
+	return true
+}
+
+func throughput(t TargetSummary) string {
+	tp := fmt.Sprintf("%.0f", t.MsgsPerSec)
+	if len(t.Runs) > 1 {
+		tp += fmt.Sprintf(" (%.0f-%.0f)", t.MsgsPerSecMin, t.MsgsPerSecMax)
+	}
+	return tp
+}
+
+func mb(kb float64) string {
+	if kb == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", kb/1024)
 }
 
 func ratio(v float64) string {

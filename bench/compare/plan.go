@@ -1,26 +1,80 @@
 package compare
 
 import (
+	"slices"
 	"time"
 
 	"github.com/msrprelay/msrprelay/bench/load"
 )
 
-// Scenarios are the loads every target runs: the peers' table
-// (docs: peers.md) minus what needs more than one relay.
-func Scenarios() []load.Scenario {
-	sc := func(name string, pairs, window, body int, topo load.Topology) load.Scenario {
-		return load.Scenario{Name: name, Pairs: pairs, Window: window, BodySize: body, Topology: topo}
+// CaseKind is what a case measures.
+type CaseKind string
+
+const (
+	// Messages: pairs exchanging separate SENDs (load.Run).
+	Messages CaseKind = "messages"
+	// File: one large message per pair in chunks, as fast as the
+	// receiver takes it (load.Run with FileSize).
+	File CaseKind = "file"
+	// Handshakes: TLS connections completed per second (load.Handshakes).
+	Handshakes CaseKind = "handshakes"
+)
+
+// Case is one scenario of the comparison and what a target needs to run it.
+type Case struct {
+	load.Scenario
+	Kind CaseKind
+	// TLS runs the case over msrps: only targets with a TLS listener.
+	TLS bool
+	// RelaysOnly leaves the forwarder out (a throttled receiver says
+	// nothing about it).
+	RelaysOnly bool
+}
+
+// Sizes of the file cases: the bench issue's 1 GiB in 64 KiB chunks. The
+// throttled receiver reads at throttledRate, so that case takes about
+// four seconds per target.
+const (
+	fileSize      = 1 << 30
+	fileChunk     = 64 << 10
+	throttledRate = 256 << 20
+	// fileWindow lets every chunk be in flight: only TCP and the relay's
+	// own flow control hold the sender back, as in a real file transfer.
+	fileWindow = fileSize / fileChunk
+	// handshakeClients connect in parallel in the handshake case.
+	handshakeClients = 8
+)
+
+// Cases are the loads every target runs: the peers' table (docs:
+// peers.md) minus what needs more than one relay, the same over TLS, TLS
+// handshakes, and a 1 GiB file at full speed and into a slow receiver.
+func Cases() []Case {
+	msgs := func(name string, pairs, window, body int, topo load.Topology) Case {
+		return Case{Kind: Messages, Scenario: load.Scenario{Name: name, Pairs: pairs, Window: window, BodySize: body, Topology: topo}}
 	}
-	return []load.Scenario{
-		sc("1/1", 1, 1, 100, load.Single),
-		sc("10/4", 10, 4, 100, load.Single),
-		sc("10/16", 10, 16, 100, load.Single),
-		sc("100/2", 100, 2, 100, load.Single),
-		sc("1000/1", 1000, 1, 100, load.Single),
-		sc("10/4 4000B", 10, 4, 4000, load.Single),
-		sc("shared 10/4", 10, 4, 100, load.Shared),
+	tcp := []Case{
+		msgs("1/1", 1, 1, 100, load.Single),
+		msgs("10/4", 10, 4, 100, load.Single),
+		msgs("10/16", 10, 16, 100, load.Single),
+		msgs("100/2", 100, 2, 100, load.Single),
+		msgs("1000/1", 1000, 1, 100, load.Single),
+		msgs("10/4 4000B", 10, 4, 4000, load.Single),
+		msgs("shared 10/4", 10, 4, 100, load.Shared),
 	}
+	cases := slices.Clone(tcp)
+	for _, c := range tcp {
+		if c.Topology == load.Single {
+			c.Name = "TLS " + c.Name
+			c.TLS = true
+			cases = append(cases, c)
+		}
+	}
+	return append(cases,
+		Case{Kind: Handshakes, TLS: true, Scenario: load.Scenario{Name: "TLS handshakes", Pairs: handshakeClients}},
+		Case{Kind: File, Scenario: load.Scenario{Name: "1 GiB file", Pairs: 1, Window: fileWindow, BodySize: fileChunk, FileSize: fileSize}},
+		Case{Kind: File, RelaysOnly: true, Scenario: load.Scenario{Name: "1 GiB slow receiver", Pairs: 1, Window: fileWindow,
+			BodySize: fileChunk, FileSize: fileSize, ReceiveRate: throttledRate}},
+	)
 }
 
 // Options configure a comparison. The zero value is a full comparison
@@ -74,17 +128,15 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-func (o Options) scenarios() []load.Scenario {
-	all := Scenarios()
+func (o Options) cases() []Case {
+	all := Cases()
 	if len(o.Only) == 0 {
 		return all
 	}
-	var out []load.Scenario
-	for _, s := range all {
-		for _, name := range o.Only {
-			if s.Name == name {
-				out = append(out, s)
-			}
+	var out []Case
+	for _, c := range all {
+		if slices.Contains(o.Only, c.Name) {
+			out = append(out, c)
 		}
 	}
 	return out

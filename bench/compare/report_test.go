@@ -86,3 +86,31 @@ func TestRunTable(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdownFileAndHandshakeCases(t *testing.T) {
+	file := func(mbps float64, rssMax int64) *load.Result {
+		r := result(mbps*1e6/65536, 100, 3)
+		r.MBPerSec = mbps
+		r.Relay.RSSStartKB, r.Relay.RSSMaxKB = 10<<10, rssMax
+		return r
+	}
+	fts := []TargetSummary{summarize("gnet", []*load.Result{file(900, 30<<10)}, ""), summarize("forwarder", []*load.Result{file(1200, 5<<10)}, "")}
+	setRatios(fts)
+	hs := []TargetSummary{summarize("gnet", []*load.Result{result(1000, 800, 900)}, "")}
+	setRatios(hs)
+	r := &Report{Rounds: 1, Targets: []string{"gnet", "forwarder"}, Scenarios: []ScenarioReport{
+		{Name: "1 GiB file", Kind: File, Pairs: 1, BodySize: 64 << 10, FileSize: 1 << 30, Targets: fts},
+		{Name: "TLS handshakes", Kind: Handshakes, TLS: true, Pairs: 8, Targets: hs},
+	}}
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{"## 1 GiB file: 1024 MiB in 64 KiB chunks", "| gnet | 900 | 0.75 | 100 | 400 | 3.0 | 10 | 30 | 0 |",
+		"## TLS handshakes: 8 clients", "| gnet | 1000 | 1.00 | 800 | 3200 | 900.0 | 1.00 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}

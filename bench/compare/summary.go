@@ -21,6 +21,12 @@ type TargetSummary struct {
 	P99           float64 `json:"p99_us"`
 	P999          float64 `json:"p999_us"`
 	Max           float64 `json:"max_us"`
+	// MBPerSec is the body bytes delivered per second (median).
+	MBPerSec float64 `json:"mb_per_sec"`
+	// RSSStartKB and RSSMaxKB are the relay's resident memory when the
+	// traffic started and its peak during it (medians; 0 unknown).
+	RSSStartKB float64 `json:"relay_rss_start_kb,omitempty"`
+	RSSMaxKB   float64 `json:"relay_rss_max_kb,omitempty"`
 	// RelayCPU is the relay's CPU per delivered message (µs); 0 unknown.
 	RelayCPU float64 `json:"relay_cpu_per_msg_us"`
 	GenCPU   float64 `json:"generator_cpu_per_msg_us"`
@@ -30,6 +36,8 @@ type TargetSummary struct {
 	// Ratios against the base target (gnet): throughput and relay CPU.
 	ThroughputRatio float64 `json:"throughput_ratio,omitempty"`
 	CPURatio        float64 `json:"cpu_ratio,omitempty"`
+	// VsForwarder is throughput relative to the plain forwarder's.
+	VsForwarder float64 `json:"vs_forwarder,omitempty"`
 }
 
 func median(runs []*load.Result, f func(*load.Result) float64) float64 {
@@ -64,18 +72,34 @@ func summarize(name string, runs []*load.Result, errMsg string) TargetSummary {
 	s.P99 = median(runs, func(r *load.Result) float64 { return float64(r.Latency.P99) })
 	s.P999 = median(runs, func(r *load.Result) float64 { return float64(r.Latency.P999) })
 	s.Max = median(runs, func(r *load.Result) float64 { return float64(r.Latency.Max) })
+	s.MBPerSec = median(runs, func(r *load.Result) float64 { return r.MBPerSec })
+	s.RSSStartKB = median(runs, func(r *load.Result) float64 {
+		if r.Relay == nil {
+			return 0
+		}
+		return float64(r.Relay.RSSStartKB)
+	})
+	s.RSSMaxKB = median(runs, func(r *load.Result) float64 { return float64(relayRSSMax(r)) })
 	s.RelayCPU = median(runs, relayCPU)
 	s.GenCPU = median(runs, func(r *load.Result) float64 { return r.Generator.CPUPerMsgUs })
 	s.AuthsPerSec = median(runs, func(r *load.Result) float64 { return r.Setup.AuthsPerSec })
 	return s
 }
 
-// setRatios fills the ratios against BaseTarget.
+// setRatios fills the ratios against BaseTarget and the forwarder.
 func setRatios(ts []TargetSummary) {
-	var base *TargetSummary
+	var base, fw *TargetSummary
 	for i := range ts {
-		if ts[i].Target == BaseTarget {
+		switch ts[i].Target {
+		case BaseTarget:
 			base = &ts[i]
+		case ForwarderTarget:
+			fw = &ts[i]
+		}
+	}
+	if fw != nil && fw.MsgsPerSec > 0 {
+		for i := range ts {
+			ts[i].VsForwarder = ts[i].MsgsPerSec / fw.MsgsPerSec
 		}
 	}
 	if base == nil {

@@ -70,6 +70,9 @@ func runCmd(ctx context.Context, args []string) error {
 	messages := fs.Int64("messages", 0, "messages in total (or --duration)")
 	duration := fs.Duration("duration", 0, "how long to send (default 10s without --messages)")
 	rate := fs.Float64("rate", 0, "messages per second over all pairs, open loop (0: closed loop)")
+	fileSize := fs.Int64("file-size", 0, "send one message of this many bytes per pair, in --body-byte chunks, all in flight (a file transfer; --body default 65536)")
+	receiveRate := fs.Float64("receive-rate", 0, "receivers read at most this many bytes per second (0: no limit)")
+	handshakes := fs.Bool("handshakes", false, "with --transport tls: measure TLS handshakes per second (--pairs clients in parallel, for --duration)")
 	pid := fs.Int("relay-pid", 0, "relay process whose CPU and memory are sampled")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	if err := fs.Parse(args); err != nil {
@@ -96,15 +99,22 @@ func runCmd(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--kind %q: want relay or forwarder", *kind)
 	}
+	if *fileSize > 0 && !flagSet(fs, "body") {
+		*body = 0 // the file default, 64 KiB chunks
+	}
 	if *messages == 0 && *duration == 0 {
 		*duration = 10 * time.Second
 	}
 	sc := load.Scenario{Name: fmt.Sprintf("%d/%d", *pairs, *window), Pairs: *pairs, Window: *window, BodySize: *body,
-		Topology: topo, Messages: *messages, Duration: *duration, Rate: *rate,
+		Topology: topo, Messages: *messages, Duration: *duration, Rate: *rate, FileSize: *fileSize, ReceiveRate: *receiveRate,
 		Progress: func(p load.Progress) {
 			fmt.Fprintf(os.Stderr, "%5.0fs  sent %d  delivered %d\n", p.Elapsed.Seconds(), p.Sent, p.Delivered)
 		}}
-	res, err := load.Run(ctx, t, sc)
+	run := load.Run
+	if *handshakes {
+		run = load.Handshakes
+	}
+	res, err := run(ctx, t, sc)
 	if err != nil && res == nil {
 		return err
 	}
@@ -134,4 +144,11 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("--json: %w", err)
 	}
 	return nil
+}
+
+// flagSet reports whether the command line set the named flag.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -180,10 +180,18 @@ func (s *Session) Output() []byte {
 // back to the pool, so an idle session holds none.
 func (s *Session) Written() {
 	if s.ad.out != nil {
-		s.ad.out.Reset()
-		outPool.Put(s.ad.out)
+		putEmptied(&outPool, s.ad.out)
 		s.ad.out = nil
 	}
+}
+
+// putEmptied returns a buffer whose bytes were consumed to p, sized by its
+// capacity: bytebufferpool calibrates on the length at Put, and emptied
+// buffers would teach it that every buffer is tiny, after which it drops
+// every buffer it is given and each use allocates anew.
+func putEmptied(p *bytebufferpool.Pool, b *bytebufferpool.ByteBuffer) {
+	b.B = b.B[:cap(b.B)]
+	p.Put(b)
 }
 
 // Release returns the session's buffers; call it when the connection is

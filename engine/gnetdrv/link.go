@@ -147,7 +147,7 @@ func (l *link) receiveTLS(h *home) gnet.Action {
 	n, rerr := l.ec.Receive(&h.loop.worker, l.plain.B)
 	l.plain.B = l.plain.B[:copy(l.plain.B, l.plain.B[n:])]
 	if len(l.plain.B) == 0 {
-		plainPool.Put(l.plain)
+		putEmptied(&plainPool, l.plain)
 		l.plain = nil
 	}
 	return l.result(rerr)
@@ -171,9 +171,18 @@ func (l *link) keepParked(in []byte) {
 
 func (l *link) dropParked() {
 	if l.parked != nil {
-		parkPool.Put(l.parked)
+		putEmptied(&parkPool, l.parked)
 		l.parked = nil
 	}
+}
+
+// putEmptied returns a buffer whose bytes were consumed to p, sized by its
+// capacity: bytebufferpool calibrates on the length at Put, and emptied
+// buffers would teach it that every buffer is tiny, after which it drops
+// every buffer it is given (measured: a 16 KiB allocation per TLS read).
+func putEmptied(p *bytebufferpool.Pool, b *bytebufferpool.ByteBuffer) {
+	b.B = b.B[:cap(b.B)]
+	p.Put(b)
 }
 
 // releaseTLS returns the session's and the plaintext buffers.
@@ -182,7 +191,7 @@ func (l *link) releaseTLS() {
 		l.tls.Release()
 	}
 	if l.plain != nil {
-		plainPool.Put(l.plain)
+		putEmptied(&plainPool, l.plain)
 		l.plain = nil
 	}
 }
@@ -313,6 +322,11 @@ func (l *link) scheduleRecheck() {
 				return nil
 			}
 			l.flush(h)
+			// Flush reports what gnet holds only when it wrote; senders
+			// waiting on what gnet drained since need it said here.
+			if l.ec.Drained(h.c.OutboundBuffered()) {
+				l.scheduleRecheck()
+			}
 			h.loop.flushDirty()
 			return nil
 		}))
@@ -328,7 +342,9 @@ func (l *link) Resume() {
 	if l.parking {
 		if fd, ok := l.takeParkedFD(); ok {
 			l.mu.Unlock()
-			l.enroll(fd)
+			// Resume runs on whatever loop freed the space, and enrolling
+			// onto a loop waits for that loop: never wait on a loop.
+			go l.enroll(fd)
 			return
 		}
 		l.resumed = true
@@ -433,7 +449,7 @@ func (l *link) parkedClosed() {
 // is the parking mechanism with an immediate resume on the chosen loop.
 // Called in OnTraffic on h's loop.
 func (l *link) settle(h *home) gnet.Action {
-	if l.settled || l.tls != nil {
+	if l.settled {
 		return gnet.None
 	}
 	p, ok := l.ec.Peer().(*link)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/bench/load"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 	"github.com/msrprelay/msrprelay/tlsshim"
@@ -198,4 +199,25 @@ func TestTLSGarbageAndStall(t *testing.T) {
 		}
 	}
 	r.auth(t, poolOf(pem), "alice")
+}
+
+// A file over msrps into receivers slower than the sender: the relay pauses
+// the sender while gnet holds the sealed records and must resume it once
+// gnet has drained them (that resume once went missing and the transfer
+// stalled).
+func TestTLSFileIntoSlowReceivers(t *testing.T) {
+	cert, pem := newCert(t)
+	r := startTLSRelay(t, cert, poolOf(pem))
+	tgt := load.Target{Name: "gnet-tls", Addrs: []string{fmt.Sprintf("127.0.0.1:%d", r.port)},
+		TLS: &tls.Config{RootCAs: poolOf(pem), ServerName: "127.0.0.1"}, RealmHost: e2etest.Realm,
+		User: "alice", Password: e2etest.Password, AuthForm: client.FormRFC}
+	const size = 8 << 20
+	res, err := load.Run(context.Background(), tgt, load.Scenario{Pairs: 2, Window: 1 << 12, BodySize: 32 << 10,
+		FileSize: size, ReceiveRate: 16 << 20, StallTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(2 * size / (32 << 10)); res.Delivered != want || res.ErrorCount() != 0 {
+		t.Fatalf("delivered %d of %d chunks, errors %v (%s)", res.Delivered, want, res.Errors, res.FirstError)
+	}
 }

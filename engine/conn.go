@@ -29,10 +29,10 @@ type Conn struct {
 	peer   PeerInfo
 	hopKey string // for dialed connections: the next hop they reach
 
-	// Inbound state: the Receive goroutine only.
-	prog      codec.Progress
-	scan      codec.BodyScanner
-	cur       inbound
+	// Inbound state: the Receive goroutine only. in is nil between frames
+	// (see inState); midFrame says whether it is set, for other goroutines.
+	in        *inState
+	midFrame  atomic.Bool
 	authFails int
 	replay    *replayGuard // allocated on the first authenticated AUTH
 
@@ -50,6 +50,38 @@ type Conn struct {
 	delayed []delayedFrame // answers held back for a failing source (sessMu)
 
 	out out
+}
+
+// inState is the frame being received. It exists only while a frame is
+// (or may be) half received and goes back to inPool between frames: an
+// idle connection, the common case at density, holds none of its 220
+// bytes.
+type inState struct {
+	prog codec.Progress
+	scan codec.BodyScanner
+	cur  inbound
+}
+
+var inPool = sync.Pool{New: func() any { return new(inState) }}
+
+// takeIn gives the connection its inbound state for a Receive.
+func (c *Conn) takeIn() {
+	if c.in == nil {
+		c.in = inPool.Get().(*inState)
+		c.midFrame.Store(true)
+	}
+}
+
+// putIn returns the inbound state once nothing of a frame is pending: no
+// body in progress and no header search to resume.
+func (c *Conn) putIn() {
+	if in := c.in; in != nil && in.cur.mode == modeHeader && in.cur.ack == nil && in.prog == (codec.Progress{}) {
+		// Nothing to clear: cur is zero between frames, prog was just
+		// checked, and the scanner is Reset before each body.
+		inPool.Put(in)
+		c.in = nil
+		c.midFrame.Store(false)
+	}
 }
 
 // inbound is the frame being received.
@@ -77,7 +109,7 @@ const (
 	modeStream                // forward body bytes as they arrive
 )
 
-func (c *Conn) inFrame() bool { return c.cur.mode != modeHeader }
+func (c *Conn) inFrame() bool { return c.midFrame.Load() }
 
 // Paused reports whether Receive stopped early for backpressure; the
 // driver must not call Receive again until the Link's Resume.
@@ -111,11 +143,13 @@ func (c *Conn) Receive(w *Worker, buf []byte) (int, error) {
 		c.lastActive.Store(c.relay.now())
 		c.relay.cfg.Metrics.Add(BytesIn, int64(len(buf)))
 	}
+	c.takeIn()
+	defer c.putIn()
 	done := 0
 	for done < len(buf) && !c.paused.Load() {
 		var n int
 		var err error
-		if c.cur.mode == modeHeader {
+		if c.in.cur.mode == modeHeader {
 			n, err = c.receiveHeader(w, buf[done:])
 		} else {
 			n, err = c.receiveBody(w, buf[done:])
@@ -128,15 +162,15 @@ func (c *Conn) Receive(w *Worker, buf []byte) (int, error) {
 			break
 		}
 	}
-	if c.cur.mode == modeStream && c.cur.st != nil && c.cur.st.out != nil {
-		c.cur.st.out.yield(w, c.cur.st)
+	if c.in.cur.mode == modeStream && c.in.cur.st != nil && c.in.cur.st.out != nil {
+		c.in.cur.st.out.yield(w, c.in.cur.st)
 	}
 	return done, nil
 }
 
 func (c *Conn) receiveHeader(w *Worker, buf []byte) (int, error) {
 	f := &w.frame
-	n, err := f.Parse(buf, &c.relay.cfg.Limits, &c.prog)
+	n, err := f.Parse(buf, &c.relay.cfg.Limits, &c.in.prog)
 	if err == codec.ErrNeedMore {
 		return 0, nil
 	}
@@ -166,31 +200,31 @@ func (c *Conn) receiveBody(w *Worker, buf []byte) (int, error) {
 	if len(buf) > maxBodySlice {
 		buf = buf[:maxBodySlice]
 	}
-	r, err := c.scan.Scan(buf)
+	r, err := c.in.scan.Scan(buf)
 	body := buf[:r.Body]
-	switch c.cur.mode {
+	switch c.in.cur.mode {
 	case modeCollect:
-		c.cur.buf.B = append(c.cur.buf.B, body...)
+		c.in.cur.buf.B = append(c.in.cur.buf.B, body...)
 	case modeStream:
 		if len(body) > 0 {
-			c.cur.st.out.streamData(w, c.cur.st, body)
+			c.in.cur.st.out.streamData(w, c.in.cur.st, body)
 		}
 	}
-	if c.cur.sess != nil {
-		c.cur.sess.bytesIn.Add(int64(len(body)))
+	if c.in.cur.sess != nil {
+		c.in.cur.sess.bytesIn.Add(int64(len(body)))
 	}
 	if err != nil {
 		c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
 		return r.Body, err
 	}
 	if r.Collision {
-		p := c.cur.st.out.collide(w, c.cur.st)
-		c.scan.Watch(p.bytes())
+		p := c.in.cur.st.out.collide(w, c.in.cur.st)
+		c.in.scan.Watch(p.bytes())
 		return r.Body, nil
 	}
 	if r.End == 0 {
-		if c.cur.mode == modeStream {
-			c.checkBackpressure(w, c.cur.st.out.conn)
+		if c.in.cur.mode == modeStream {
+			c.checkBackpressure(w, c.in.cur.st.out.conn)
 		}
 		return r.Body, nil
 	}
@@ -200,7 +234,7 @@ func (c *Conn) receiveBody(w *Worker, buf []byte) (int, error) {
 
 // finishInbound completes the frame whose end-line just arrived.
 func (c *Conn) finishInbound(w *Worker, flag byte) {
-	cur := &c.cur
+	cur := &c.in.cur
 	switch cur.mode {
 	case modeCollect:
 		cur.buf.B = codec.AppendBodyEnd(cur.buf.B, cur.tid.bytes(), flag)
@@ -340,16 +374,20 @@ func (c *Conn) Closed(w *Worker) {
 	r := c.relay
 	r.forget(c)
 	r.cfg.Metrics.Add(ConnsClosed, 1)
-	if c.cur.mode == modeStream {
-		c.cur.st.out.streamEnd(w, c.cur.st, '#')
+	if in := c.in; in != nil {
+		if in.cur.mode == modeStream {
+			in.cur.st.out.streamEnd(w, in.cur.st, '#')
+		}
+		if in.cur.mode == modeCollect {
+			waitPool.Put(in.cur.buf)
+		}
+		if in.cur.ack != nil {
+			waitPool.Put(in.cur.ack)
+		}
+		in.cur = inbound{}
+		in.prog = codec.Progress{}
+		c.putIn()
 	}
-	if c.cur.mode == modeCollect {
-		waitPool.Put(c.cur.buf)
-	}
-	if c.cur.ack != nil {
-		waitPool.Put(c.cur.ack)
-	}
-	c.cur = inbound{}
 	c.sessMu.Lock()
 	owned, bound := c.owned, c.bound
 	c.owned, c.bound = nil, nil

@@ -94,9 +94,9 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		c.sendFrame(w, rt.target, t, prefix, w.scratch)
 		return 0
 	}
-	c.scan.Reset(f.TID(), limit)
-	c.scan.Watch(prefix.bytes())
-	if r, err := c.scan.Scan(rest); err == nil && r.End > 0 && !r.Collision && r.Body <= maxAtomic {
+	c.in.scan.Reset(f.TID(), limit)
+	c.in.scan.Watch(prefix.bytes())
+	if r, err := c.in.scan.Scan(rest); err == nil && r.End > 0 && !r.Collision && r.Body <= maxAtomic {
 		w.scratch = codec.AppendRewrite(w.scratch[:0], f, &rw)
 		w.scratch = append(w.scratch, rest[:r.Body]...)
 		w.scratch = codec.AppendBodyEnd(w.scratch, prefix.bytes(), r.Flag)
@@ -105,21 +105,21 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		c.sendAck(w)
 		return r.End
 	}
-	c.scan.Reset(f.TID(), limit)
-	c.scan.Watch(prefix.bytes())
+	c.in.scan.Reset(f.TID(), limit)
+	c.in.scan.Watch(prefix.bytes())
 	rng, _ := f.ByteRange()
 	small := rng.End != codec.Unknown && rng.End-rng.Start+1 <= minChunk
-	c.cur.sess = rt.sess
+	c.in.cur.sess = rt.sess
 	if !send || small {
-		c.cur.mode = modeCollect
-		c.cur.buf = waitPool.Get()
-		c.cur.buf.B = codec.AppendRewrite(c.cur.buf.B, f, &rw)
-		c.cur.target = rt.target
-		c.cur.tid = prefix
+		c.in.cur.mode = modeCollect
+		c.in.cur.buf = waitPool.Get()
+		c.in.cur.buf.B = codec.AppendRewrite(c.in.cur.buf.B, f, &rw)
+		c.in.cur.target = rt.target
+		c.in.cur.tid = prefix
 		if t != nil {
 			t.key = prefix
 		}
-		c.cur.txn = t
+		c.in.cur.txn = t
 		return 0
 	}
 	st := newStream(f, &rw, prefix, rng, t)
@@ -127,12 +127,12 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 	if !rt.target.out.startStream(st) {
 		st.release()
 		c.relay.failTxnTemplate(w, st, 481, "Session Does Not Exist")
-		c.cur.mode = modeSkip
+		c.in.cur.mode = modeSkip
 		return 0
 	}
-	c.scan.Watch(st.prefix.bytes())
-	c.cur.mode = modeStream
-	c.cur.st = st
+	c.in.scan.Watch(st.prefix.bytes())
+	c.in.cur.mode = modeStream
+	c.in.cur.st = st
 	return 0
 }
 
@@ -177,14 +177,14 @@ func (c *Conn) ackLater(f *codec.Frame, rt *route) {
 	b.B = codec.AppendHeader(b.B, "To-Path", first)
 	b.B = codec.AppendHeader(b.B, "From-Path", rt.ourURI)
 	b.B = codec.AppendEndLine(b.B, f.TID(), '$')
-	c.cur.ack = b
+	c.in.cur.ack = b
 }
 
 func (c *Conn) sendAck(w *Worker) {
-	if b := c.cur.ack; b != nil {
+	if b := c.in.cur.ack; b != nil {
 		c.out.writeFrame(w, nil, b.B)
 		waitPool.Put(b)
-		c.cur.ack = nil
+		c.in.cur.ack = nil
 	}
 }
 
@@ -197,8 +197,8 @@ func (c *Conn) skipBody(f *codec.Frame) {
 	if !isMethod(f.Method(), "SEND") {
 		limit = int64(c.relay.cfg.Limits.MaxNonSendBody)
 	}
-	c.scan.Reset(f.TID(), limit)
-	c.cur.mode = modeSkip
+	c.in.scan.Reset(f.TID(), limit)
+	c.in.cur.mode = modeSkip
 }
 
 // reject answers a request this relay will not forward, as RFC 4975 allows:

@@ -35,11 +35,13 @@ microbench:
 # `make bench` is one short run each (a few minutes); `make bench-full` is
 # five alternating rounds with medians. Add a Kamailio peer with
 # BENCH_ARGS='--kamailio 127.0.0.1:2866'.
+BENCH_DENSITY ?= --density 9000 --active
+
 bench: build
-	./bin/msrpbench compare --quick $(BENCH_ARGS)
+	./bin/msrpbench compare --quick $(BENCH_DENSITY) $(BENCH_ARGS)
 
 bench-full: build
-	./bin/msrpbench compare $(BENCH_ARGS)
+	./bin/msrpbench compare $(BENCH_DENSITY) $(BENCH_ARGS)
 
 # Each fuzz target for FUZZTIME on its seed corpus plus what it finds.
 # `make fuzz FUZZTIME=10m` is the by-hand run an issue asks for.

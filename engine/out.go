@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/engine/bufpool"
 )
 
 // minChunk is the body size below which a relay should not cut a chunk
@@ -14,13 +15,17 @@ import (
 // octets, except the last).
 const minChunk = 2048
 
-// Pools, one per kind of buffer (bytebufferpool calibrates each pool to its
-// typical size and drops larger buffers): wire bytes waiting for a driver,
-// and frames or stream bodies waiting behind an open chunk.
+// Pools, one per kind of buffer: wire bytes waiting for a driver, and
+// frames or stream bodies waiting behind an open chunk. They keep buffers
+// up to maxPooled (package bufpool says why not bytebufferpool.Pool).
 var (
-	pendingPool bytebufferpool.Pool
-	waitPool    bytebufferpool.Pool
+	pendingPool = bufpool.Pool{Max: maxPooled}
+	waitPool    = bufpool.Pool{Max: maxPooled}
 )
+
+// maxPooled is a few times the default high-water mark: buffers beyond
+// it come from rare huge frames and are left to the collector.
+const maxPooled = 4 << 20
 
 // out is one connection's outbound side: the multiplexer that puts frames
 // from many sources onto one wire in an order the receiver can parse.

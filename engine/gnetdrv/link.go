@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/bufpool"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
@@ -147,7 +148,7 @@ func (l *link) receiveTLS(h *home) gnet.Action {
 	n, rerr := l.ec.Receive(&h.loop.worker, l.plain.B)
 	l.plain.B = l.plain.B[:copy(l.plain.B, l.plain.B[n:])]
 	if len(l.plain.B) == 0 {
-		putEmptied(&plainPool, l.plain)
+		plainPool.Put(l.plain)
 		l.plain = nil
 	}
 	return l.result(rerr)
@@ -156,7 +157,7 @@ func (l *link) receiveTLS(h *home) gnet.Action {
 // parkPool holds the bytes a parked connection had read: a sender paused
 // and resumed a hundred times a second by a slow receiver would otherwise
 // allocate them afresh each time.
-var parkPool bytebufferpool.Pool
+var parkPool bufpool.Pool
 
 // keepParked appends in to the bytes fed to the engine before new ones.
 func (l *link) keepParked(in []byte) {
@@ -171,18 +172,9 @@ func (l *link) keepParked(in []byte) {
 
 func (l *link) dropParked() {
 	if l.parked != nil {
-		putEmptied(&parkPool, l.parked)
+		parkPool.Put(l.parked)
 		l.parked = nil
 	}
-}
-
-// putEmptied returns a buffer whose bytes were consumed to p, sized by its
-// capacity: bytebufferpool calibrates on the length at Put, and emptied
-// buffers would teach it that every buffer is tiny, after which it drops
-// every buffer it is given (measured: a 16 KiB allocation per TLS read).
-func putEmptied(p *bytebufferpool.Pool, b *bytebufferpool.ByteBuffer) {
-	b.B = b.B[:cap(b.B)]
-	p.Put(b)
 }
 
 // releaseTLS returns the session's and the plaintext buffers.
@@ -191,7 +183,7 @@ func (l *link) releaseTLS() {
 		l.tls.Release()
 	}
 	if l.plain != nil {
-		putEmptied(&plainPool, l.plain)
+		plainPool.Put(l.plain)
 		l.plain = nil
 	}
 }
@@ -205,7 +197,7 @@ func (l *link) writeTLSOutput(c gnet.Conn) {
 	l.tls.Written()
 }
 
-var plainPool bytebufferpool.Pool
+var plainPool bufpool.Pool
 
 // discard drops n consumed bytes. gnet's Discard(0) drops everything, so
 // zero must not reach it.

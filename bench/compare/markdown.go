@@ -43,16 +43,12 @@ func writeMessageCase(b *strings.Builder, s ScenarioReport) {
 		over = " over TLS"
 	}
 	fmt.Fprintf(b, "\n## %s: %d pairs x window %d, %d-byte bodies, %s topology%s\n\n", s.Name, s.Pairs, s.Window, s.BodySize, s.Topology, over)
-	b.WriteString("| target | msgs/s | x gnet | p50 us | p99 us | p99.9 us | max us | relay CPU us/msg | x gnet | generator CPU us/msg | AUTH/s | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, t := range s.Targets {
-		if failedRow(b, t, 12) {
-			continue
-		}
-		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %.1f | %s | %s |\n",
-			t.Target, throughput(t), ratio(t.ThroughputRatio), t.P50, t.P99, t.P999, t.Max,
-			num(t.RelayCPU), ratio(t.CPURatio), t.GenCPU, rate(t.AuthsPerSec), errCell(t))
-	}
+	writeTable(b, s, []string{"target", "msgs/s", "x gnet", "p50 us", "p99 us", "p99.9 us", "max us",
+		"relay CPU us/msg", "x gnet", "generator CPU us/msg", "AUTH/s", "errors"},
+		func(t TargetSummary) []string {
+			return []string{t.Target, throughput(t), ratio(t.ThroughputRatio), us(t.P50), us(t.P99), us(t.P999), us(t.Max),
+				num(t.RelayCPU), ratio(t.CPURatio), fmt.Sprintf("%.1f", t.GenCPU), rate(t.AuthsPerSec), errCell(t)}
+		})
 }
 
 func writeFileCase(b *strings.Builder, s ScenarioReport) {
@@ -61,38 +57,38 @@ func writeFileCase(b *strings.Builder, s ScenarioReport) {
 		fmt.Fprintf(b, ", receiver reading %.0f MB/s", s.ReceiveRate/1e6)
 	}
 	b.WriteString("\n\nEvery chunk in flight at once: only TCP and the relay's flow control hold the sender back. Latency is per chunk, queueing included.\n\n")
-	b.WriteString("| target | MB/s | x forwarder | chunk p50 us | p99 us | relay CPU us/chunk | relay RSS start MB | relay RSS peak MB | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, t := range s.Targets {
-		if failedRow(b, t, 9) {
-			continue
-		}
-		fmt.Fprintf(b, "| %s | %.0f | %s | %.0f | %.0f | %s | %s | %s | %s |\n",
-			t.Target, t.MBPerSec, ratio(t.VsForwarder), t.P50, t.P99, num(t.RelayCPU), mb(t.RSSStartKB), mb(t.RSSMaxKB), errCell(t))
-	}
+	writeTable(b, s, []string{"target", "MB/s", "x forwarder", "chunk p50 us", "p99 us", "relay CPU us/chunk",
+		"relay RSS start MB", "relay RSS peak MB", "errors"},
+		func(t TargetSummary) []string {
+			return []string{t.Target, us(t.MBPerSec), ratio(t.VsForwarder), us(t.P50), us(t.P99), num(t.RelayCPU),
+				mb(t.RSSStartKB), mb(t.RSSMaxKB), errCell(t)}
+		})
 }
 
 func writeHandshakeCase(b *strings.Builder, s ScenarioReport) {
 	fmt.Fprintf(b, "\n## %s: %d clients connecting in parallel, full handshakes (no resumption)\n\n", s.Name, s.Pairs)
-	b.WriteString("| target | handshakes/s | x gnet | p50 us | p99 us | relay CPU us/handshake | x gnet | generator CPU us/handshake | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	writeTable(b, s, []string{"target", "handshakes/s", "x gnet", "p50 us", "p99 us", "relay CPU us/handshake",
+		"x gnet", "generator CPU us/handshake", "errors"},
+		func(t TargetSummary) []string {
+			return []string{t.Target, throughput(t), ratio(t.ThroughputRatio), us(t.P50), us(t.P99), num(t.RelayCPU),
+				ratio(t.CPURatio), fmt.Sprintf("%.1f", t.GenCPU), errCell(t)}
+		})
+}
+
+// writeTable writes a markdown table of a case: a row per target, or the
+// error of a target that has no results.
+func writeTable(b *strings.Builder, s ScenarioReport, header []string, row func(TargetSummary) []string) {
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n|---" + strings.Repeat("|---:", len(header)-1) + "|\n")
 	for _, t := range s.Targets {
-		if failedRow(b, t, 9) {
+		if len(t.Runs) == 0 {
+			fmt.Fprintf(b, "| %s | failed: %s |%s\n", t.Target, strings.ReplaceAll(t.Error, "|", "/"), strings.Repeat(" |", len(header)-2))
 			continue
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.0f | %s | %s | %.1f | %s |\n",
-			t.Target, throughput(t), ratio(t.ThroughputRatio), t.P50, t.P99, num(t.RelayCPU), ratio(t.CPURatio), t.GenCPU, errCell(t))
+		b.WriteString("| " + strings.Join(row(t), " | ") + " |\n")
 	}
 }
 
-// failedRow writes the row of a target without results.
-func failedRow(b *strings.Builder, t TargetSummary, cols int) bool {
-	if len(t.Runs) > 0 {
-		return false
-	}
-	fmt.Fprintf(b, "| %s | failed: %s |%s\n", t.Target, strings.ReplaceAll(t.Error, "|", "/"), strings.Repeat(" |", cols-2))
-	return true
-}
+func us(v float64) string { return fmt.Sprintf("%.0f", v) }
 
 func throughput(t TargetSummary) string {
 	tp := fmt.Sprintf("%.0f", t.MsgsPerSec)

@@ -49,6 +49,12 @@ type link struct {
 	closed  atomic.Bool
 	queued  atomic.Bool // a flush task is posted to the loop
 	recheck atomic.Bool // a drain re-check is scheduled
+	// Re-checks back off while the socket takes nothing (a receiver that
+	// stopped reading): stalls counts them, lastHeld is what gnet held at
+	// the last one, wrote says a flush put bytes on the socket since.
+	stalls   uint8
+	lastHeld int
+	wrote    bool
 
 	// Parking (see the package doc).
 	mu      sync.Mutex
@@ -246,10 +252,14 @@ func (l *link) flush(h *home) {
 		return
 	}
 	c := h.c
+	l.wrote = false
 	again := l.ec.Flush(func(b []byte) (int, int) {
 		if l.tls == nil {
-			return writeSome(c, b)
+			taken, held := writeSome(c, b)
+			l.wrote = l.wrote || taken > 0
+			return taken, held
 		}
+		l.wrote = true
 		if err := l.tls.Seal(b); err != nil {
 			_ = c.Close()
 			return len(b), 0
@@ -260,6 +270,9 @@ func (l *link) flush(h *home) {
 		}
 		return len(b), c.OutboundBuffered()
 	})
+	if l.wrote {
+		l.stalls = 0
+	}
 	if again {
 		l.scheduleRecheck()
 	}
@@ -286,8 +299,8 @@ func writeSome(c gnet.Conn, b []byte) (taken, held int) {
 	}
 	n, err := unix.Write(c.Fd(), b)
 	switch {
-	case err == unix.EAGAIN:
-		n = 0
+	case err == unix.EAGAIN || err == unix.EINTR:
+		n = 0 // the next flush or re-check tries again
 	case err != nil:
 		_ = c.Close()
 		return len(b), 0
@@ -299,13 +312,21 @@ func writeSome(c gnet.Conn, b []byte) (taken, held int) {
 	return n, 0
 }
 
+// Re-check delays: 2 ms while the socket drains, doubling up to 64 ms
+// while it takes nothing, so that a thousand stalled receivers cost a few
+// thousand wake-ups per second rather than half a million.
+const (
+	recheckDelay     = 2 * time.Millisecond
+	maxRecheckStalls = 5
+)
+
 // scheduleRecheck looks again at the outbound buffer shortly: gnet reports
 // no "drained" event, and paused senders wait for this one to drain.
 func (l *link) scheduleRecheck() {
 	if !l.recheck.CompareAndSwap(false, true) {
 		return
 	}
-	time.AfterFunc(2*time.Millisecond, func() {
+	time.AfterFunc(recheckDelay<<l.stalls, func() {
 		h := l.home.Load()
 		_ = h.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 			l.recheck.Store(false)
@@ -313,7 +334,15 @@ func (l *link) scheduleRecheck() {
 				l.Wake(nil)
 				return nil
 			}
+			drained := h.c.OutboundBuffered() < l.lastHeld
+			if drained {
+				l.stalls = 0
+			}
 			l.flush(h)
+			if !drained && !l.wrote && l.stalls < maxRecheckStalls {
+				l.stalls++
+			}
+			l.lastHeld = h.c.OutboundBuffered()
 			// Flush reports what gnet holds only when it wrote; senders
 			// waiting on what gnet drained since need it said here.
 			if l.ec.Drained(h.c.OutboundBuffered()) {

@@ -313,8 +313,12 @@ func (c *Conn) Flush(write func([]byte) (taken, held int)) (again bool) {
 		}
 		left = c.out.release(b, taken, held)
 	}
-	if c.closing.Load() && !left {
-		c.close() // the driver sends what it holds before closing
+	if c.closing.Load() {
+		// The driver sends what it took before closing. A rest it could
+		// not take means a peer that stopped reading while it was being
+		// turned away: waiting for it would keep the connection open for
+		// as long as the peer likes, so the rest is dropped.
+		c.close()
 	}
 	return c.out.drained() || left
 }

@@ -187,7 +187,11 @@ func users(t *testing.T) string {
 }
 
 func tlsAuth(t *testing.T, addr string, port int, roots *x509.CertPool) (*client.Conn, tls.ConnectionState) {
-	c, err := client.Dial(addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, 5*time.Second)
+	return tlsAuthWith(t, addr, port, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+}
+
+func tlsAuthWith(t *testing.T, addr string, port int, cfg *tls.Config) (*client.Conn, tls.ConnectionState) {
+	c, err := client.Dial(addr, cfg, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,6 +221,34 @@ func TestEphemeralCertificate(t *testing.T) {
 	fp := tlsshim.Fingerprint(st.PeerCertificates[0].Raw)
 	if !strings.Contains(logs.String(), fp) {
 		t.Fatalf("fingerprint %s not logged:\n%s", fp, logs)
+	}
+}
+
+// TestSessionResumption: a client that reconnects resumes its TLS session
+// instead of a full handshake (the daemon keeps one server configuration,
+// and with it one set of session-ticket keys).
+func TestSessionResumption(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the daemon")
+	}
+	certPath := filepath.Join(t.TempDir(), "eph.pem")
+	addr, port, _, logs := daemon(t, "--credentials", users(t), "--tls-ephemeral-cert", certPath)
+	pem, err := os.ReadFile(certPath)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	cfg := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+	first, st := tlsAuthWith(t, addr, port, cfg)
+	first.Close()
+	if st.DidResume {
+		t.Fatal("the first connection cannot resume")
+	}
+	second, st := tlsAuthWith(t, addr, port, cfg)
+	defer second.Close()
+	if !st.DidResume {
+		t.Fatal("the second connection did a full handshake instead of resuming")
 	}
 }
 

@@ -151,15 +151,18 @@ func (t *tlsState) options() *tlsshim.Options {
 		}
 		return &tls.Certificate{}, nil // none: the next hop sees an endpoint
 	}
+	// One server configuration for every handshake: the certificate comes
+	// from getCert (reloads included), and a configuration made per
+	// handshake would also make its own session-ticket keys, so no client
+	// could ever resume a session.
+	server := &tls.Config{
+		GetCertificate: getCert,
+		ClientAuth:     tls.RequestClientCert, // relays show one; endpoints need not
+		MinVersion:     tls.VersionTLS12,
+		CipherSuites:   t.cipherSuites(),
+	}
 	return &tlsshim.Options{
-		Server: func() *tls.Config {
-			return &tls.Config{
-				GetCertificate: getCert,
-				ClientAuth:     tls.RequestClientCert, // relays show one; endpoints need not
-				MinVersion:     tls.VersionTLS12,
-				CipherSuites:   t.cipherSuites(),
-			}
-		},
+		Server: func() *tls.Config { return server },
 		Client: func(serverName string) *tls.Config {
 			return &tls.Config{
 				ServerName:           serverName,

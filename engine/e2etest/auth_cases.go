@@ -15,7 +15,7 @@ import (
 
 const aliceURI = "msrp://alice.example.com:9/a1;tcp"
 
-func testAuthForms(t *testing.T, start Start) {
+func testAuthForms(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
 	for _, form := range []client.AuthForm{client.FormRFC, client.FormMsrplib, client.FormURI} {
 		c := e.dial()
@@ -37,7 +37,7 @@ func testAuthForms(t *testing.T, start Start) {
 	}
 }
 
-func testAuthChallenge(t *testing.T, start Start) {
+func testAuthChallenge(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
 	c := e.dial()
 	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
@@ -62,7 +62,7 @@ func authWithPassword(c *client.Conn, e *env, pw string) error {
 	return err
 }
 
-func testAuthFailuresClose(t *testing.T, start Start) {
+func testAuthFailuresClose(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
 	c := e.dial()
 	for i := 0; i < 2; i++ {
@@ -84,7 +84,7 @@ func testAuthFailuresClose(t *testing.T, start Start) {
 	}
 }
 
-func testAuthStaleNonce(t *testing.T, start Start) {
+func testAuthStaleNonce(t *testing.T, start *suite) {
 	e := startEnv(t, start, func(c *engine.Config) { c.NonceTTL = 300 * time.Millisecond })
 	c := e.dial()
 	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
@@ -110,7 +110,7 @@ func authorized(e *env, d *codec.Digest, nc string) client.Request {
 	return client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}
 }
 
-func testAuthReplayedNC(t *testing.T, start Start) {
+func testAuthReplayedNC(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
 	c := e.dial()
 	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
@@ -129,7 +129,7 @@ func testAuthReplayedNC(t *testing.T, start Start) {
 	expectResponse(t, c, next.TID, 200)
 }
 
-func testAuthExpiresBounds(t *testing.T, start Start) {
+func testAuthExpiresBounds(t *testing.T, start *suite) {
 	e := startEnv(t, start, func(c *engine.Config) { c.ExpiresMin = time.Minute; c.ExpiresMax = time.Hour })
 	for _, tc := range []struct {
 		expires string
@@ -146,7 +146,7 @@ func testAuthExpiresBounds(t *testing.T, start Start) {
 	}
 }
 
-func testAuthDomains(t *testing.T, start Start) {
+func testAuthDomains(t *testing.T, start *suite) {
 	e := startEnv(t, start, func(c *engine.Config) { c.Domains = []string{"example.com"} })
 	// The AUTH host is the SIP domain, not the relay's name: accepted.
 	if err := authWithPassword(e.dial(), e, Password); err != nil {

@@ -59,7 +59,7 @@ func firstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
-func testPipelinedFrames(t *testing.T, start Start) {
+func testPipelinedFrames(t *testing.T, start *suite) {
 	p := newPair(t, startEnv(t, start, nil))
 	var wire []byte
 	var bodies [][]byte
@@ -80,7 +80,7 @@ func testPipelinedFrames(t *testing.T, start Start) {
 	p.expectDelivered(t, bodies...)
 }
 
-func testByteAtATime(t *testing.T, start Start) {
+func testByteAtATime(t *testing.T, start *suite) {
 	p := newPair(t, startEnv(t, start, nil))
 	body := []byte("one byte at a time\r\n-------x$\r\n")
 	req := p.frame("b1", body, '$')
@@ -95,7 +95,7 @@ func testByteAtATime(t *testing.T, start Start) {
 
 // testFakeEndLines: binary bodies holding end-line look-alikes, this
 // chunk's tid with a wrong flag, another tid's end-line.
-func testFakeEndLines(t *testing.T, start Start) {
+func testFakeEndLines(t *testing.T, start *suite) {
 	p := newPair(t, startEnv(t, start, nil))
 	tid := client.NewTID()
 	body := []byte("\x00\xff\r\n-------\r\n-------" + tid + "x$\r\n\r\n-------" + tid[:10] + "$\r\n\r\n-------" + tid + " \r\n\r\n-------other1234$\r\n")
@@ -112,7 +112,7 @@ func testFakeEndLines(t *testing.T, start Start) {
 // testLargeChunk streams one 64 MiB chunk through the relay; bob sees the
 // same bytes (possibly in several chunks if the relay had to cut, which it
 // must not do with nothing else waiting).
-func testLargeChunk(t *testing.T, start Start) {
+func testLargeChunk(t *testing.T, start *suite) {
 	if testing.Short() {
 		t.Skip("short")
 	}
@@ -147,7 +147,7 @@ func testLargeChunk(t *testing.T, start Start) {
 // testInterleavedStreams: two senders stream large chunks to one receiver
 // connection (both sessions are bob's); the relay interleaves them by
 // cutting chunks, and each message arrives whole with correct ranges.
-func testInterleavedStreams(t *testing.T, start Start) {
+func testInterleavedStreams(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
 	bob := e.dial()
 	var uses []string

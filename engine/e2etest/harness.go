@@ -2,6 +2,8 @@ package e2etest
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -15,15 +17,52 @@ import (
 	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
-// Start starts a relay with cfg listening on 127.0.0.1:port and returns a
-// function that stops it. cfg.Hostname is "127.0.0.1".
+// Start starts a relay with cfg listening on 127.0.0.1:port (msrps when
+// d.TLS is set) and returns a function that stops it. cfg.Hostname is
+// "127.0.0.1".
 type Start func(t testing.TB, cfg engine.Config, port int, d DriverOptions) (stop func())
 
-// DriverOptions are the transport limits a test sets.
+// DriverOptions are the transport settings a test sets.
 type DriverOptions struct {
 	MaxConns int
+	// TLS, when set, makes the relay listen on tls:// with these options.
+	TLS *tlsshim.Options
+}
+
+// suite is how the cases start relays: the driver's Start and, for
+// RunTLS, the certificate the relays serve and a client configuration
+// that trusts it.
+type suite struct {
+	start  Start
+	server *tlsshim.Options
+	client *tls.Config
+}
+
+func plainSuite(start Start) *suite { return &suite{start: start} }
+
+// tlsSuite makes a certificate for 127.0.0.1 that the relays serve and
+// the test clients trust.
+func tlsSuite(t testing.TB, start Start) *suite {
+	cert, pem, _, err := tlsshim.SelfSigned(nil, []net.IP{net.IPv4(127, 0, 0, 1)}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	server := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	return &suite{
+		start: start,
+		server: &tlsshim.Options{
+			Server:           func() *tls.Config { return server },
+			Client:           func(name string) *tls.Config { return &tls.Config{ServerName: name, RootCAs: roots} },
+			RelayRoots:       func() *x509.CertPool { return roots },
+			HandshakeTimeout: 2 * time.Second,
+		},
+		client: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"},
+	}
 }
 
 // Password is every test user's password; users are alice, bob, carol.
@@ -60,7 +99,8 @@ type env struct {
 	t    testing.TB
 	port int
 	addr string
-	uri  string // the AUTH To-Path
+	uri  string      // the AUTH To-Path
+	tls  *tls.Config // nil: plain TCP
 	logs *logSink
 	mu   sync.Mutex
 	sids []string // session ids handed out: bearer secrets
@@ -133,11 +173,11 @@ func BaseConfig(t testing.TB) engine.Config {
 	}
 }
 
-func startEnv(t testing.TB, start Start, mod func(*engine.Config)) *env {
+func startEnv(t testing.TB, start *suite, mod func(*engine.Config)) *env {
 	return startEnvOpts(t, start, mod, DriverOptions{})
 }
 
-func startEnvOpts(t testing.TB, start Start, mod func(*engine.Config), d DriverOptions) *env {
+func startEnvOpts(t testing.TB, start *suite, mod func(*engine.Config), d DriverOptions) *env {
 	cfg := BaseConfig(t)
 	logs := &logSink{}
 	// Everything the relay logs, at every level, is checked for secrets
@@ -147,8 +187,13 @@ func startEnvOpts(t testing.TB, start Start, mod func(*engine.Config), d DriverO
 		mod(&cfg)
 	}
 	port := FreePort(t)
-	stop := start(t, cfg, port, d)
-	e := &env{t: t, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port), uri: fmt.Sprintf("msrp://%s:%d;tcp", Realm, port), logs: logs}
+	d.TLS = start.server
+	stop := start.start(t, cfg, port, d)
+	e := &env{t: t, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port), uri: fmt.Sprintf("msrp://%s:%d;tcp", Realm, port),
+		logs: logs, tls: start.client}
+	if e.tls != nil {
+		e.uri = fmt.Sprintf("msrps://%s:%d;tcp", Realm, port)
+	}
 	t.Cleanup(func() {
 		stop()
 		e.checkSecrets()
@@ -170,7 +215,7 @@ func startEnvOpts(t testing.TB, start Start, mod func(*engine.Config), d DriverO
 
 func (e *env) dial() *client.Conn {
 	e.t.Helper()
-	c, err := client.Dial(e.addr, nil, 5*time.Second)
+	c, err := client.Dial(e.addr, e.tls, 5*time.Second)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func send(t testing.TB, c *client.Conn, to, from, msgID string, body []byte, ext
 
 // testSingleHopSend: alice has no relay and connects to bob's (RFC 4976
 // §3): To-Path <relay/bob-session> <bob>.
-func testSingleHopSend(t *testing.T, start Start) {
+func testSingleHopSend(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
 	bob, use := e.auth("bob", client.FormRFC)
 	alice := e.dial()
@@ -49,7 +49,7 @@ func testSingleHopSend(t *testing.T, start Start) {
 
 // testSharedTopology: both users on this relay; the relay must take both
 // hops in process (To-Path <relay/A> <relay/B> <bob>).
-func testSharedTopology(t *testing.T, start Start) {
+func testSharedTopology(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
 	alice, useA := e.auth("alice", client.FormRFC)
 	bob, useB := e.auth("bob", client.FormMsrplib)
@@ -70,7 +70,7 @@ func testSharedTopology(t *testing.T, start Start) {
 
 // testTwoRelays: alice behind relay A, bob behind relay B; A opens one
 // connection to B and reuses it.
-func testTwoRelays(t *testing.T, start Start) {
+func testTwoRelays(t *testing.T, start *suite) {
 	a := startEnv(t, start, nil)
 	b := startEnv(t, start, nil)
 	alice, useA := a.auth("alice", client.FormRFC)
@@ -96,7 +96,7 @@ func testTwoRelays(t *testing.T, start Start) {
 
 // testClientBehindTwoRelays: RFC 4976 §5.1, a client AUTHs at its relay,
 // then AUTHs at a second relay through the first.
-func testClientBehindTwoRelays(t *testing.T, start Start) {
+func testClientBehindTwoRelays(t *testing.T, start *suite) {
 	inner := startEnv(t, start, nil)
 	outer := startEnv(t, start, nil)
 	alice, u1 := inner.auth("alice", client.FormRFC)

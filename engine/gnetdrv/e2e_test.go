@@ -12,11 +12,15 @@ import (
 
 func startGnet(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOptions) func() {
 	t.Helper()
-	r, err := engine.New(cfg, []engine.Listener{{Port: port}})
+	r, err := engine.New(cfg, []engine.Listener{{Port: port, Secure: d.TLS != nil}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(r, Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, Loops: 2, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	listen := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	if d.TLS != nil {
+		listen = fmt.Sprintf("tls://127.0.0.1:%d", port)
+	}
+	s := New(r, Options{Listen: []string{listen}, TLS: d.TLS, Loops: 2, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {
@@ -33,3 +37,6 @@ func startGnet(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOption
 }
 
 func TestEndToEnd(t *testing.T) { e2etest.Run(t, startGnet) }
+
+// TestEndToEndTLS runs the suite's transport-neutral cases over msrps.
+func TestEndToEndTLS(t *testing.T) { e2etest.RunTLS(t, startGnet) }

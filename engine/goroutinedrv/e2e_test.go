@@ -11,11 +11,11 @@ import (
 )
 
 func startGoroutines(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOptions) func() {
-	r, err := engine.New(cfg, []engine.Listener{{Port: port}})
+	r, err := engine.New(cfg, []engine.Listener{{Port: port, Secure: d.TLS != nil}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(r, Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	s := New(r, Options{Listen: []string{listenURL(port, d)}, TLS: d.TLS, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {
@@ -29,5 +29,16 @@ func startGoroutines(t testing.TB, cfg engine.Config, port int, d e2etest.Driver
 	}
 }
 
+// listenURL is the listener a suite asks for: tls:// when it runs over TLS.
+func listenURL(port int, d e2etest.DriverOptions) string {
+	if d.TLS != nil {
+		return fmt.Sprintf("tls://127.0.0.1:%d", port)
+	}
+	return fmt.Sprintf("tcp://127.0.0.1:%d", port)
+}
+
 // TestEndToEnd runs the same suite as the gnet driver.
 func TestEndToEnd(t *testing.T) { e2etest.Run(t, startGoroutines) }
+
+// TestEndToEndTLS runs the suite's transport-neutral cases over msrps.
+func TestEndToEndTLS(t *testing.T) { e2etest.RunTLS(t, startGoroutines) }

@@ -202,20 +202,27 @@ func tlsAuthWith(t *testing.T, addr string, port int, cfg *tls.Config) (*client.
 	return c, c.Raw().(*tls.Conn).ConnectionState()
 }
 
+// ephemeralDaemon starts the daemon without --tls-cert and returns a pool
+// trusting the self-signed certificate it wrote for clients.
+func ephemeralDaemon(t *testing.T) (addr string, port int, roots *x509.CertPool, logs *syncBuffer) {
+	certPath := filepath.Join(t.TempDir(), "eph.pem")
+	addr, port, _, logs = daemon(t, "--credentials", users(t), "--tls-ephemeral-cert", certPath)
+	pem, err := os.ReadFile(certPath)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	roots = x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	return addr, port, roots, logs
+}
+
 // TestEphemeralCertificate: without --tls-cert the daemon serves msrps with
 // a self-signed certificate written where a client can trust it.
 func TestEphemeralCertificate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the daemon")
 	}
-	certPath := filepath.Join(t.TempDir(), "eph.pem")
-	addr, port, _, logs := daemon(t, "--credentials", users(t), "--tls-ephemeral-cert", certPath)
-	pem, err := os.ReadFile(certPath)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, logs)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
+	addr, port, roots, logs := ephemeralDaemon(t)
 	c, st := tlsAuth(t, addr, port, roots)
 	defer c.Close()
 	fp := tlsshim.Fingerprint(st.PeerCertificates[0].Raw)
@@ -231,14 +238,7 @@ func TestSessionResumption(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the daemon")
 	}
-	certPath := filepath.Join(t.TempDir(), "eph.pem")
-	addr, port, _, logs := daemon(t, "--credentials", users(t), "--tls-ephemeral-cert", certPath)
-	pem, err := os.ReadFile(certPath)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, logs)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
+	addr, port, roots, _ := ephemeralDaemon(t)
 	cfg := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
 	first, st := tlsAuthWith(t, addr, port, cfg)
 	first.Close()

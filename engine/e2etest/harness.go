@@ -32,6 +32,16 @@ type DriverOptions struct {
 	TLS *tlsshim.Options
 }
 
+// Listener is what a driver starting a relay on 127.0.0.1:port under d
+// needs: the engine's listener and the address to listen on (tls:// when
+// d.TLS is set).
+func (d DriverOptions) Listener(port int) (engine.Listener, string) {
+	if d.TLS != nil {
+		return engine.Listener{Port: port, Secure: true}, fmt.Sprintf("tls://127.0.0.1:%d", port)
+	}
+	return engine.Listener{Port: port}, fmt.Sprintf("tcp://127.0.0.1:%d", port)
+}
+
 // suite is how the cases start relays: the driver's Start and, for
 // RunTLS, the certificate the relays serve and a client configuration
 // that trusts it.

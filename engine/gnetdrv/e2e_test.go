@@ -2,7 +2,6 @@ package gnetdrv
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -12,13 +11,10 @@ import (
 
 func startGnet(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOptions) func() {
 	t.Helper()
-	r, err := engine.New(cfg, []engine.Listener{{Port: port, Secure: d.TLS != nil}})
+	lis, listen := d.Listener(port)
+	r, err := engine.New(cfg, []engine.Listener{lis})
 	if err != nil {
 		t.Fatal(err)
-	}
-	listen := fmt.Sprintf("tcp://127.0.0.1:%d", port)
-	if d.TLS != nil {
-		listen = fmt.Sprintf("tls://127.0.0.1:%d", port)
 	}
 	s := New(r, Options{Listen: []string{listen}, TLS: d.TLS, Loops: 2, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
 	done := make(chan error, 1)

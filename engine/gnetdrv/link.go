@@ -79,7 +79,7 @@ type link struct {
 	recheck atomic.Bool // a drain re-check is scheduled
 	// Re-checks back off while the socket takes nothing (a receiver that
 	// stopped reading): stalls counts them, lastHeld is what gnet held at
-	// the last one, wrote says a flush put bytes on the socket since.
+	// the last one, wrote says the last flush put bytes on the socket.
 	stalls   uint8
 	lastHeld int
 	wrote    bool

@@ -2,7 +2,6 @@ package goroutinedrv
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -11,11 +10,12 @@ import (
 )
 
 func startGoroutines(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOptions) func() {
-	r, err := engine.New(cfg, []engine.Listener{{Port: port, Secure: d.TLS != nil}})
+	lis, listen := d.Listener(port)
+	r, err := engine.New(cfg, []engine.Listener{lis})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(r, Options{Listen: []string{listenURL(port, d)}, TLS: d.TLS, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	s := New(r, Options{Listen: []string{listen}, TLS: d.TLS, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {
@@ -27,14 +27,6 @@ func startGoroutines(t testing.TB, cfg engine.Config, port int, d e2etest.Driver
 		_ = s.Stop(context.Background())
 		<-done
 	}
-}
-
-// listenURL is the listener a suite asks for: tls:// when it runs over TLS.
-func listenURL(port int, d e2etest.DriverOptions) string {
-	if d.TLS != nil {
-		return fmt.Sprintf("tls://127.0.0.1:%d", port)
-	}
-	return fmt.Sprintf("tcp://127.0.0.1:%d", port)
 }
 
 // TestEndToEnd runs the same suite as the gnet driver.

@@ -74,8 +74,8 @@ func TestSendTemplateParses(t *testing.T) {
 // every chunk but the last.
 func TestChunkTemplate(t *testing.T) {
 	tpl := newChunkTemplate("msrp://127.0.0.1:1/s;tcp", "msrp://127.0.0.1:3/a;tcp", 100, 250)
-	if tpl.chunks() != 3 {
-		t.Fatalf("%d chunks", tpl.chunks())
+	if sc := (Scenario{FileSize: 250, BodySize: 100}); sc.fileChunks() != 3 {
+		t.Fatalf("%d chunks", sc.fileChunks())
 	}
 	want := []struct {
 		start, end int64

@@ -134,8 +134,7 @@ func (s *Scenario) withDefaults() (Scenario, error) {
 		if o.FileSize < int64(o.BodySize) {
 			return o, fmt.Errorf("file of %d bytes in chunks of %d: at least one whole chunk", o.FileSize, o.BodySize)
 		}
-		chunks := (o.FileSize + int64(o.BodySize) - 1) / int64(o.BodySize)
-		if o.FileSize-(chunks-1)*int64(o.BodySize) < MinBodySize {
+		if o.FileSize-(o.fileChunks()-1)*int64(o.BodySize) < MinBodySize {
 			return o, fmt.Errorf("file of %d bytes: its last chunk would be shorter than a stamp (%d bytes)", o.FileSize, MinBodySize)
 		}
 		return o.finish()
@@ -170,4 +169,9 @@ func (t *Target) validate() error {
 		return errors.New("a relay target needs a user and a realm host")
 	}
 	return nil
+}
+
+// fileChunks is how many SENDs a pair's file takes.
+func (s *Scenario) fileChunks() int64 {
+	return (s.FileSize + int64(s.BodySize) - 1) / int64(s.BodySize)
 }

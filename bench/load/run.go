@@ -45,7 +45,7 @@ func Run(ctx context.Context, t Target, sc Scenario) (*Result, error) {
 	for i := range pairs {
 		pairs[i] = &pair{idx: i, credits: make(chan struct{}, sc.Window)}
 		if sc.FileSize > 0 {
-			pairs[i].quota = (sc.FileSize + int64(sc.BodySize) - 1) / int64(sc.BodySize)
+			pairs[i].quota = sc.fileChunks()
 		}
 		if sc.Messages > 0 {
 			pairs[i].quota = sc.Messages / int64(sc.Pairs)

@@ -55,14 +55,6 @@ func (t *sendTemplate) maxFrameLen() int {
 	return len(t.head) + len("Byte-Range: ") + 3*20 + 2 + len(t.tail) + t.bodyLen + len("\r\n-------") + tidLen + 3
 }
 
-// chunks is how many SENDs the file takes (0 for separate messages).
-func (t *sendTemplate) chunks() int64 {
-	if t.fileSize == 0 {
-		return 0
-	}
-	return (t.fileSize + int64(t.bodyLen) - 1) / int64(t.bodyLen)
-}
-
 // appendSend appends the SEND for seq of pair to dst, stamped with ts.
 func (t *sendTemplate) appendSend(dst []byte, pair int, seq uint64, ts int64) []byte {
 	tid := uint64(pair)<<40 | seq&(1<<40-1)

@@ -194,6 +194,9 @@ func TestStreamCutOnlyWhenSomethingWaits(t *testing.T) {
 	if !bytes.HasPrefix(rest.f.TID(), first.f.TID()) || bytes.Equal(rest.f.TID(), first.f.TID()) {
 		t.Fatalf("tids %s then %s", first.f.TID(), rest.f.TID())
 	}
+	if got := bob.out.backlog(); got != 0 {
+		t.Fatalf("everything written, backlog %d", got)
+	}
 	freeTxn(tr)
 }
 

@@ -124,14 +124,22 @@ func (o *out) maybeCut(force bool) {
 	if st.chunkBody < minChunk && !force {
 		return
 	}
-	b := o.pendingBuf()
-	b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), '+')
-	o.txns.add(st.pieceTxn(), o.conn.relay.now())
-	st.nextPiece()
-	o.open = nil
+	o.cutPiece(st)
 	st.queued = true
 	o.queue = append(o.queue, outItem{st: st})
 	o.drainQueue()
+}
+
+// cutPiece ends st's open piece with '+': the rest of its chunk follows as
+// a new piece with its own transaction.
+func (o *out) cutPiece(st *stream) {
+	b := o.pendingBuf()
+	n := len(b.B)
+	b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), '+')
+	o.size.Add(int64(len(b.B) - n))
+	o.txns.add(st.pieceTxn(), o.conn.relay.now())
+	st.nextPiece()
+	o.open = nil
 }
 
 // drainQueue moves waiting items onto the wire until a chunk stays open.
@@ -167,23 +175,33 @@ func (o *out) drainQueue() {
 // writeStreamData puts body bytes of the open stream on the wire, writing
 // the chunk's header first if this is the chunk's first byte.
 func (o *out) writeStreamData(st *stream, p []byte) {
+	o.writeStreamHeader(st)
 	b := o.pendingBuf()
-	if !st.headerOut {
-		b.B = st.appendHeader(b.B)
-		st.headerOut = true
-	}
 	b.B = append(b.B, p...)
 	st.chunkBody += int64(len(p))
 }
 
+// writeStreamHeader writes the open chunk's header once, before its first
+// body byte or its end-line. Like every byte the out writes itself, it
+// counts in size, which release takes it out of again.
+func (o *out) writeStreamHeader(st *stream) {
+	if st.headerOut {
+		return
+	}
+	b := o.pendingBuf()
+	n := len(b.B)
+	b.B = st.appendHeader(b.B)
+	o.size.Add(int64(len(b.B) - n))
+	st.headerOut = true
+}
+
 // finishStream writes the open stream's end-line and closes it.
 func (o *out) finishStream(st *stream) {
+	o.writeStreamHeader(st)
 	b := o.pendingBuf()
-	if !st.headerOut {
-		b.B = st.appendHeader(b.B)
-		st.headerOut = true
-	}
+	n := len(b.B)
 	b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), st.flag)
+	o.size.Add(int64(len(b.B) - n))
 	o.txns.add(st.pieceTxn(), o.conn.relay.now())
 	st.done = true
 	o.open = nil

@@ -100,11 +100,7 @@ func (st *stream) nextPiece() {
 func (o *out) collide(from *Worker, st *stream) (newPrefix tid) {
 	o.mu.Lock()
 	if o.open == st && st.headerOut {
-		b := o.pendingBuf()
-		b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), '+')
-		o.txns.add(st.pieceTxn(), o.conn.relay.now())
-		st.nextPiece()
-		o.open = nil
+		o.cutPiece(st)
 		if len(o.queue) > 0 {
 			st.queued = true
 			o.queue = append(o.queue, outItem{st: st})

@@ -251,10 +251,10 @@ func (c *Conn) finishInbound(w *Worker, flag byte) {
 	*cur = inbound{}
 }
 
-// deliver queues a complete frame on target; if target is gone, the
-// transaction fails at once.
-func (c *Conn) deliver(w *Worker, target *Conn, t *txn, frame []byte) {
-	if target.out.writeFrame(w, t, frame) {
+// deliver queues a complete frame, made of parts, on target; if target is
+// gone, the transaction fails at once.
+func (c *Conn) deliver(w *Worker, target *Conn, t *txn, parts ...[]byte) {
+	if target.out.writeFrame(w, t, parts...) {
 		c.relay.cfg.Metrics.Add(FramesForwarded, 1)
 		c.checkBackpressure(w, target)
 		return

@@ -97,11 +97,13 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 	c.in.scan.Reset(f.TID(), limit)
 	c.in.scan.Watch(prefix.bytes())
 	if r, err := c.in.scan.Scan(rest); err == nil && r.End > 0 && !r.Collision && r.Body <= maxAtomic {
+		// The body goes from the read buffer straight into the target's
+		// queue: only the header and the end-line are built here.
 		w.scratch = codec.AppendRewrite(w.scratch[:0], f, &rw)
-		w.scratch = append(w.scratch, rest[:r.Body]...)
+		head := len(w.scratch)
 		w.scratch = codec.AppendBodyEnd(w.scratch, prefix.bytes(), r.Flag)
 		rt.sess.bytesIn.Add(int64(r.Body))
-		c.sendFrame(w, rt.target, t, prefix, w.scratch)
+		c.sendFrame(w, rt.target, t, prefix, w.scratch[:head], rest[:r.Body], w.scratch[head:])
 		c.sendAck(w)
 		return r.End
 	}
@@ -137,11 +139,11 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 }
 
 // sendFrame queues a complete forwarded frame and its transaction.
-func (c *Conn) sendFrame(w *Worker, target *Conn, t *txn, key tid, frame []byte) {
+func (c *Conn) sendFrame(w *Worker, target *Conn, t *txn, key tid, parts ...[]byte) {
 	if t != nil {
 		t.key = key
 	}
-	c.deliver(w, target, t, frame)
+	c.deliver(w, target, t, parts...)
 }
 
 // newTemplate records what a response or a failure will need to find its

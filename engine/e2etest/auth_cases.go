@@ -23,7 +23,7 @@ func testAuthForms(t *testing.T, start *suite) {
 		if err != nil {
 			t.Fatalf("form %d: %v", form, err)
 		}
-		if !strings.HasPrefix(res.UsePath, "msrp://127.0.0.1:") || !strings.HasSuffix(res.UsePath, ";tcp") || res.Expires != 600 {
+		if !strings.HasPrefix(res.UsePath, e.scheme()+"://127.0.0.1:") || !strings.HasSuffix(res.UsePath, ";tcp") || res.Expires != 600 {
 			t.Fatalf("form %d: Use-Path %q Expires %d", form, res.UsePath, res.Expires)
 		}
 		// The 200 proves the relay knows the password too (rspauth).

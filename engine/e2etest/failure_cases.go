@@ -35,7 +35,7 @@ func expectClosed(t testing.TB, c *client.Conn) {
 func testUnknownSession(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
 	c := e.dial()
-	bogus := fmt.Sprintf("msrp://127.0.0.1:%d/aaaaaaaaaaaaaaaaaaaaaaaaaa;tcp %s", e.port, bobURI)
+	bogus := fmt.Sprintf("%s://127.0.0.1:%d/aaaaaaaaaaaaaaaaaaaaaaaaaa;tcp %s", e.scheme(), e.port, bobURI)
 	req := send(t, c, bogus, aliceURI, "u1", []byte("x"))
 	expectResponse(t, c, req.TID, 481)
 	// Failure-Report: no gets no answer; the next frame's answer comes first.
@@ -43,7 +43,7 @@ func testUnknownSession(t *testing.T, start *suite) {
 	req3 := send(t, c, bogus, aliceURI, "u3", []byte("x"))
 	expectResponse(t, c, req3.TID, 481)
 	// Another relay's URI (same host, other port) is not ours.
-	other := fmt.Sprintf("msrp://127.0.0.1:%d/aaaaaaaaaaaaaaaaaaaaaaaaaa;tcp %s", e.port+1, bobURI)
+	other := fmt.Sprintf("%s://127.0.0.1:%d/aaaaaaaaaaaaaaaaaaaaaaaaaa;tcp %s", e.scheme(), e.port+1, bobURI)
 	req4 := send(t, c, other, aliceURI, "u4", []byte("x"))
 	expectResponse(t, c, req4.TID, 481)
 }

@@ -54,7 +54,7 @@ type suite struct {
 func plainSuite(start Start) *suite { return &suite{start: start} }
 
 // tlsSuite makes a certificate for 127.0.0.1 that the relays serve and
-// the test clients trust.
+// the test clients and the relays trust.
 func tlsSuite(t testing.TB, start Start) *suite {
 	cert, pem, _, err := tlsshim.SelfSigned(nil, []net.IP{net.IPv4(127, 0, 0, 1)}, time.Hour)
 	if err != nil {
@@ -62,12 +62,16 @@ func tlsSuite(t testing.TB, start Start) *suite {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	server := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	// Every relay of the suite serves the same certificate and presents it
+	// to the relays it dials, which trust it: mutual TLS between relays.
+	server := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
 	return &suite{
 		start: start,
 		server: &tlsshim.Options{
-			Server:           func() *tls.Config { return server },
-			Client:           func(name string) *tls.Config { return &tls.Config{ServerName: name, RootCAs: roots} },
+			Server: func() *tls.Config { return server },
+			Client: func(name string) *tls.Config {
+				return &tls.Config{ServerName: name, RootCAs: roots, Certificates: []tls.Certificate{cert}}
+			},
 			RelayRoots:       func() *x509.CertPool { return roots },
 			HandshakeTimeout: 2 * time.Second,
 		},
@@ -114,6 +118,14 @@ type env struct {
 	logs *logSink
 	mu   sync.Mutex
 	sids []string // session ids handed out: bearer secrets
+}
+
+// scheme is the URI scheme of the relay's listener: msrps over TLS.
+func (e *env) scheme() string {
+	if e.tls != nil {
+		return "msrps"
+	}
+	return "msrp"
 }
 
 // logSink keeps the relay's log lines.

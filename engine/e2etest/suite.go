@@ -12,26 +12,9 @@ type suiteCase struct {
 // Run runs the whole suite against relays made by start.
 func Run(t *testing.T, start Start) { runCases(t, plainSuite(start), allCases) }
 
-// RunTLS runs the cases that do not depend on the transport's scheme over
-// msrps: AUTH, both topologies, framing (pipelining, byte at a time, fake
-// end-lines, a large chunk, interleaved streams), failures and reports.
-// The cases left out assert plain msrp URIs or need two relays.
-func RunTLS(t *testing.T, start Start) {
-	var cases []suiteCase
-	for _, c := range allCases {
-		if !plainOnly[c.name] {
-			cases = append(cases, c)
-		}
-	}
-	runCases(t, tlsSuite(t, start), cases)
-}
-
-// plainOnly are the cases RunTLS leaves out: they assert msrp:// URIs,
-// dial a second relay, or count connections a TLS handshake changes.
-var plainOnly = map[string]bool{
-	"AuthForms": true, "UnknownSession": true,
-	"TwoRelays": true, "ClientBehindTwoRelays": true,
-}
+// RunTLS runs the whole suite over msrps: clients verify the relay's
+// certificate, and relays dial each other with mutual TLS.
+func RunTLS(t *testing.T, start Start) { runCases(t, tlsSuite(t, start), allCases) }
 
 func runCases(t *testing.T, s *suite, cases []suiteCase) {
 	for _, tc := range cases {

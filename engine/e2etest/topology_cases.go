@@ -101,7 +101,7 @@ func testClientBehindTwoRelays(t *testing.T, start *suite) {
 	outer := startEnv(t, start, nil)
 	alice, u1 := inner.auth("alice", client.FormRFC)
 	// The outer relay is named by address: tests resolve no names.
-	outerURI := fmt.Sprintf("msrp://127.0.0.1:%d;tcp", outer.port)
+	outerURI := fmt.Sprintf("%s://127.0.0.1:%d;tcp", outer.scheme(), outer.port)
 	res, err := alice.Auth(client.AuthOptions{RelayURI: u1 + " " + outerURI, FromURI: aliceURI, User: "alice", Password: Password})
 	if err != nil {
 		t.Fatal(err)

@@ -401,7 +401,9 @@ func (c *Conn) Closed(w *Worker) {
 		r.endSession(s, "connection closed")
 	}
 	for _, s := range bound {
-		s.bound.CompareAndSwap(c, nil)
+		if b := s.bound.Load(); b != nil && b.conn == c {
+			s.bound.CompareAndSwap(b, nil)
+		}
 		s.hop.CompareAndSwap(c, nil)
 	}
 	// Toward a client whose connection is gone the session is gone too

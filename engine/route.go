@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"net"
 	"strconv"
 	"strings"
@@ -57,14 +58,16 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 		return route{}, &stForbidden
 	}
 	if c != s.owner {
-		// Inward, toward the client that AUTHed. A direct endpoint binds
-		// the session; relays are not bound: one relay connection carries
-		// many sessions, and a relay may reconnect.
-		if codec.PathLen(f.FromPath()) == 1 && !c.isRelay() {
-			if !s.bound.CompareAndSwap(nil, c) && s.bound.Load() != c {
-				return route{}, &stBoundElse
-			}
-			c.noteBound(s)
+		// Inward, toward the client that AUTHed. Past this relay the path
+		// reaches the client, or its relay: never this relay again.
+		if r.loopsBack(rest) {
+			return route{}, &stForbidden
+		}
+		// A direct endpoint binds the session; relays are not bound: one
+		// relay connection carries many sessions, and a relay may
+		// reconnect.
+		if codec.PathLen(f.FromPath()) == 1 && !c.isRelay() && !c.bind(s, f.FromPath()) {
+			return route{}, &stBoundElse
 		}
 		rt.target = s.owner
 		return rt, nil
@@ -91,11 +94,14 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 		rt.target = s2.owner
 		return rt, nil
 	}
-	if b := s.bound.Load(); b != nil {
-		rt.target = b
+	// Outward goes where the path says: to the bound endpoint only if it
+	// is the next hop, over the session's relay connection only if that
+	// reaches the next hop's authority.
+	if b := s.bound.Load(); b != nil && b.reaches(next, &nu) {
+		rt.target = b.conn
 		return rt, nil
 	}
-	if h := s.hop.Load(); h != nil && !h.closed.Load() {
+	if h := s.hop.Load(); h != nil && !h.closed.Load() && h.hopKey == string(appendHopKey(w.extra[:0], &nu)) {
 		rt.target = h
 		return rt, nil
 	}
@@ -126,6 +132,37 @@ func (r *Relay) lookup(u *codec.URI) *Session {
 
 func (c *Conn) isRelay() bool { return len(c.peer.RelayNames) > 0 || c.hopKey != "" }
 
+// loopsBack reports whether a request going inward names this relay again
+// after its own URI. Only a client's relay has more than one URI left
+// there (RFC 4976 §5.1), so only then is the next one parsed.
+func (r *Relay) loopsBack(rest []byte) bool {
+	if codec.PathLen(rest) < 2 {
+		return false
+	}
+	next, _ := codec.NextURI(rest)
+	nu, err := codec.ParseURI(next)
+	return err == nil && r.isOurs(&nu)
+}
+
+// bind makes c the peer endpoint of s, which sends from fromPath, unless
+// another connection is bound already.
+func (c *Conn) bind(s *Session, fromPath []byte) bool {
+	b := s.bound.Load()
+	if b == nil {
+		nb := &binding{conn: c, uri: bytes.Clone(bytes.TrimSpace(fromPath))}
+		if s.bound.CompareAndSwap(nil, nb) {
+			b = nb
+		} else {
+			b = s.bound.Load()
+		}
+	}
+	if b == nil || b.conn != c {
+		return false
+	}
+	c.noteBound(s)
+	return true
+}
+
 func (c *Conn) noteBound(s *Session) {
 	c.sessMu.Lock()
 	for _, b := range c.bound {
@@ -145,8 +182,8 @@ func (r *Relay) nextHop(u *codec.URI) *Conn {
 	if r.dialer == nil || u.Port < 0 {
 		return nil
 	}
+	key := string(appendHopKey(nil, u))
 	host := strings.ToLower(string(u.Host))
-	key := string(u.Scheme) + "://" + host + ":" + strconv.Itoa(u.Port)
 	r.hopsMu.Lock()
 	if h := r.hops[key]; h != nil && !h.closed.Load() {
 		r.hopsMu.Unlock()
@@ -158,4 +195,18 @@ func (r *Relay) nextHop(u *codec.URI) *Conn {
 	serverName := strings.Trim(host, "[]")
 	r.dialer.Dial(h, net.JoinHostPort(serverName, strconv.Itoa(u.Port)), u.Secure(), serverName)
 	return h
+}
+
+// appendHopKey writes the key of the next hop u names: scheme, host and
+// port, in lower case (RFC 4976 §6.4.2: one connection per next hop).
+func appendHopKey(dst []byte, u *codec.URI) []byte {
+	for _, part := range [][]byte{u.Scheme, []byte("://"), u.Host, []byte(":")} {
+		for _, ch := range part {
+			if 'A' <= ch && ch <= 'Z' {
+				ch += 'a' - 'A'
+			}
+			dst = append(dst, ch)
+		}
+	}
+	return strconv.AppendInt(dst, int64(u.Port), 10)
 }

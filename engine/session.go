@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base32"
 	"sync"
 	"sync/atomic"
+
+	"github.com/msrprelay/msrprelay/codec"
 )
 
 // sessionID is 128 bits from crypto/rand (RFC 4976 §6.3 asks for 64, RFC 4975
@@ -44,11 +47,10 @@ type Session struct {
 	uri []byte
 	// owner is the connection the AUTH came in on: the way to the client.
 	owner *Conn
-	// bound is the connection that reaches the session from the other side:
-	// the peer endpoint's connection, or the relay connection it comes
-	// through. Set once by the first request from a connection that is not
-	// the owner (RFC 4975 §5.4).
-	bound atomic.Pointer[Conn]
+	// bound is the peer endpoint that reaches the session from the other
+	// side over its own connection. Set once by the first request from a
+	// connection that is not the owner (RFC 4975 §5.4).
+	bound atomic.Pointer[binding]
 	// hop is the connection this relay opened toward the session's next
 	// relay, reused by every later request (RFC 4976 §6.4.2).
 	hop     atomic.Pointer[Conn]
@@ -58,6 +60,26 @@ type Session struct {
 	created int64
 	// counters for the end-of-session log line
 	bytesIn, bytesOut, frames atomic.Int64
+}
+
+// binding is a session's peer endpoint: its connection and the URI it
+// sends as From-Path, which the client's requests must name as their next
+// hop to go there (RFC 4976 §6.4).
+type binding struct {
+	conn *Conn
+	uri  []byte
+}
+
+// reaches reports whether next, the hop after this relay in a request from
+// the session's client, is the bound endpoint. The client usually repeats
+// the very bytes the endpoint sent; otherwise the URIs are compared by RFC
+// 4975 §6.1.
+func (b *binding) reaches(next []byte, nu *codec.URI) bool {
+	if bytes.Equal(next, b.uri) {
+		return true
+	}
+	bu, err := codec.ParseURI(b.uri)
+	return err == nil && bu.Equal(nu)
 }
 
 // registry maps session ids to sessions in shards so that lookups on

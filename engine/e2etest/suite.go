@@ -37,6 +37,8 @@ var allCases = []suiteCase{
 	{"SharedTopology", testSharedTopology},
 	{"TwoRelays", testTwoRelays},
 	{"ClientBehindTwoRelays", testClientBehindTwoRelays},
+	{"OwnerRoutesByPath", testOwnerRoutesByPath},
+	{"InwardLoopForbidden", testInwardLoopForbidden},
 	{"PipelinedFrames", testPipelinedFrames},
 	{"ByteAtATime", testByteAtATime},
 	{"FakeEndLines", testFakeEndLines},

@@ -115,4 +115,50 @@ func testClientBehindTwoRelays(t *testing.T, start *suite) {
 	req := client.Request{Method: "AUTH", ToPath: u1 + " " + outerURI, FromPath: aliceURI}
 	mallory.Send(&req)
 	expectResponse(t, mallory, req.TID, 403)
+	// The connection to the outer relay carries only what is for it: an
+	// AUTH for a third relay (nothing listens there) is not sent to it.
+	third := fmt.Sprintf("%s://127.0.0.1:%d;tcp", outer.scheme(), FreePort(t))
+	req3 := client.Request{Method: "AUTH", ToPath: u1 + " " + third, FromPath: aliceURI}
+	alice.Send(&req3)
+	expectResponse(t, alice, req3.TID, 408)
+}
+
+// testOwnerRoutesByPath: the session's client sends where its To-Path
+// says (RFC 4976 §6.4). The bound endpoint gets only requests that name it
+// as the next hop; a request for another party goes there (here: a port
+// where nothing listens, so a failure REPORT), never to alice.
+func testOwnerRoutesByPath(t *testing.T, start *suite) {
+	p := newPair(t, startEnv(t, start, nil))
+	req := send(t, p.alice, p.to, aliceURI, "b1", []byte("binds"))
+	expectResponse(t, p.alice, req.TID, 200)
+	p.expectDelivered(t, []byte("binds"))
+	carol := fmt.Sprintf("%s://127.0.0.1:%d/carol;tcp", p.e.scheme(), FreePort(t))
+	other := send(t, p.bob, p.use+" "+carol, bobURI, "o1", []byte("for carol"))
+	expectResponse(t, p.bob, other.TID, 200)
+	expectReport(t, p.bob, "o1", "000 4")
+	// The same URI alice sent, written in another case, still names her.
+	aliceUpper := strings.Replace(aliceURI, "alice.example.com", "ALICE.example.com", 1)
+	back := send(t, p.bob, p.use+" "+aliceUpper, bobURI, "o2", []byte("for alice"))
+	expectResponse(t, p.bob, back.TID, 200)
+	if got := expectRequest(t, p.alice, "SEND"); string(got.Body) != "for alice" {
+		t.Fatalf("alice received %q", got.Body)
+	}
+}
+
+// testInwardLoopForbidden: a request from someone other than the session's
+// client goes inward to that client; a path that then names this relay
+// again (mallory: <sidA> <sidB> <bob>) is refused and binds nothing.
+func testInwardLoopForbidden(t *testing.T, start *suite) {
+	e := startEnv(t, start, nil)
+	alice, useA := e.auth("alice", client.FormRFC)
+	_, useB := e.auth("bob", client.FormRFC)
+	mallory := e.dial()
+	req := send(t, mallory, useA+" "+useB+" "+bobURI, "msrp://m.example.com:9/m;tcp", "m1", []byte("x"))
+	expectResponse(t, mallory, req.TID, 403)
+	carol := e.dial()
+	req2 := send(t, carol, useA+" "+aliceURI, "msrp://c.example.com:9/c;tcp", "c1", []byte("hi alice"))
+	expectResponse(t, carol, req2.TID, 200)
+	if got := expectRequest(t, alice, "SEND"); string(got.Body) != "hi alice" {
+		t.Fatalf("alice received %q", got.Body)
+	}
 }

@@ -101,7 +101,7 @@ func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
 	ex = append(ex, "\r\n"...)
 	w.extra = ex
 	c.respond(w, f, 200, "OK", ex)
-	c.logAt(zerolog.InfoLevel).Str("session", s.logID).Str("user", s.user).Dur("expires", expires).Msg("session created")
+	c.logAt(zerolog.InfoLevel).Str("session", s.logID).Str("user", s.user).Int64("expires_s", int64(expires/time.Second)).Msg("session created")
 }
 
 func (r *Relay) domainAllowed(host []byte) bool {

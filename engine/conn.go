@@ -211,7 +211,7 @@ func (c *Conn) receiveBody(w *Worker, buf []byte) (int, error) {
 		}
 	}
 	if c.in.cur.sess != nil {
-		c.in.cur.sess.bytesIn.Add(int64(len(body)))
+		c.in.cur.sess.countBody(c, len(body))
 	}
 	if err != nil {
 		c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
@@ -243,9 +243,6 @@ func (c *Conn) finishInbound(w *Worker, flag byte) {
 	case modeStream:
 		cur.st.out.streamEnd(w, cur.st, flag)
 		c.checkBackpressure(w, cur.st.out.conn)
-	}
-	if cur.sess != nil {
-		cur.sess.frames.Add(1)
 	}
 	c.sendAck(w)
 	*cur = inbound{}

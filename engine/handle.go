@@ -78,6 +78,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 	send := isMethod(m, "SEND")
 	fr, _ := f.FailureReport()
 	t := c.newTemplate(f, rt, send, fr)
+	rt.sess.frames.Add(1)
 	var prefix tid
 	newTIDPrefix(&prefix)
 	rw := codec.Rewrite{TID: prefix.bytes(), ToPath: rt.toPath, FromPrefix: rt.fromPrefix}
@@ -102,7 +103,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		w.scratch = codec.AppendRewrite(w.scratch[:0], f, &rw)
 		head := len(w.scratch)
 		w.scratch = codec.AppendBodyEnd(w.scratch, prefix.bytes(), r.Flag)
-		rt.sess.bytesIn.Add(int64(r.Body))
+		rt.sess.countBody(c, r.Body)
 		c.sendFrame(w, rt.target, t, prefix, w.scratch[:head], rest[:r.Body], w.scratch[head:])
 		c.sendAck(w)
 		return r.End

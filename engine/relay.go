@@ -234,7 +234,7 @@ func (r *Relay) endSession(s *Session, why string) {
 	}
 	r.cfg.Metrics.Add(SessionsEnded, 1)
 	s.owner.logAt(zerolog.InfoLevel).Str("session", s.logID).Str("user", s.user).Str("why", why).
-		Int64("bytes_in", s.bytesIn.Load()).Int64("bytes_out", s.bytesOut.Load()).
-		Int64("frames", s.frames.Load()).Dur("duration", time.Duration(r.now()-s.created)).
+		Int64("bytes_from_client", s.bytesFromClient.Load()).Int64("bytes_to_client", s.bytesToClient.Load()).
+		Int64("frames", s.frames.Load()).Float64("duration_s", time.Duration(r.now()-s.created).Seconds()).
 		Msg("session ended")
 }

@@ -58,8 +58,18 @@ type Session struct {
 	user    string
 	logID   string // a prefix of the id: enough to correlate logs, not to use
 	created int64
-	// counters for the end-of-session log line
-	bytesIn, bytesOut, frames atomic.Int64
+	// counters for the end-of-session log line: body bytes from the
+	// client and toward it, requests forwarded either way
+	bytesFromClient, bytesToClient, frames atomic.Int64
+}
+
+// countBody adds n body bytes of a request for s sent by from.
+func (s *Session) countBody(from *Conn, n int) {
+	if from == s.owner {
+		s.bytesFromClient.Add(int64(n))
+	} else {
+		s.bytesToClient.Add(int64(n))
+	}
 }
 
 // binding is a session's peer endpoint: its connection and the URI it

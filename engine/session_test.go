@@ -1,0 +1,41 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+)
+
+// TestSessionEndLogCounts: the end-of-session line counts body bytes from
+// the client and toward it, and every request forwarded either way.
+func TestSessionEndLogCounts(t *testing.T) {
+	var logs bytes.Buffer
+	r, _ := testRelay(t, func(c *Config) { c.Logger = zerolog.New(&logs) })
+	alice, bob, _, _, to := setup(t, r)
+	var w Worker
+	receive(t, &w, alice, sendFrame("tid00001", to, aliceURI, "1-5/5", []byte("hello")))
+	receive(t, &w, alice, sendFrame("tid00002", to, aliceURI, "1-2/2", []byte("hi")))
+	sid := strings.Fields(to)[0]
+	receive(t, &w, bob, sendFrame("tid00003", sid+" "+aliceURI, bobURI, "1-3/3", []byte("abc")))
+	r.endSession(bob.owned[0], "test")
+	var line struct {
+		Message         string  `json:"message"`
+		BytesFromClient int64   `json:"bytes_from_client"`
+		BytesToClient   int64   `json:"bytes_to_client"`
+		Frames          int64   `json:"frames"`
+		DurationS       float64 `json:"duration_s"`
+	}
+	for _, l := range bytes.Split(logs.Bytes(), []byte("\n")) {
+		if bytes.Contains(l, []byte("session ended")) {
+			if err := json.Unmarshal(l, &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if line.Message != "session ended" || line.BytesFromClient != 3 || line.BytesToClient != 7 || line.Frames != 3 {
+		t.Fatalf("session end line %+v in\n%s", line, logs.Bytes())
+	}
+}

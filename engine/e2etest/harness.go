@@ -108,6 +108,27 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// hangUpPort is a port, held for the test's lifetime, whose listener
+// closes every connection at once: a next hop that fails. (A port merely
+// found free may be taken meanwhile by a relay of a parallel test.)
+func hangUpPort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 // env is one running relay in a test.
 type env struct {
 	t    testing.TB

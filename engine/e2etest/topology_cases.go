@@ -116,8 +116,8 @@ func testClientBehindTwoRelays(t *testing.T, start *suite) {
 	mallory.Send(&req)
 	expectResponse(t, mallory, req.TID, 403)
 	// The connection to the outer relay carries only what is for it: an
-	// AUTH for a third relay (nothing listens there) is not sent to it.
-	third := fmt.Sprintf("%s://127.0.0.1:%d;tcp", outer.scheme(), FreePort(t))
+	// AUTH for a third relay (one that hangs up) is not sent to it.
+	third := fmt.Sprintf("%s://127.0.0.1:%d;tcp", outer.scheme(), hangUpPort(t))
 	req3 := client.Request{Method: "AUTH", ToPath: u1 + " " + third, FromPath: aliceURI}
 	alice.Send(&req3)
 	expectResponse(t, alice, req3.TID, 408)
@@ -125,21 +125,23 @@ func testClientBehindTwoRelays(t *testing.T, start *suite) {
 
 // testOwnerRoutesByPath: the session's client sends where its To-Path
 // says (RFC 4976 §6.4). The bound endpoint gets only requests that name it
-// as the next hop; a request for another party goes there (here: a port
-// where nothing listens, so a failure REPORT), never to alice.
+// as the next hop; a request for another party goes there (here: a peer
+// that hangs up, so a failure REPORT), never to alice.
 func testOwnerRoutesByPath(t *testing.T, start *suite) {
 	p := newPair(t, startEnv(t, start, nil))
 	req := send(t, p.alice, p.to, aliceURI, "b1", []byte("binds"))
 	expectResponse(t, p.alice, req.TID, 200)
 	p.expectDelivered(t, []byte("binds"))
-	carol := fmt.Sprintf("%s://127.0.0.1:%d/carol;tcp", p.e.scheme(), FreePort(t))
+	carol := fmt.Sprintf("%s://127.0.0.1:%d/carol;tcp", p.e.scheme(), hangUpPort(t))
 	other := send(t, p.bob, p.use+" "+carol, bobURI, "o1", []byte("for carol"))
 	expectResponse(t, p.bob, other.TID, 200)
-	expectReport(t, p.bob, "o1", "000 4")
+	expectReport(t, p.bob, "o1", "000 408")
 	// The same URI alice sent, written in another case, still names her.
 	aliceUpper := strings.Replace(aliceURI, "alice.example.com", "ALICE.example.com", 1)
-	back := send(t, p.bob, p.use+" "+aliceUpper, bobURI, "o2", []byte("for alice"))
-	expectResponse(t, p.bob, back.TID, 200)
+	send(t, p.bob, p.use+" "+aliceUpper, bobURI, "o2", []byte("for alice"))
+	if f := readFrame(t, p.bob); f.Method != "" || f.Code != 200 {
+		t.Fatalf("want 200 for the SEND to alice, got %s %d %+v", f.Method, f.Code, f.Headers)
+	}
 	if got := expectRequest(t, p.alice, "SEND"); string(got.Body) != "for alice" {
 		t.Fatalf("alice received %q", got.Body)
 	}

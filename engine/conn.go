@@ -92,6 +92,7 @@ type inbound struct {
 	target *Conn
 	txn    *txn
 	tid    tid // the tid the forwarded frame ends with
+	head   int // header bytes in buf: the body follows
 	// For modeStream.
 	st *stream
 	// For every mode: the session the frame counts toward.
@@ -237,6 +238,7 @@ func (c *Conn) finishInbound(w *Worker, flag byte) {
 	cur := &c.in.cur
 	switch cur.mode {
 	case modeCollect:
+		cur.txn.setBodyLen(len(cur.buf.B) - cur.head)
 		cur.buf.B = codec.AppendBodyEnd(cur.buf.B, cur.tid.bytes(), flag)
 		c.deliver(w, cur.target, cur.txn, cur.buf.B)
 		waitPool.Put(cur.buf)
@@ -406,13 +408,13 @@ func (c *Conn) Closed(w *Worker) {
 	// Toward a client whose connection is gone the session is gone too
 	// (481); a relay connection that dropped is a next hop that did not
 	// answer (408).
-	code, reason := 481, "Session Does Not Exist"
+	status := &stNoSession
 	if c.hopKey != "" || c.isRelay() {
-		code, reason = 408, "Next Hop Closed"
+		status = &stHopClosed
 	}
-	failed, waiters := c.out.shut()
+	failed, waiters := c.out.shut(status)
 	for _, t := range failed {
-		r.failTxn(w, t, code, reason)
+		r.failTxn(w, t, status.code, status.reason)
 	}
 	for _, p := range waiters {
 		p.resume()

@@ -104,6 +104,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		head := len(w.scratch)
 		w.scratch = codec.AppendBodyEnd(w.scratch, prefix.bytes(), r.Flag)
 		rt.sess.countBody(c, r.Body)
+		t.setBodyLen(r.Body)
 		c.sendFrame(w, rt.target, t, prefix, w.scratch[:head], rest[:r.Body], w.scratch[head:])
 		c.sendAck(w)
 		return r.End
@@ -117,6 +118,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		c.in.cur.mode = modeCollect
 		c.in.cur.buf = waitPool.Get()
 		c.in.cur.buf.B = codec.AppendRewrite(c.in.cur.buf.B, f, &rw)
+		c.in.cur.head = len(c.in.cur.buf.B)
 		c.in.cur.target = rt.target
 		c.in.cur.tid = prefix
 		if t != nil {

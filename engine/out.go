@@ -222,6 +222,7 @@ func (o *out) startStream(st *stream) bool {
 // streamData queues body bytes of st (copied).
 func (o *out) streamData(from *Worker, st *stream, p []byte) {
 	o.mu.Lock()
+	st.received += int64(len(p))
 	if o.closed || st.done {
 		o.mu.Unlock()
 		return
@@ -240,7 +241,12 @@ func (o *out) streamData(from *Worker, st *stream, p []byte) {
 func (o *out) streamEnd(from *Worker, st *stream, flag byte) {
 	o.mu.Lock()
 	if o.closed || st.done {
+		t, status := st.droppedTxn(), st.failed
+		st.failed = nil
 		o.mu.Unlock()
+		if t != nil {
+			o.conn.relay.failTxn(from, t, status.code, status.reason)
+		}
 		return
 	}
 	st.ended, st.flag = true, flag
@@ -373,9 +379,11 @@ func (o *out) drained() (stillWaiting bool) {
 	return false
 }
 
-// shut closes the out: queued bytes are dropped, streams end, waiting
-// transactions fail, paused senders resume (to find the target gone).
-func (o *out) shut() (failed []*txn, waiters []*Conn) {
+// shut closes the out: queued bytes are dropped, streams end (what their
+// senders still send is reported failed with status once they end the
+// chunk), waiting transactions fail, paused senders resume (to find the
+// target gone).
+func (o *out) shut(status *routeStatus) (failed []*txn, waiters []*Conn) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -388,14 +396,20 @@ func (o *out) shut() (failed []*txn, waiters []*Conn) {
 		o.pending = nil
 	}
 	now := o.conn.relay.now()
-	if o.open != nil && o.open.headerOut {
-		o.txns.add(o.open.pieceTxn(), now)
+	if o.open != nil {
+		if o.open.headerOut {
+			o.txns.add(o.open.pieceTxn(), now)
+		}
+		o.open.fail(status)
 	}
 	for _, it := range o.queue {
 		if it.buf != nil {
 			o.size.Add(-int64(len(it.buf.B)))
 			waitPool.Put(it.buf)
 			o.txns.add(it.txn, now)
+		} else if it.st != o.open {
+			o.size.Add(-int64(len(it.st.wait.B)))
+			it.st.fail(status)
 		}
 	}
 	o.queue = nil

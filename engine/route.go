@@ -33,6 +33,7 @@ var (
 	stNoSession    = routeStatus{481, "Session Does Not Exist"}
 	stBoundElse    = routeStatus{506, "Session Bound Elsewhere"}
 	stForbidden    = routeStatus{403, "Forbidden"}
+	stHopClosed    = routeStatus{408, "Next Hop Closed"}
 	stNotSupported = routeStatus{501, "Not Implemented"}
 )
 

@@ -36,6 +36,12 @@ type stream struct {
 	done      bool
 	flag      byte
 	wait      bytebufferpool.ByteBuffer
+	// received counts every body byte the sender gave, delivered or not.
+	// Once the target closed (failed is set), bytes from failFrom on were
+	// dropped and get a failure REPORT when the sender ends the chunk.
+	received int64
+	failed   *routeStatus
+	failFrom int64
 }
 
 // newStream builds the forwarded header for f and the template for its
@@ -70,19 +76,45 @@ func (st *stream) appendHeader(dst []byte) []byte {
 
 // pieceTxn is the transaction for the piece about to be closed.
 func (st *stream) pieceTxn() *txn {
+	first := st.start + st.sentDone
+	return st.txnFor(first, first+st.chunkBody-1)
+}
+
+// txnFor is a transaction for the body bytes first..last of the chunk, or
+// nil when the sender asked for no failure reports.
+func (st *stream) txnFor(first, last int64) *txn {
+	if st.tmpl.fr == codec.ReportNo {
+		return nil
+	}
 	t := newTxn()
 	data := t.data
 	*t = st.tmpl
 	t.data = data
 	t.setData(st.tmpl.fromPath(), st.tmpl.ourURI(), st.tmpl.messageID())
 	t.key = st.tid
-	first := st.start + st.sentDone
-	t.rng = codec.ByteRange{Start: first, End: first + st.chunkBody - 1, Total: st.total}
-	if st.tmpl.fr == codec.ReportNo {
-		freeTxn(t)
+	t.rng = codec.ByteRange{Start: first, End: last, Total: st.total}
+	return t
+}
+
+// fail marks st as cut off by its target closing with status: the bytes
+// not covered by a piece transaction already are dropped from here on.
+// Called with the out's mutex held.
+func (st *stream) fail(status *routeStatus) {
+	st.failed = status
+	st.failFrom = st.start + st.sentDone
+	if st.headerOut {
+		st.failFrom += st.chunkBody
+	}
+}
+
+// droppedTxn is the transaction to fail for the bytes dropped since the
+// target closed, or nil when none were. Called with the out's mutex held.
+func (st *stream) droppedTxn() *txn {
+	last := st.start + st.received - 1
+	if st.failed == nil || last < st.failFrom {
 		return nil
 	}
-	return t
+	return st.txnFor(st.failFrom, last)
 }
 
 // nextPiece moves on after a cut.

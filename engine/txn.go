@@ -41,6 +41,16 @@ func (t *txn) fromPath() []byte  { return t.data[:t.fromEnd] }
 func (t *txn) ourURI() []byte    { return t.data[t.fromEnd:t.uriEnd] }
 func (t *txn) messageID() []byte { return t.data[t.uriEnd:] }
 
+// setBodyLen makes a SEND's range end what its body carried, whatever its
+// Byte-Range said ('*' or a wrong end): a failure REPORT "MUST calculate
+// the range-end field from the actual body data" (RFC 4975 §7.1.2). t may
+// be nil (no transaction kept).
+func (t *txn) setBodyLen(n int) {
+	if t != nil && t.kind == txnSend {
+		t.rng.End = t.rng.Start + int64(n) - 1
+	}
+}
+
 func (t *txn) setData(fromPath, ourURI, msgID []byte) {
 	t.data = append(append(append(t.data[:0], fromPath...), ourURI...), msgID...)
 	t.fromEnd = len(fromPath)

@@ -122,6 +122,20 @@ func testDownstreamErrorReport(t *testing.T, start *suite) {
 	f := expectRequest(t, p.bob, "SEND")
 	p.bob.Respond(f, 415, "Unsupported Media Type")
 	expectReport(t, p.alice, "x1", "000 415")
+	// The REPORT's range end comes from the body, whatever the SEND said
+	// ('*' or a wrong end): RFC 4975 §7.1.2.
+	for _, rng := range []string{"1-*/*", "1-3/11"} {
+		req := client.Request{Method: "SEND", ToPath: p.to, FromPath: aliceURI, ContentType: "text/plain", Body: []byte("unsupported"),
+			Headers: [][2]string{{"Message-ID", "x2"}, {"Byte-Range", rng}}}
+		p.alice.Send(&req)
+		expectResponse(t, p.alice, req.TID, 200)
+		f := expectRequest(t, p.bob, "SEND")
+		p.bob.Respond(f, 415, "Unsupported Media Type")
+		want := "1-11/" + strings.SplitN(rng, "/", 2)[1]
+		if r := expectReport(t, p.alice, "x2", "000 415"); r.Header("Byte-Range") != want {
+			t.Fatalf("SEND %s: REPORT Byte-Range %q, want %q", rng, r.Header("Byte-Range"), want)
+		}
+	}
 }
 
 func testPeerVanishes(t *testing.T, start *suite) {
@@ -135,13 +149,20 @@ func testPeerVanishes(t *testing.T, start *suite) {
 	buf := make([]byte, 4096)
 	io.ReadFull(p.bob.Raw(), buf)
 	p.bob.Close()
-	// The session died with bob's connection; alice hears about her chunk.
+	// The session died with bob's connection; alice hears about her whole
+	// chunk: what was on its way to bob, and what she sent after.
 	p.alice.SetDeadline(time.Now().Add(20 * time.Second))
-	for {
+	next := int64(1)
+	for next <= int64(len(body)) {
 		f := readFrame(t, p.alice)
-		if f.Method == "REPORT" || (f.Method == "" && f.Code >= 400) {
-			return
+		if f.Method != "REPORT" {
+			continue
 		}
+		var first, last, total int64
+		if _, err := fmt.Sscanf(f.Header("Byte-Range"), "%d-%d/%d", &first, &last, &total); err != nil || first != next || last < first {
+			t.Fatalf("REPORT %q after bytes up to %d (%v)", f.Header("Byte-Range"), next-1, err)
+		}
+		next = last + 1
 	}
 }
 

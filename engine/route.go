@@ -115,9 +115,11 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 	return rt, nil
 }
 
-// lookup finds the live session u names, if u is one of ours.
+// lookup finds the live session u names, if u is one of ours. Every URI
+// this relay hands out says ";tcp", and URIs with different transports
+// never match (RFC 4975 §6.1).
 func (r *Relay) lookup(u *codec.URI) *Session {
-	if !r.isOurs(u) {
+	if !r.isOurs(u) || !codec.EqualFold(u.Transport, "tcp") {
 		return nil
 	}
 	id, ok := parseSessionID(u.SessionID)

@@ -46,6 +46,10 @@ func testUnknownSession(t *testing.T, start *suite) {
 	other := fmt.Sprintf("%s://127.0.0.1:%d/aaaaaaaaaaaaaaaaaaaaaaaaaa;tcp %s", e.scheme(), e.port+1, bobURI)
 	req4 := send(t, c, other, aliceURI, "u4", []byte("x"))
 	expectResponse(t, c, req4.TID, 481)
+	// A live session's URI with another transport is another URI.
+	_, use := e.auth("bob", client.FormRFC)
+	req5 := send(t, c, strings.TrimSuffix(use, ";tcp")+";udp "+bobURI, aliceURI, "u5", []byte("x"))
+	expectResponse(t, c, req5.TID, 481)
 }
 
 func testSecondBinding(t *testing.T, start *suite) {

@@ -29,7 +29,11 @@ func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
 	if r.cfg.Realm != "" {
 		realm = []byte(r.cfg.Realm)
 	}
-	expires, st := r.expiresFor(f)
+	expires, st, bad := r.expiresFor(f)
+	if bad {
+		c.authRefused(w, f, 400, "Bad Request", "malformed Expires")
+		return
+	}
 	if st != nil {
 		c.respond(w, f, 423, "Interval Out-of-Bounds", st)
 		c.noteAuthFailure(w)
@@ -117,20 +121,37 @@ func (r *Relay) domainAllowed(host []byte) bool {
 }
 
 // expiresFor applies the Expires policy: absent means the default; out of
-// bounds is a 423 with Min-Expires or Max-Expires (RFC 4976 §6.3).
-func (r *Relay) expiresFor(f *codec.Frame) (time.Duration, []byte) {
+// bounds is a 423 with Min-Expires or Max-Expires (RFC 4976 §6.3); a value
+// that is not 1*DIGIT is bad (400), while digits too many for a number
+// are only too long.
+func (r *Relay) expiresFor(f *codec.Frame) (d time.Duration, bound []byte, bad bool) {
 	secs, ok, err := f.Expires()
-	if !ok || err != nil {
-		return r.cfg.ExpiresDefault, nil
+	if !ok {
+		return r.cfg.ExpiresDefault, nil, false
 	}
-	d := time.Duration(secs) * time.Second
+	maxSecs := int64(r.cfg.ExpiresMax / time.Second)
+	if err != nil {
+		if !allDigits(f.Header("Expires")) {
+			return 0, nil, true
+		}
+		secs = maxSecs + 1
+	}
 	switch {
-	case d < r.cfg.ExpiresMin:
-		return 0, codec.AppendHeaderInt(nil, "Min-Expires", int64(r.cfg.ExpiresMin/time.Second))
-	case secs > int64(r.cfg.ExpiresMax/time.Second):
-		return 0, codec.AppendHeaderInt(nil, "Max-Expires", int64(r.cfg.ExpiresMax/time.Second))
+	case secs < int64(r.cfg.ExpiresMin/time.Second):
+		return 0, codec.AppendHeaderInt(nil, "Min-Expires", int64(r.cfg.ExpiresMin/time.Second)), false
+	case secs > maxSecs:
+		return 0, codec.AppendHeaderInt(nil, "Max-Expires", maxSecs), false
 	}
-	return d, nil
+	return time.Duration(secs) * time.Second, nil, false
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // replayGuard remembers the last nonce a connection authenticated with and

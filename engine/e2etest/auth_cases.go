@@ -133,14 +133,21 @@ func testAuthExpiresBounds(t *testing.T, start *suite) {
 	e := startEnv(t, start, func(c *engine.Config) { c.ExpiresMin = time.Minute; c.ExpiresMax = time.Hour })
 	for _, tc := range []struct {
 		expires string
+		code    int
 		header  string
 		want    string
-	}{{"10", "Min-Expires", "60"}, {"7200", "Max-Expires", "3600"}} {
+	}{
+		{"10", 423, "Min-Expires", "60"},
+		{"7200", 423, "Max-Expires", "3600"},
+		{"99999999999999999999999", 423, "Max-Expires", "3600"},
+		{"abc", 400, "", ""},
+		{"-5", 400, "", ""},
+	} {
 		c := e.dial()
 		req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Expires", tc.expires}}}
 		c.Send(&req)
-		f := expectResponse(t, c, req.TID, 423)
-		if f.Header(tc.header) != tc.want {
+		f := expectResponse(t, c, req.TID, tc.code)
+		if tc.header != "" && f.Header(tc.header) != tc.want {
 			t.Fatalf("Expires %s: %+v", tc.expires, f.Headers)
 		}
 	}

@@ -210,7 +210,7 @@ func (c *Conn) skipBody(f *codec.Frame) {
 // never a REPORT, and a SEND only if its Failure-Report wants failures.
 func (c *Conn) reject(w *Worker, f *codec.Frame, st *routeStatus) {
 	c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
-	c.noteFailure()
+	defer c.noteFailure() // after the answer is queued: it may close
 	c.logAt(zerolog.InfoLevel).Bytes("method", f.Method()).Int("status", st.code).Msg("request refused")
 	m := f.Method()
 	if isMethod(m, "REPORT") {
@@ -228,7 +228,7 @@ func (c *Conn) reject(w *Worker, f *codec.Frame, st *routeStatus) {
 // status (400 or 413) when it can tell where the answer goes.
 func (c *Conn) rejectMalformed(w *Worker, f *codec.Frame, err error) {
 	c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
-	c.noteFailure()
+	defer c.noteFailure() // after the answer is queued: it may close
 	c.logAt(zerolog.InfoLevel).Err(err).Msg("malformed frame")
 	if !f.IsResponse() && !isMethod(f.Method(), "REPORT") && codec.ValidPath(f.FromPath()) && codec.PathLen(f.ToPath()) > 0 {
 		if e, ok := err.(*codec.Error); ok && e.Status != 0 {

@@ -155,10 +155,6 @@ func (n *Nonces) Verify(creds *Credentials, d *codec.Digest, realm, uri []byte, 
 		}
 	}
 	status := n.Check(p.nonce, connID, realm, now)
-	if status == NonceBad {
-		res.Verdict = VerdictBadNonce
-		return res
-	}
 
 	ha1, known := creds.Lookup(p.username, realm)
 	// Hash even for an unknown user so that timing does not tell which
@@ -168,6 +164,14 @@ func (n *Nonces) Verify(creds *Credentials, d *codec.Digest, realm, uri []byte, 
 	switch {
 	case !known:
 		res.Verdict = VerdictUnknownUser
+	case status == NonceBad && match:
+		// RFC 2617 §3.2.1: stale=TRUE for a nonce that is invalid "but
+		// with a valid digest for that nonce": a nonce issued on another
+		// connection, or forgotten; the client retries without asking its
+		// user again.
+		res.Verdict = VerdictStale
+	case status == NonceBad:
+		res.Verdict = VerdictBadNonce
 	case !match:
 		// RFC 2617 §3.2.1: stale only when the digest was right, so a
 		// wrong password on an old nonce is a wrong password.

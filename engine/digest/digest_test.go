@@ -137,15 +137,20 @@ func TestVerify(t *testing.T) {
 		{name: "stale past TTL", now: t0.Add(defaultNonceTTL + time.Nanosecond), want: VerdictStale, wantNC: 1},
 		{name: "stale from the future", now: t0.Add(-maxClockSkew - time.Nanosecond), want: VerdictStale, wantNC: 1},
 		{name: "stale nonce, wrong password", edit: func(a *auth) { a.password = "4321" }, now: t0.Add(time.Hour), want: VerdictBadPassword, wantNC: 1},
-		{name: "nonce of another connection", conn: conn + 1, want: VerdictBadNonce, wantNC: 1},
+		{name: "nonce of another connection", conn: conn + 1, want: VerdictStale, wantNC: 1},
 		{name: "nonce of another realm", edit: func(a *auth) {
 			a.nonce = string(n.Append(nil, conn, []byte("example.org"), t0))
-		}, want: VerdictBadNonce, wantNC: 1},
-		{name: "tampered nonce", edit: func(a *auth) { a.nonce = flip(a.nonce, 5) }, want: VerdictBadNonce, wantNC: 1},
-		{name: "foreign nonce", edit: func(a *auth) { a.nonce = vNonce }, want: VerdictBadNonce, wantNC: 1},
+		}, want: VerdictStale, wantNC: 1},
+		{name: "tampered nonce", edit: func(a *auth) { a.nonce = flip(a.nonce, 5) }, want: VerdictStale, wantNC: 1},
+		{name: "foreign nonce", edit: func(a *auth) { a.nonce = vNonce }, want: VerdictStale, wantNC: 1},
 		{name: "nonce from another key", edit: func(a *auth) {
 			a.nonce = string(NewNonces(0).Append(nil, conn, []byte(vRealm), t0))
-		}, want: VerdictBadNonce, wantNC: 1},
+		}, want: VerdictStale, wantNC: 1},
+		// A nonce that is not (or no longer) valid for this connection,
+		// with a digest right for it, is stale (RFC 2617 §3.2.1); with a
+		// wrong digest it answers no challenge.
+		{name: "nonce of another connection, wrong password", conn: conn + 1, edit: func(a *auth) { a.password = "4321" }, want: VerdictBadNonce, wantNC: 1},
+		{name: "tampered nonce, unknown user", edit: func(a *auth) { a.nonce, a.user = flip(a.nonce, 5), "mallory" }, want: VerdictUnknownUser, wantNC: 1},
 		{name: "other realm", edit: func(a *auth) { a.realm = "example.org" }, want: VerdictBadNonce, wantNC: 1},
 		{name: "realm differs in case", edit: func(a *auth) { a.realm = "Example.com" }, want: VerdictBadNonce, wantNC: 1},
 		{name: "wrong opaque", edit: func(a *auth) { a.opaque = flip(opaque, 0) }, want: VerdictBadNonce, wantNC: 1},

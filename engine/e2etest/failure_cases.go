@@ -47,9 +47,14 @@ func testUnknownSession(t *testing.T, start *suite) {
 	req4 := send(t, c, other, aliceURI, "u4", []byte("x"))
 	expectResponse(t, c, req4.TID, 481)
 	// A live session's URI with another transport is another URI.
+	// It is this connection's fifth failure before any success: the
+	// answer still arrives, then the relay closes the connection.
 	_, use := e.auth("bob", client.FormRFC)
 	req5 := send(t, c, strings.TrimSuffix(use, ";tcp")+";udp "+bobURI, aliceURI, "u5", []byte("x"))
 	expectResponse(t, c, req5.TID, 481)
+	if f, err := c.ReadFrame(); err == nil {
+		t.Fatalf("connection still open after five failures: %+v", f)
+	}
 }
 
 func testSecondBinding(t *testing.T, start *suite) {

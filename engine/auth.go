@@ -241,7 +241,10 @@ func (w *Worker) respond401(c *Conn, f *codec.Frame, realm []byte, stale bool) {
 // without holding an event loop.
 func (c *Conn) challengeLater(w *Worker, f *codec.Frame, realm []byte) {
 	w.respond401(c, f, realm, false)
-	if c.relay.sourceFailing(c.remote.Addr()) {
+	// The connection closes once the answer to its last allowed failure
+	// is out; an AUTH arriving meanwhile is answered at once, since an
+	// answer held back longer would be lost with the connection.
+	if c.relay.sourceFailing(c.remote.Addr()) && c.authFails <= c.relay.cfg.MaxAuthFailures {
 		c.sessMu.Lock()
 		c.delayed = append(c.delayed, delayedFrame{due: c.relay.now() + int64(c.relay.cfg.AuthFailureDelay), b: append([]byte(nil), w.scratch...)})
 		c.sessMu.Unlock()
@@ -271,6 +274,12 @@ func (c *Conn) countAuthFailure() {
 }
 
 func (c *Conn) closeIfFailedTooOften() {
+	c.sessMu.Lock()
+	held := len(c.delayed) > 0
+	c.sessMu.Unlock()
+	if held {
+		return // sendDelayed closes once the answers held back are out
+	}
 	if c.authFails >= c.relay.cfg.MaxAuthFailures {
 		c.logAt(zerolog.InfoLevel).Int("failures", c.authFails).Msg("closing after repeated AUTH failures")
 		c.closeAfterFlush()

@@ -313,6 +313,11 @@ func (c *Conn) Flush(write func([]byte) (taken, held int)) (again bool) {
 		left = c.out.release(b, taken, held)
 	}
 	if c.closing.Load() {
+		// Bytes queued while this Flush wrote (the answer that decided
+		// the close, typically) go out with the next one, which closes.
+		if !left && c.out.hasPending() {
+			return true
+		}
 		// The driver sends what it took before closing. A rest it could
 		// not take means a peer that stopped reading while it was being
 		// turned away: waiting for it would keep the connection open for

@@ -363,7 +363,9 @@ func (c *Conn) closeAfterFlush() {
 	c.closing.Store(true)
 	c.out.mu.Lock()
 	wake := c.out.askFlush()
-	empty := c.out.pending == nil || len(c.out.pending.B) == 0
+	// A Flush writing right now closes when it is done (it looks at
+	// closing after release); closing under it would cut its bytes off.
+	empty := !c.out.taken && (c.out.pending == nil || len(c.out.pending.B) == 0)
 	c.out.mu.Unlock()
 	if wake {
 		c.wake(nil)

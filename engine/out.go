@@ -44,6 +44,7 @@ type out struct {
 	queue   []outItem
 	closed  bool
 	woken   bool // a Flush is already asked for
+	taken   bool // a Flush is writing the pending bytes (take to release)
 
 	// size is every byte queued here (pending, waiting frames, stream
 	// buffers); held is what the driver reported it still holds unsent.
@@ -311,22 +312,31 @@ func (o *out) take() *bytebufferpool.ByteBuffer {
 	b := o.pending
 	o.pending = nil
 	o.woken = false
+	o.taken = b != nil
 	o.mu.Unlock()
 	return b
+}
+
+// hasPending reports whether wire bytes wait for the driver.
+func (o *out) hasPending() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.pending != nil && len(o.pending.B) > 0
 }
 
 // release returns the buffer take handed out, of which the driver took
 // the first taken bytes; the rest goes back in front of whatever was queued
 // meanwhile. It reports whether bytes were left.
 func (o *out) release(b *bytebufferpool.ByteBuffer, taken, held int) (left bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.taken = false
 	o.size.Add(-int64(taken))
 	o.held.Store(int64(held))
 	if taken >= len(b.B) {
 		pendingPool.Put(b)
 		return false
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.closed {
 		o.size.Add(-int64(len(b.B) - taken))
 		pendingPool.Put(b)

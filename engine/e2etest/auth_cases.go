@@ -164,3 +164,60 @@ func testAuthDomains(t *testing.T, start *suite) {
 	c.Send(&req)
 	expectResponse(t, c, req.TID, 403)
 }
+
+// testAuthAlwaysAnswered: from a source that keeps failing, answers to
+// failed AUTHs are held back; an AUTH arriving while the answer to the
+// connection's last allowed failure is held back is still answered before
+// the connection closes.
+func testAuthAlwaysAnswered(t *testing.T, start *suite) {
+	e := startEnv(t, start, func(c *engine.Config) {
+		c.AuthFailureDelay = 500 * time.Millisecond
+		c.ProbationTimeout = time.Minute // the held-back answers take a while
+	})
+	for i := 0; i < 2; i++ { // two connections fail three times each
+		c := e.dial()
+		for j := 0; j < 3; j++ {
+			if err := authWithPassword(c, e, "wrong"); !errors.Is(err, client.ErrAuth) {
+				t.Fatalf("connection %d attempt %d: %v", i, j, err)
+			}
+		}
+	}
+	c := e.dial()
+	for j := 0; j < 2; j++ {
+		if err := authWithPassword(c, e, "wrong"); !errors.Is(err, client.ErrAuth) {
+			t.Fatalf("attempt %d: %v", j, err)
+		}
+	}
+	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
+	c.Send(&req)
+	ch := expectResponse(t, c, req.TID, 401)
+	var d codec.Digest
+	if err := codec.ParseDigest([]byte(ch.Header("WWW-Authenticate")), &d); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, nc := range []string{"00000001", "00000002"} {
+		a := []byte("Digest ")
+		a = codec.AppendDigestParam(a, true, "username", []byte("alice"), true)
+		a = codec.AppendDigestParam(a, false, "realm", d.Realm, true)
+		a = codec.AppendDigestParam(a, false, "nonce", d.Nonce, true)
+		a = codec.AppendDigestParam(a, false, "qop", []byte("auth"), false)
+		a = codec.AppendDigestParam(a, false, "nc", []byte(nc), false)
+		a = codec.AppendDigestParam(a, false, "cnonce", []byte("0a4f113b"), true)
+		a = codec.AppendDigestParam(a, false, "response", []byte(strings.Repeat("0", 32)), true)
+		r := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", string(a)}}}
+		c.Send(&r)
+		want[r.TID] = true
+		time.Sleep(100 * time.Millisecond) // the first answer is still held back
+	}
+	for len(want) > 0 {
+		f := readFrame(t, c)
+		if f.Method != "" || !want[f.TID] || f.Code != 401 {
+			t.Fatalf("unexpected %s %s %d", f.TID, f.Method, f.Code)
+		}
+		delete(want, f.TID)
+	}
+	if _, err := c.ReadFrame(); !errors.Is(err, io.EOF) {
+		t.Fatalf("connection still open: %v", err)
+	}
+}

@@ -29,6 +29,7 @@ var allCases = []suiteCase{
 	{"AuthForms", testAuthForms},
 	{"AuthChallenge", testAuthChallenge},
 	{"AuthFailuresClose", testAuthFailuresClose},
+	{"AuthAlwaysAnswered", testAuthAlwaysAnswered},
 	{"AuthStaleNonce", testAuthStaleNonce},
 	{"AuthReplayedNC", testAuthReplayedNC},
 	{"AuthExpiresBounds", testAuthExpiresBounds},

@@ -16,8 +16,12 @@ all: build
 build:
 	$(GO) build -o bin/ ./cmd/...
 
+# The allocation tests run without -race (the race detector allocates).
+ALLOC_PKGS := ./codec ./engine ./engine/digest ./bench/load
+
 test: lint
 	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -count=1 -run 'Alloc' $(ALLOC_PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 # Long cases: gigabyte transfers, memory watches, real protocol timers.

@@ -102,9 +102,12 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 		rt.target = b.conn
 		return rt, nil
 	}
-	if h := s.hop.Load(); h != nil && !h.closed.Load() && h.hopKey == string(appendHopKey(w.extra[:0], &nu)) {
-		rt.target = h
-		return rt, nil
+	if h := s.hop.Load(); h != nil && !h.closed.Load() {
+		w.extra = appendHopKey(w.extra[:0], &nu) // kept: no allocation per frame
+		if h.hopKey == string(w.extra) {
+			rt.target = h
+			return rt, nil
+		}
 	}
 	h := r.nextHop(&nu)
 	if h == nil {

@@ -271,10 +271,13 @@ func (c *Conn) checkBackpressure(w *Worker, target *Conn) {
 	if o.backlog() < cfg.HighWater && o.txns.len() < cfg.MaxPendingTransactions {
 		return
 	}
-	c.paused.Store(true)
+	was := c.paused.Swap(true)
 	if !o.addWaiter(c) {
 		c.paused.Store(false)
 		return
+	}
+	if !was {
+		cfg.Metrics.Add(SenderPauses, 1)
 	}
 	// Make the target look at its backlog even if it has nothing new to
 	// write: its driver then re-checks until the backlog drains.

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -256,8 +257,14 @@ func TestTransactionTimeoutReport(t *testing.T) {
 	}
 }
 
+// countMetrics counts what the engine reports.
+type countMetrics struct{ n [NumCounters]atomic.Int64 }
+
+func (m *countMetrics) Add(c Counter, n int64) { m.n[c].Add(n) }
+
 func TestBackpressurePausesAndResumes(t *testing.T) {
-	r, _ := testRelay(t, func(c *Config) { c.HighWater = 64 << 10; c.LowWater = 16 << 10 })
+	m := &countMetrics{}
+	r, _ := testRelay(t, func(c *Config) { c.HighWater = 64 << 10; c.LowWater = 16 << 10; c.Metrics = m })
 	alice, _, la, lb, to := setup(t, r)
 	var w Worker
 	body := make([]byte, 1<<20)
@@ -272,6 +279,9 @@ func TestBackpressurePausesAndResumes(t *testing.T) {
 	lb.flush() // bob's socket takes everything
 	if la.resumed != 1 || alice.Paused() {
 		t.Fatalf("not resumed: %d", la.resumed)
+	}
+	if got := m.n[SenderPauses].Load(); got != 1 {
+		t.Fatalf("sender_pauses %d, want 1", got)
 	}
 }
 

@@ -19,6 +19,7 @@ const (
 	ReportsSent
 	ProtocolErrors // 4xx answers and closes for bad input
 	TransactionTimeouts
+	SenderPauses // a sender stopped reading until its target drains (backpressure)
 	numCounters
 )
 
@@ -37,6 +38,7 @@ var counterNames = [numCounters]string{
 	ReportsSent:         "reports_generated",
 	ProtocolErrors:      "protocol_errors",
 	TransactionTimeouts: "transaction_timeouts",
+	SenderPauses:        "sender_pauses",
 }
 
 // Name is the counter's metric name (without namespace).

@@ -40,7 +40,10 @@ var (
 	ErrBadURI         = &Error{Status: 400, Msg: "malformed MSRP URI"}
 	ErrBadByteRange   = &Error{Status: 400, Msg: "malformed Byte-Range"}
 	ErrBadValue       = &Error{Status: 400, Msg: "malformed header value"}
-	ErrBadDigest      = &Error{Status: 400, Msg: "malformed digest parameters"}
+	// ErrTooLarge is a well-formed number beyond what this codec keeps
+	// (more than maxDigits digits): too large, not malformed.
+	ErrTooLarge  = &Error{Status: 400, Msg: "number too large"}
+	ErrBadDigest = &Error{Status: 400, Msg: "malformed digest parameters"}
 )
 
 // IsClose reports whether err means the connection must be closed.

@@ -54,12 +54,26 @@ func parseNumber(b []byte, star bool) (int64, []byte, bool) {
 }
 
 // ParseUint parses a header value that is 1*DIGIT (Expires and the like).
+// Digits beyond int64 give ErrTooLarge, anything else not 1*DIGIT
+// ErrBadValue.
 func ParseUint(b []byte) (int64, error) {
 	v, rest, ok := parseNumber(b, false)
-	if !ok || len(rest) != 0 {
-		return 0, ErrBadValue
+	if ok && len(rest) == 0 {
+		return v, nil
 	}
-	return v, nil
+	if len(b) > maxDigits && isDigits(b) {
+		return 0, ErrTooLarge
+	}
+	return 0, ErrBadValue
+}
+
+func isDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // AppendByteRange writes "start-end/total".

@@ -89,3 +89,27 @@ func TestFrameDefaults(t *testing.T) {
 		t.Fatal("Min-Expires absent")
 	}
 }
+
+func TestParseUint(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		err  error
+	}{
+		{"0", 0, nil},
+		{"600", 600, nil},
+		{"999999999999999999", 999999999999999999, nil},
+		{"9999999999999999999", 0, ErrTooLarge},
+		{"99999999999999999999999", 0, ErrTooLarge},
+		{"", 0, ErrBadValue},
+		{"abc", 0, ErrBadValue},
+		{"-5", 0, ErrBadValue},
+		{"60s", 0, ErrBadValue},
+		{"99999999999999999999x", 0, ErrBadValue},
+	} {
+		v, err := ParseUint([]byte(tc.in))
+		if v != tc.want || err != tc.err {
+			t.Errorf("ParseUint(%q) = %d, %v; want %d, %v", tc.in, v, err, tc.want, tc.err)
+		}
+	}
+}

@@ -130,11 +130,11 @@ func (r *Relay) expiresFor(f *codec.Frame) (d time.Duration, bound []byte, bad b
 		return r.cfg.ExpiresDefault, nil, false
 	}
 	maxSecs := int64(r.cfg.ExpiresMax / time.Second)
-	if err != nil {
-		if !allDigits(f.Header("Expires")) {
-			return 0, nil, true
-		}
+	switch {
+	case err == codec.ErrTooLarge:
 		secs = maxSecs + 1
+	case err != nil:
+		return 0, nil, true
 	}
 	switch {
 	case secs < int64(r.cfg.ExpiresMin/time.Second):
@@ -143,15 +143,6 @@ func (r *Relay) expiresFor(f *codec.Frame) (d time.Duration, bound []byte, bad b
 		return 0, codec.AppendHeaderInt(nil, "Max-Expires", maxSecs), false
 	}
 	return time.Duration(secs) * time.Second, nil, false
-}
-
-func allDigits(b []byte) bool {
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return len(b) > 0
 }
 
 // replayGuard remembers the last nonce a connection authenticated with and

@@ -286,13 +286,36 @@ func (c *Conn) Auth(o AuthOptions) (*AuthResult, error) {
 	if ch.Code != 401 {
 		return res, fmt.Errorf("%w: %d %s", ErrAuth, ch.Code, ch.Comment)
 	}
+	a, err := Authorization(o, ch, "00000001")
+	if err != nil {
+		return res, err
+	}
+	req2 := Request{Method: "AUTH", ToPath: o.RelayURI, FromPath: o.FromURI, Headers: append(req.Headers[:len(req.Headers):len(req.Headers)], [2]string{"Authorization", a})}
+	if err := c.Send(&req2); err != nil {
+		return res, err
+	}
+	fin, err := c.expectResponse(req2.TID)
+	if err != nil {
+		return res, err
+	}
+	res.Final = fin
+	if fin.Code != 200 {
+		return res, fmt.Errorf("%w: %d %s", ErrAuth, fin.Code, fin.Comment)
+	}
+	res.UsePath = fin.Header("Use-Path")
+	res.Expires, _ = strconv.Atoi(fin.Header("Expires"))
+	return res, nil
+}
+
+// Authorization answers the 401 challenge ch for o, with nonce count nc
+// (eight hex digits) and a fresh cnonce, in o's form.
+func Authorization(o AuthOptions, ch *Frame, nc string) (string, error) {
 	var d codec.Digest
 	if err := codec.ParseDigest([]byte(ch.Header("WWW-Authenticate")), &d); err != nil {
-		return res, fmt.Errorf("bad challenge: %w", err)
+		return "", fmt.Errorf("bad challenge: %w", err)
 	}
 	realm, nonce, opaque := string(d.Realm), string(d.Nonce), string(d.Opaque)
 	cnonce := NewTID()
-	nc := "00000001"
 	uri := lastURI(o.RelayURI)
 	resp := digest.ClientResponse(o.User, realm, o.Password, uri, nonce, nc, cnonce)
 	a := []byte("Digest ")
@@ -310,21 +333,7 @@ func (c *Conn) Auth(o AuthOptions) (*AuthResult, error) {
 	if opaque != "" {
 		a = codec.AppendDigestParam(a, false, "opaque", []byte(opaque), true)
 	}
-	req2 := Request{Method: "AUTH", ToPath: o.RelayURI, FromPath: o.FromURI, Headers: append(req.Headers[:len(req.Headers):len(req.Headers)], [2]string{"Authorization", string(a)})}
-	if err := c.Send(&req2); err != nil {
-		return res, err
-	}
-	fin, err := c.expectResponse(req2.TID)
-	if err != nil {
-		return res, err
-	}
-	res.Final = fin
-	if fin.Code != 200 {
-		return res, fmt.Errorf("%w: %d %s", ErrAuth, fin.Code, fin.Comment)
-	}
-	res.UsePath = fin.Header("Use-Path")
-	res.Expires, _ = strconv.Atoi(fin.Header("Expires"))
-	return res, nil
+	return string(a), nil
 }
 
 func (c *Conn) expectResponse(tid string) (*Frame, error) {

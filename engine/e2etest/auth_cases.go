@@ -191,21 +191,13 @@ func testAuthAlwaysAnswered(t *testing.T, start *suite) {
 	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
 	c.Send(&req)
 	ch := expectResponse(t, c, req.TID, 401)
-	var d codec.Digest
-	if err := codec.ParseDigest([]byte(ch.Header("WWW-Authenticate")), &d); err != nil {
-		t.Fatal(err)
-	}
 	want := map[string]bool{}
 	for _, nc := range []string{"00000001", "00000002"} {
-		a := []byte("Digest ")
-		a = codec.AppendDigestParam(a, true, "username", []byte("alice"), true)
-		a = codec.AppendDigestParam(a, false, "realm", d.Realm, true)
-		a = codec.AppendDigestParam(a, false, "nonce", d.Nonce, true)
-		a = codec.AppendDigestParam(a, false, "qop", []byte("auth"), false)
-		a = codec.AppendDigestParam(a, false, "nc", []byte(nc), false)
-		a = codec.AppendDigestParam(a, false, "cnonce", []byte("0a4f113b"), true)
-		a = codec.AppendDigestParam(a, false, "response", []byte(strings.Repeat("0", 32)), true)
-		r := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", string(a)}}}
+		a, err := client.Authorization(client.AuthOptions{RelayURI: e.uri, User: "alice", Password: "wrong"}, ch, nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}
 		c.Send(&r)
 		want[r.TID] = true
 		time.Sleep(100 * time.Millisecond) // the first answer is still held back

@@ -275,36 +275,42 @@ func (c *Conn) Auth(o AuthOptions) (*AuthResult, error) {
 	if o.Expires > 0 {
 		req.Headers = append(req.Headers, [2]string{"Expires", strconv.Itoa(o.Expires)})
 	}
-	if err := c.Send(&req); err != nil {
-		return nil, err
-	}
-	ch, err := c.expectResponse(req.TID)
-	if err != nil {
+	ch, err := c.authStep(&req, 401)
+	if ch == nil {
 		return nil, err
 	}
 	res.Challenge = ch
-	if ch.Code != 401 {
-		return res, fmt.Errorf("%w: %d %s", ErrAuth, ch.Code, ch.Comment)
+	if err != nil {
+		return res, err
 	}
 	a, err := Authorization(o, ch, "00000001")
 	if err != nil {
 		return res, err
 	}
 	req2 := Request{Method: "AUTH", ToPath: o.RelayURI, FromPath: o.FromURI, Headers: append(req.Headers[:len(req.Headers):len(req.Headers)], [2]string{"Authorization", a})}
-	if err := c.Send(&req2); err != nil {
+	if res.Final, err = c.authStep(&req2, 200); err != nil {
 		return res, err
 	}
-	fin, err := c.expectResponse(req2.TID)
-	if err != nil {
-		return res, err
-	}
-	res.Final = fin
-	if fin.Code != 200 {
-		return res, fmt.Errorf("%w: %d %s", ErrAuth, fin.Code, fin.Comment)
-	}
-	res.UsePath = fin.Header("Use-Path")
-	res.Expires, _ = strconv.Atoi(fin.Header("Expires"))
+	res.UsePath = res.Final.Header("Use-Path")
+	res.Expires, _ = strconv.Atoi(res.Final.Header("Expires"))
 	return res, nil
+}
+
+// authStep sends one AUTH and reads its response; a code other than want
+// is an ErrAuth error (the response is returned with it). A nil frame means
+// the exchange itself failed.
+func (c *Conn) authStep(req *Request, want int) (*Frame, error) {
+	if err := c.Send(req); err != nil {
+		return nil, err
+	}
+	f, err := c.expectResponse(req.TID)
+	if err != nil {
+		return nil, err
+	}
+	if f.Code != want {
+		return f, fmt.Errorf("%w: %d %s", ErrAuth, f.Code, f.Comment)
+	}
+	return f, nil
 }
 
 // Authorization answers the 401 challenge ch for o, with nonce count nc

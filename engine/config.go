@@ -71,6 +71,10 @@ type Config struct {
 	Metrics Metrics
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// TestHook, nil in production, is called with each request's method
+	// before the relay handles it: tests panic in it to prove that a bug
+	// in one connection's handling costs that connection only.
+	TestHook func(method []byte)
 }
 
 func (c *Config) fill() error {

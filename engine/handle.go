@@ -23,6 +23,9 @@ func isMethod(m []byte, name string) bool { return string(m) == name }
 // forwarded at once).
 func (c *Conn) handleRequest(w *Worker, f *codec.Frame, rest []byte) int {
 	m := f.Method()
+	if hook := c.relay.cfg.TestHook; hook != nil {
+		hook(m)
+	}
 	if !c.relayClaimOK(f) {
 		c.reject(w, f, &stForbidden)
 		c.skipBody(f)

@@ -20,6 +20,7 @@ const (
 	ProtocolErrors // 4xx answers and closes for bad input
 	TransactionTimeouts
 	SenderPauses // a sender stopped reading until its target drains (backpressure)
+	Panics       // a bug caught while handling one connection: it was closed, the process went on
 	numCounters
 )
 
@@ -39,6 +40,7 @@ var counterNames = [numCounters]string{
 	ProtocolErrors:      "protocol_errors",
 	TransactionTimeouts: "transaction_timeouts",
 	SenderPauses:        "sender_pauses",
+	Panics:              "panics",
 }
 
 // Name is the counter's metric name (without namespace).

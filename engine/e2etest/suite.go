@@ -1,6 +1,7 @@
 package e2etest
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -25,7 +26,10 @@ func runCases(t *testing.T, s *suite, cases []suiteCase) {
 	}
 }
 
-var allCases = []suiteCase{
+// allCases is every list of cases; each file of cases keeps its own list.
+var allCases = slices.Concat(coreCases, robustCases, dropCases)
+
+var coreCases = []suiteCase{
 	{"AuthForms", testAuthForms},
 	{"AuthChallenge", testAuthChallenge},
 	{"AuthFailuresClose", testAuthFailuresClose},

@@ -177,13 +177,24 @@ func (f *Frame) parseStartLine(block []byte) (int, error) {
 	if len(rest) == 0 {
 		return 0, ErrBadStartLine
 	}
-	for _, c := range rest {
-		if c < 'A' || c > 'Z' {
-			return 0, ErrBadStartLine
-		}
+	if !validMethod(rest) {
+		return 0, ErrBadStartLine
 	}
 	f.method = span{restOff, restOff + uint32(len(rest))}
 	return eol + 1, nil
+}
+
+// validMethod accepts RFC 4975's upper-case letters and the underscore:
+// sipsimple (Blink, SylkServer) sends FILE_OFFSET before every outgoing
+// file transfer, and msrplib parses methods as [A-Z_]+. A relay forwards
+// methods it does not know, so refusing one would break those transfers.
+func validMethod(m []byte) bool {
+	for _, c := range m {
+		if (c < 'A' || c > 'Z') && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseCode reads a 3DIGIT status code followed by the end or a space.

@@ -130,3 +130,14 @@ func TestLimitsWithDefaults(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestParseUnderscoreMethod: sipsimple's FILE_OFFSET (msrplib parses
+// methods as [A-Z_]+) is a request like any other.
+func TestParseUnderscoreMethod(t *testing.T) {
+	wire := crlf("MSRP abcd FILE_OFFSET\nTo-Path: msrp://a:1/s;tcp\nFrom-Path: msrp://b:1/s;tcp\nMessage-ID: m1\n-------abcd$\n")
+	var f Frame
+	n, err := f.Parse(wire, nil, nil)
+	if err != nil || n != len(wire) || string(f.Method()) != "FILE_OFFSET" || f.IsResponse() {
+		t.Fatalf("n=%d err=%v method=%q", n, err, f.Method())
+	}
+}

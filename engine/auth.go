@@ -17,11 +17,18 @@ func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
 	r := c.relay
 	to := f.ToPath()
 	u, err := codec.ParseURI(to)
-	if err != nil || len(u.SessionID) > 0 || !codec.ValidPath(f.FromPath()) {
+	if err != nil || !codec.ValidPath(f.FromPath()) {
 		c.authRefused(w, f, 400, "Bad Request", "malformed AUTH paths")
 		return
 	}
-	if !r.domainAllowed(u.Host) {
+	var refresh *Session
+	if len(u.SessionID) > 0 {
+		var st *routeStatus
+		if refresh, st = c.refreshTarget(&u); st != nil {
+			c.authRefused(w, f, st.code, st.reason, "refresh of a session this connection does not hold")
+			return
+		}
+	} else if !r.domainAllowed(u.Host) {
 		c.authRefused(w, f, 403, "Forbidden", "domain not served")
 		return
 	}
@@ -29,7 +36,10 @@ func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
 	if r.cfg.Realm != "" {
 		realm = []byte(r.cfg.Realm)
 	}
-	expires, st, bad := r.expiresFor(f)
+	if refresh != nil {
+		realm = []byte(refresh.realm)
+	}
+	expires, hard, st, bad := r.expiresFor(f)
 	if bad {
 		c.authRefused(w, f, 400, "Bad Request", "malformed Expires")
 		return
@@ -71,18 +81,27 @@ func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
 		c.challengeLater(w, f, realm)
 		return
 	}
-	c.sessMu.Lock()
-	full := len(c.owned) >= r.cfg.MaxSessionsPerConn
-	c.sessMu.Unlock()
-	if full {
-		c.authRefused(w, f, 403, "Forbidden", "too many sessions on one connection")
-		return
+	s := refresh
+	if s != nil {
+		if string(d.Username) != s.user {
+			c.authRefused(w, f, 403, "Forbidden", "refresh by another user")
+			return
+		}
+		s.refresh(r.now(), expires, hard)
+	} else {
+		c.sessMu.Lock()
+		full := len(c.owned) >= r.cfg.MaxSessionsPerConn
+		c.sessMu.Unlock()
+		if full {
+			c.authRefused(w, f, 403, "Forbidden", "too many sessions on one connection")
+			return
+		}
+		s = c.newSession(string(d.Username), string(realm), expires, hard)
+		r.cfg.Metrics.Add(SessionsCreated, 1)
 	}
-	s := c.newSession(string(d.Username), expires)
-	c.authFails = 0
+	c.authFails.Store(0)
 	c.succeeded.Store(true)
 	r.cfg.Metrics.Add(AuthOK, 1)
-	r.cfg.Metrics.Add(SessionsCreated, 1)
 
 	// Use-Path: the relays the AUTH came through, then this one, in the
 	// order the client will put them in To-Path (RFC 4976 §5.1).
@@ -105,7 +124,25 @@ func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
 	ex = append(ex, "\r\n"...)
 	w.extra = ex
 	c.respond(w, f, 200, "OK", ex)
-	c.logAt(zerolog.InfoLevel).Str("session", s.logID).Str("user", s.user).Int64("expires_s", int64(expires/time.Second)).Msg("session created")
+	msg := "session created"
+	if refresh != nil {
+		msg = "session refreshed"
+	}
+	c.logAt(zerolog.InfoLevel).Str("session", s.logID).Str("user", s.user).Int64("expires_s", int64(expires/time.Second)).Bool("hard_expiry", hard).Msg(msg)
+}
+
+// refreshTarget is the session an AUTH to a session URI refreshes: one of
+// this relay's, held by this connection (RFC 4976 §5.1 lets a client
+// re-AUTH before its URI expires; relays answer it with the same URI).
+func (c *Conn) refreshTarget(u *codec.URI) (*Session, *routeStatus) {
+	s := c.relay.lookup(u)
+	if s == nil {
+		return nil, &stNoSession
+	}
+	if s.owner != c {
+		return nil, &stForbidden
+	}
+	return s, nil
 }
 
 func (r *Relay) domainAllowed(host []byte) bool {
@@ -120,29 +157,29 @@ func (r *Relay) domainAllowed(host []byte) bool {
 	return false
 }
 
-// expiresFor applies the Expires policy: absent means the default; out of
-// bounds is a 423 with Min-Expires or Max-Expires (RFC 4976 §6.3); a value
-// that is not 1*DIGIT is bad (400), while digits too many for a number
-// are only too long.
-func (r *Relay) expiresFor(f *codec.Frame) (d time.Duration, bound []byte, bad bool) {
+// expiresFor applies the Expires policy: absent means the default, soft
+// (see Session.live); asked for, it is hard; out of bounds is a 423 with
+// Min-Expires or Max-Expires (RFC 4976 §6.3); a value that is not 1*DIGIT
+// is bad (400), while digits too many for a number are only too long.
+func (r *Relay) expiresFor(f *codec.Frame) (d time.Duration, hard bool, bound []byte, bad bool) {
 	secs, ok, err := f.Expires()
 	if !ok {
-		return r.cfg.ExpiresDefault, nil, false
+		return r.cfg.ExpiresDefault, false, nil, false
 	}
 	maxSecs := int64(r.cfg.ExpiresMax / time.Second)
 	switch {
 	case err == codec.ErrTooLarge:
 		secs = maxSecs + 1
 	case err != nil:
-		return 0, nil, true
+		return 0, false, nil, true
 	}
 	switch {
 	case secs < int64(r.cfg.ExpiresMin/time.Second):
-		return 0, codec.AppendHeaderInt(nil, "Min-Expires", int64(r.cfg.ExpiresMin/time.Second)), false
+		return 0, false, codec.AppendHeaderInt(nil, "Min-Expires", int64(r.cfg.ExpiresMin/time.Second)), false
 	case secs > maxSecs:
-		return 0, codec.AppendHeaderInt(nil, "Max-Expires", maxSecs), false
+		return 0, false, codec.AppendHeaderInt(nil, "Max-Expires", maxSecs), false
 	}
-	return time.Duration(secs) * time.Second, nil, false
+	return time.Duration(secs) * time.Second, true, nil, false
 }
 
 // replayGuard remembers the last nonce a connection authenticated with and
@@ -174,9 +211,10 @@ func (c *Conn) freshNC(nonce []byte, nc uint32) bool {
 	return true
 }
 
-func (c *Conn) newSession(user string, expires time.Duration) *Session {
+func (c *Conn) newSession(user, realm string, expires time.Duration, hard bool) *Session {
 	r := c.relay
-	s := &Session{id: newSessionID(), owner: c, user: user, created: r.now()}
+	s := &Session{id: newSessionID(), owner: c, user: user, realm: realm, created: r.now()}
+	s.hard.Store(hard)
 	s.expires.Store(s.created + int64(expires))
 	lis := c.lis
 	if lis == nil && len(r.listeners) > 0 {
@@ -235,7 +273,7 @@ func (c *Conn) challengeLater(w *Worker, f *codec.Frame, realm []byte) {
 	// The connection closes once the answer to its last allowed failure
 	// is out; an AUTH arriving meanwhile is answered at once, since an
 	// answer held back longer would be lost with the connection.
-	if c.relay.sourceFailing(c.remote.Addr()) && c.authFails <= c.relay.cfg.MaxAuthFailures {
+	if c.relay.sourceFailing(c.remote.Addr()) && int(c.authFails.Load()) <= c.relay.cfg.MaxAuthFailures {
 		c.sessMu.Lock()
 		c.delayed = append(c.delayed, delayedFrame{due: c.relay.now() + int64(c.relay.cfg.AuthFailureDelay), b: append([]byte(nil), w.scratch...)})
 		c.sessMu.Unlock()
@@ -261,7 +299,7 @@ func (c *Conn) noteAuthFailure(w *Worker) {
 func (c *Conn) countAuthFailure() {
 	c.relay.cfg.Metrics.Add(AuthFailures, 1)
 	c.relay.noteSourceFailure(c.remote.Addr())
-	c.authFails++
+	c.authFails.Add(1)
 }
 
 func (c *Conn) closeIfFailedTooOften() {
@@ -271,8 +309,8 @@ func (c *Conn) closeIfFailedTooOften() {
 	if held {
 		return // sendDelayed closes once the answers held back are out
 	}
-	if c.authFails >= c.relay.cfg.MaxAuthFailures {
-		c.logAt(zerolog.InfoLevel).Int("failures", c.authFails).Msg("closing after repeated AUTH failures")
+	if n := int(c.authFails.Load()); n >= c.relay.cfg.MaxAuthFailures {
+		c.logAt(zerolog.InfoLevel).Int("failures", n).Msg("closing after repeated AUTH failures")
 		c.closeAfterFlush()
 	}
 }

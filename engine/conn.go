@@ -31,9 +31,13 @@ type Conn struct {
 
 	// Inbound state: the Receive goroutine only. in is nil between frames
 	// (see inState); midFrame says whether it is set, for other goroutines.
-	in        *inState
-	midFrame  atomic.Bool
-	authFails int
+	in       *inState
+	midFrame atomic.Bool
+	// refusals counts requests refused before any succeeded (Receive
+	// goroutine only); authFails counts failed AUTHs and is read by the
+	// timers too.
+	refusals  int
+	authFails atomic.Int32
 	replay    *replayGuard // allocated on the first authenticated AUTH
 
 	paused     atomic.Bool
@@ -95,8 +99,8 @@ type inbound struct {
 	head   int // header bytes in buf: the body follows
 	// For modeStream.
 	st *stream
-	// For every mode: the session the frame counts toward.
-	sess *Session
+	// For every mode: the sessions the frame counts toward.
+	acct traffic
 	// ack is the hop-by-hop 200 to send when the frame is complete.
 	ack *bytebufferpool.ByteBuffer
 }
@@ -109,6 +113,12 @@ const (
 	modeCollect               // assemble the whole frame, then queue it
 	modeStream                // forward body bytes as they arrive
 )
+
+// authLimitReached reports whether the connection has used up its AUTH
+// attempts: it closes once the answers held back for it are out.
+func (c *Conn) authLimitReached() bool {
+	return int(c.authFails.Load()) >= c.relay.cfg.MaxAuthFailures
+}
 
 func (c *Conn) inFrame() bool { return c.midFrame.Load() }
 
@@ -148,6 +158,11 @@ func (c *Conn) Receive(w *Worker, buf []byte) (int, error) {
 	defer c.putIn()
 	done := 0
 	for done < len(buf) && !c.paused.Load() {
+		if c.closing.Load() {
+			// Turned away: what the peer still sends is dropped rather
+			// than buffered until the close.
+			return len(buf), nil
+		}
 		var n int
 		var err error
 		if c.in.cur.mode == modeHeader {
@@ -211,9 +226,7 @@ func (c *Conn) receiveBody(w *Worker, buf []byte) (int, error) {
 			c.in.cur.st.out.streamData(w, c.in.cur.st, body)
 		}
 	}
-	if c.in.cur.sess != nil {
-		c.in.cur.sess.countBody(c, len(body))
-	}
+	c.in.cur.acct.countBody(len(body))
 	if err != nil {
 		c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
 		return r.Body, err

@@ -25,6 +25,17 @@ func (r *Relay) Panicked(c *Conn, v any) {
 	e.Str("panic", fmt.Sprint(v)).Bytes("stack", debug.Stack()).Msg("bug: recovered a panic; closing the connection concerned")
 }
 
+// tickContained runs c's timers; a panic there costs c only.
+func (c *Conn) tickContained(w *Worker, now int64) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.relay.Panicked(c, v)
+			c.Abort()
+		}
+	}()
+	c.tick(w, now)
+}
+
 // Abort ends c after a recovered panic, without trusting its driver to
 // get there: the engine's side closes at once (sessions end, transactions
 // fail) and the driver is asked to close the socket.

@@ -133,7 +133,7 @@ const (
 // setup is bob with a session on r, and alice connected.
 func setup(t testing.TB, r *Relay) (alice, bob *Conn, la, lb *fakeLink, to string) {
 	bob, lb = open(r)
-	s := bob.newSession("bob", time.Hour)
+	s := bob.newSession("bob", "example.com", time.Hour, true)
 	bob.succeeded.Store(true) // as after its AUTH
 	alice, la = open(r)
 	return alice, bob, la, lb, string(s.uri) + " " + bobURI

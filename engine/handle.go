@@ -26,6 +26,15 @@ func (c *Conn) handleRequest(w *Worker, f *codec.Frame, rest []byte) int {
 	if hook := c.relay.cfg.TestHook; hook != nil {
 		hook(m)
 	}
+	if c.authLimitReached() {
+		// Pipelined guesses past the limit are not checked: an AUTH gets
+		// 403 at once (every AUTH is answered), anything else nothing.
+		if isMethod(m, "AUTH") {
+			c.respond(w, f, 403, "Forbidden", nil)
+		}
+		c.skipBody(f)
+		return 0
+	}
 	if !c.relayClaimOK(f) {
 		c.reject(w, f, &stForbidden)
 		c.skipBody(f)
@@ -81,7 +90,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 	send := isMethod(m, "SEND")
 	fr, _ := f.FailureReport()
 	t := c.newTemplate(f, rt, send, fr)
-	rt.sess.frames.Add(1)
+	rt.acct.countRequest(c.lastActive.Load())
 	var prefix tid
 	newTIDPrefix(&prefix)
 	rw := codec.Rewrite{TID: prefix.bytes(), ToPath: rt.toPath, FromPrefix: rt.fromPrefix}
@@ -106,7 +115,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		w.scratch = codec.AppendRewrite(w.scratch[:0], f, &rw)
 		head := len(w.scratch)
 		w.scratch = codec.AppendBodyEnd(w.scratch, prefix.bytes(), r.Flag)
-		rt.sess.countBody(c, r.Body)
+		rt.acct.countBody(r.Body)
 		t.setBodyLen(r.Body)
 		c.sendFrame(w, rt.target, t, prefix, w.scratch[:head], rest[:r.Body], w.scratch[head:])
 		c.sendAck(w)
@@ -116,7 +125,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 	c.in.scan.Watch(prefix.bytes())
 	rng, _ := f.ByteRange()
 	small := rng.End != codec.Unknown && rng.End-rng.Start+1 <= minChunk
-	c.in.cur.sess = rt.sess
+	c.in.cur.acct = rt.acct
 	if !send || small {
 		c.in.cur.mode = modeCollect
 		c.in.cur.buf = waitPool.Get()
@@ -244,8 +253,8 @@ func (c *Conn) rejectMalformed(w *Worker, f *codec.Frame, err error) {
 // noteFailure closes a connection that keeps failing before it ever made a
 // successful request (RFC 4976 §6.1).
 func (c *Conn) noteFailure() {
-	c.authFails++
-	if !c.succeeded.Load() && c.authFails >= c.relay.cfg.MaxAuthFailures+2 {
+	c.refusals++
+	if !c.succeeded.Load() && c.refusals >= c.relay.cfg.MaxAuthFailures+2 {
 		c.closeAfterFlush()
 	}
 }

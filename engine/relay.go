@@ -163,8 +163,12 @@ func (r *Relay) isOurHost(host []byte) bool {
 // goroutine, with its own Worker.
 func (r *Relay) Tick(w *Worker) {
 	now := r.now()
-	for _, s := range r.sessions.expired(now, nil) {
-		r.endSession(s, "expired")
+	for _, s := range r.sessions.expired(now, r.cfg.IdleTimeout, nil) {
+		why := "expired"
+		if !s.hard.Load() && now < s.expires.Load() {
+			why = "idle"
+		}
+		r.endSession(s, why)
 	}
 	r.connMu.Lock()
 	conns := make([]*Conn, 0, len(r.conns))
@@ -173,7 +177,7 @@ func (r *Relay) Tick(w *Worker) {
 	}
 	r.connMu.Unlock()
 	for _, c := range conns {
-		c.tick(w, now)
+		c.tickContained(w, now)
 	}
 	r.expireSourceFailures(now)
 }
@@ -235,6 +239,7 @@ func (r *Relay) endSession(s *Session, why string) {
 	r.cfg.Metrics.Add(SessionsEnded, 1)
 	s.owner.logAt(zerolog.InfoLevel).Str("session", s.logID).Str("user", s.user).Str("why", why).
 		Int64("bytes_from_client", s.bytesFromClient.Load()).Int64("bytes_to_client", s.bytesToClient.Load()).
-		Int64("frames", s.frames.Load()).Float64("duration_s", time.Duration(r.now()-s.created).Seconds()).
+		Int64("requests_from_client", s.reqsFromClient.Load()).Int64("requests_to_client", s.reqsToClient.Load()).
+		Float64("duration_s", time.Duration(r.now()-s.created).Seconds()).
 		Msg("session ended")
 }

@@ -12,7 +12,8 @@ import (
 // route is where a request goes and how its paths change on the way.
 type route struct {
 	target *Conn
-	sess   *Session // the session the frame belongs to (first hop)
+	sess   *Session // the session To-Path[0] names
+	acct   traffic  // whose clients the request comes from and goes to
 	// ourURI is To-Path[0] as the sender wrote it: this relay's URI for the
 	// session, pushed onto From-Path and used as the From-Path of answers.
 	ourURI []byte
@@ -52,7 +53,7 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 	if s == nil {
 		return route{}, &stNoSession
 	}
-	rt := route{sess: s, ourURI: first, toPath: rest, fromPrefix: first}
+	rt := route{sess: s, ourURI: first, toPath: rest, fromPrefix: first, acct: traffic{from: s}}
 	if c != s.owner && isMethod(f.Method(), "AUTH") {
 		// An AUTH for a relay further on travels only from the client
 		// that holds the session it goes through (RFC 4976 §5.1).
@@ -71,6 +72,7 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 			return route{}, &stBoundElse
 		}
 		rt.target = s.owner
+		rt.acct = traffic{to: s}
 		return rt, nil
 	}
 	// Outward, from the client.
@@ -93,6 +95,7 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 		rt.fromPrefix = w.extra
 		rt.toPath = rest2
 		rt.target = s2.owner
+		rt.acct.to = s2
 		return rt, nil
 	}
 	// Outward goes where the path says: to the bound endpoint only if it
@@ -130,7 +133,7 @@ func (r *Relay) lookup(u *codec.URI) *Session {
 		return nil
 	}
 	s := r.sessions.get(id)
-	if s == nil || s.expires.Load() <= r.now() {
+	if s == nil || !s.live(r.now(), r.cfg.IdleTimeout) {
 		return nil
 	}
 	return s

@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/msrprelay/msrprelay/codec"
 )
@@ -55,19 +56,67 @@ type Session struct {
 	// relay, reused by every later request (RFC 4976 §6.4.2).
 	hop     atomic.Pointer[Conn]
 	expires atomic.Int64 // unix nanos
-	user    string
-	logID   string // a prefix of the id: enough to correlate logs, not to use
-	created int64
-	// counters for the end-of-session log line: body bytes from the
-	// client and toward it, requests forwarded either way
-	bytesFromClient, bytesToClient, frames atomic.Int64
+	// hard says the AUTH asked for its Expires: the session ends then,
+	// in use or not (RFC 4976 §6.3). Without one, Expires bounds only how
+	// long the URI may wait for its first use (see live).
+	hard     atomic.Bool
+	lastUsed atomic.Int64 // unix nanos of the last request through it
+	user     string
+	realm    string // the AUTH's realm: a refresh is checked against it
+	logID    string // a prefix of the id: enough to correlate logs, not to use
+	created  int64
+	// counters for the end-of-session record: body bytes and requests
+	// from the client and toward it
+	bytesFromClient, bytesToClient atomic.Int64
+	reqsFromClient, reqsToClient   atomic.Int64
 }
 
-// countBody adds n body bytes of a request for s sent by from.
-func (s *Session) countBody(from *Conn, n int) {
-	if from == s.owner {
+// refresh gives s a new lifetime from now (a refresh AUTH).
+func (s *Session) refresh(now int64, expires time.Duration, hard bool) {
+	s.hard.Store(hard)
+	s.expires.Store(now + int64(expires))
+}
+
+// live reports whether s may still be used at now. A session whose AUTH
+// gave no Expires is never cut for its age while in use: python msrplib
+// (Blink, SylkServer) sends no Expires and never refreshes, and RFC 4976
+// §6.3 binds the relay to the expiry only when the AUTH asked for one. It
+// ends with its connection, or after idle without a request.
+func (s *Session) live(now int64, idle time.Duration) bool {
+	if s.hard.Load() || s.reqsFromClient.Load()+s.reqsToClient.Load() == 0 {
+		return s.expires.Load() > now
+	}
+	return now-s.lastUsed.Load() < int64(idle)
+}
+
+// traffic is whose client a forwarded request comes from and whose client
+// it goes to: the same relay may be both sessions' relay (RFC 4976 §5.1,
+// shared topology), or only one of them.
+type traffic struct {
+	from, to *Session
+}
+
+// countRequest counts one request forwarded at now.
+func (t traffic) countRequest(now int64) {
+	if s := t.from; s != nil {
+		s.reqsFromClient.Add(1)
+		s.lastUsed.Store(now)
+	}
+	if s := t.to; s != nil {
+		s.reqsToClient.Add(1)
+		s.lastUsed.Store(now)
+	}
+}
+
+// countBody counts n body bytes of a forwarded request.
+func (t traffic) countBody(n int) {
+	if n == 0 {
+		return
+	}
+	if s := t.from; s != nil {
 		s.bytesFromClient.Add(int64(n))
-	} else {
+	}
+	if s := t.to; s != nil {
 		s.bytesToClient.Add(int64(n))
 	}
 }
@@ -141,13 +190,13 @@ func (r *registry) remove(s *Session) bool {
 	return ok
 }
 
-// expired collects the sessions whose Expires has passed.
-func (r *registry) expired(now int64, out []*Session) []*Session {
+// expired collects the sessions that are no longer live.
+func (r *registry) expired(now int64, idle time.Duration, out []*Session) []*Session {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.RLock()
 		for _, s := range sh.m {
-			if s.expires.Load() <= now {
+			if !s.live(now, idle) {
 				out = append(out, s)
 			}
 		}

@@ -25,7 +25,8 @@ func TestSessionEndLogCounts(t *testing.T) {
 		Message         string  `json:"message"`
 		BytesFromClient int64   `json:"bytes_from_client"`
 		BytesToClient   int64   `json:"bytes_to_client"`
-		Frames          int64   `json:"frames"`
+		ReqsFromClient  int64   `json:"requests_from_client"`
+		ReqsToClient    int64   `json:"requests_to_client"`
 		DurationS       float64 `json:"duration_s"`
 	}
 	for _, l := range bytes.Split(logs.Bytes(), []byte("\n")) {
@@ -35,7 +36,8 @@ func TestSessionEndLogCounts(t *testing.T) {
 			}
 		}
 	}
-	if line.Message != "session ended" || line.BytesFromClient != 3 || line.BytesToClient != 7 || line.Frames != 3 {
+	if line.Message != "session ended" || line.BytesFromClient != 3 || line.BytesToClient != 7 ||
+		line.ReqsFromClient != 1 || line.ReqsToClient != 2 {
 		t.Fatalf("session end line %+v in\n%s", line, logs.Bytes())
 	}
 }

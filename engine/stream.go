@@ -45,7 +45,8 @@ type stream struct {
 }
 
 // newStream builds the forwarded header for f and the template for its
-// transactions. rw carries the new paths; the tid and range are set here.
+// transactions (tmpl is nil when none are kept). rw carries the new paths;
+// the tid and range are set here.
 func newStream(f *codec.Frame, rw *codec.Rewrite, prefix tid, rng codec.ByteRange, tmpl *txn) *stream {
 	st := &stream{start: rng.Start, total: rng.Total, prefix: prefix}
 	st.tid = st.prefix
@@ -58,6 +59,12 @@ func newStream(f *codec.Frame, rw *codec.Rewrite, prefix tid, rng codec.ByteRang
 	st.startEnd = bytes.IndexByte(h, '\n') + 1
 	st.rngOff = bytes.Index(h, []byte("\r\nByte-Range: ")) + len("\r\nByte-Range: ")
 	st.rngTo = st.rngOff + bytes.IndexByte(h[st.rngOff:], '\r')
+	if tmpl == nil {
+		// The sender wants no failure reports: no piece keeps a
+		// transaction (txnFor sees ReportNo).
+		st.tmpl.fr = codec.ReportNo
+		return st
+	}
 	st.tmpl = *tmpl
 	st.tmpl.data = append([]byte(nil), tmpl.data...)
 	return st

@@ -62,6 +62,9 @@ var txnPool = sync.Pool{New: func() any { return new(txn) }}
 func newTxn() *txn { return txnPool.Get().(*txn) }
 
 func freeTxn(t *txn) {
+	if t == nil {
+		return
+	}
 	t.origin = nil
 	t.data = t.data[:0]
 	txnPool.Put(t)

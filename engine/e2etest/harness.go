@@ -204,14 +204,16 @@ func (e *env) checkSecrets() {
 	}
 }
 
-// BaseConfig is the configuration tests start from: short timers.
+// BaseConfig is the configuration tests start from. Its timers are long
+// enough for a busy machine running the race detector: a case that tests
+// a timer sets it short itself.
 func BaseConfig(t testing.TB) engine.Config {
 	return engine.Config{
 		Hostname:           "127.0.0.1",
 		Realm:              Realm,
 		Credentials:        Credentials(t),
-		TransactionTimeout: 2 * time.Second,
-		ProbationTimeout:   3 * time.Second,
+		TransactionTimeout: 10 * time.Second,
+		ProbationTimeout:   20 * time.Second,
 		Logger:             zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 	}
 }

@@ -60,9 +60,19 @@ func (l *link) Resume() {
 // Close implements engine.Link: closing the socket ends both goroutines.
 func (l *link) Close() { l.nc.Close() }
 
+// contain turns a panic on one of this connection's goroutines into its
+// close: the process and every other connection go on.
+func (l *link) contain() {
+	if v := recover(); v != nil {
+		l.srv.relay.Panicked(l.ec, v)
+		l.ec.Abort()
+	}
+}
+
 func (l *link) readLoop() {
 	defer l.srv.wg.Done()
 	defer l.finish()
+	defer l.contain()
 	var w engine.Worker
 	buf := make([]byte, l.srv.opts.ReadBuffer)
 	have := 0
@@ -101,6 +111,7 @@ func (l *link) readLoop() {
 
 func (l *link) writeLoop() {
 	defer l.srv.wg.Done()
+	defer l.contain()
 	for {
 		select {
 		case <-l.wake:

@@ -133,6 +133,12 @@ func (s *Server) accept(ln net.Listener, secure bool) {
 // handshake runs crypto/tls directly on the connection, as this design
 // would: the tls.Conn is the connection from then on.
 func (s *Server) handshake(nc net.Conn, remote netip.AddrPort, port int) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.relay.Panicked(nil, v)
+			nc.Close()
+		}
+	}()
 	tc := tls.Server(nc, s.opts.TLS.Server())
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.TLS.HandshakeTimeoutOr(10*time.Second))
 	defer cancel()
@@ -158,6 +164,12 @@ func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName s
 		return
 	}
 	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				s.relay.Panicked(c, v)
+				c.Abort()
+			}
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.DialTimeout)
 		defer cancel()
 		var d net.Dialer

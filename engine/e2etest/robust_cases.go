@@ -24,6 +24,10 @@ var robustCases = []suiteCase{
 	{"RefreshAUTH", testRefreshAuth},
 	{"SharedTopologyAccounting", testSharedAccounting},
 	{"PipelinedAuthFailuresStop", testPipelinedAuthFailures},
+}
+
+// panicCases join the suite once both drivers contain panics.
+var panicCases = []suiteCase{
 	{"PanicCostsOneConnection", testPanicContained},
 }
 

@@ -1,6 +1,9 @@
 package codec
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // Progress remembers, per connection, how much of the pending bytes a
 // previous Parse already searched for the end of a header block. With it a
@@ -246,7 +249,7 @@ func (f *Frame) addField(start, end int) error {
 	for ve > vs && isBlank(line[ve-1]) {
 		ve--
 	}
-	if bytes.IndexByte(line[vs:ve], '\r') >= 0 {
+	if hasControl(line[vs:ve]) {
 		return ErrBadHeader
 	}
 	id := lookupHeader(line[:colon])
@@ -268,6 +271,36 @@ func (f *Frame) addField(start, end int) error {
 	}
 	f.n++
 	return nil
+}
+
+// hasControl reports a control character other than HTAB in a header
+// value: RFC 4975's header values are text, and a NUL or a bare CR passed
+// on would reach the next hop, whose parser may read it otherwise.
+func hasControl(v []byte) bool {
+	// Eight bytes at a time: a word with no byte below 0x20 and none
+	// equal to 0x7f is skipped whole; one that may hold one (a tab
+	// does too) is checked byte by byte.
+	for len(v) >= 8 {
+		x := binary.LittleEndian.Uint64(v)
+		const ones, highs = 0x0101010101010101, 0x8080808080808080
+		below := (x - 0x20*ones) & ^x & highs
+		del := x ^ 0x7f*ones
+		del = (del - ones) & ^del & highs
+		if below|del != 0 && hasControlByte(v[:8]) {
+			return true
+		}
+		v = v[8:]
+	}
+	return hasControlByte(v)
+}
+
+func hasControlByte(v []byte) bool {
+	for _, c := range v {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' }

@@ -33,6 +33,8 @@ func TestParseErrors(t *testing.T) {
 		{"header block too large", []byte("MSRP abcd SEND\r\n" + strings.Repeat("X-Long: "+strings.Repeat("v", 1000)+"\r\n", 70)), ErrHeaderTooLarge},
 		{"missing from-path", crlf("MSRP abcd SEND\nTo-Path: msrp://a:1/s;tcp\n-------abcd$\n"), ErrMissingPath},
 		{"duplicate to-path", crlf("MSRP abcd SEND\nTo-Path: msrp://a:1/s;tcp\nTo-Path: msrp://a:1/s;tcp\nFrom-Path: msrp://b:1/s;tcp\n-------abcd$\n"), ErrDuplicatePath},
+		{"NUL in a header value", crlf("MSRP abcd SEND\nTo-Path: msrp://a:1/s;tcp\nFrom-Path: msrp://b:1/s;tcp\nMessage-ID: a\x00b\n-------abcd$\n"), ErrBadHeader},
+		{"escape in a header value", crlf("MSRP abcd SEND\nTo-Path: msrp://a:1/s;tcp\nFrom-Path: msrp://b:1/s;tcp\nX-Y: \x1b[2J\n-------abcd$\n"), ErrBadHeader},
 		{"header without colon", crlf("MSRP abcd SEND\nTo-Path: msrp://a:1/s;tcp\nFrom-Path: msrp://b:1/s;tcp\nNoColon\n-------abcd$\n"), ErrBadHeader},
 		{"header name with space", crlf("MSRP abcd SEND\nTo-Path: msrp://a:1/s;tcp\nFrom-Path: msrp://b:1/s;tcp\nBad Name: v\n-------abcd$\n"), ErrBadHeader},
 		{"response with body", crlf("MSRP abcd 200 OK\nTo-Path: msrp://a:1/s;tcp\nFrom-Path: msrp://b:1/s;tcp\nContent-Type: text/plain\n\nhi\n-------abcd$\n"), ErrResponseBody},
@@ -139,5 +141,21 @@ func TestParseUnderscoreMethod(t *testing.T) {
 	n, err := f.Parse(wire, nil, nil)
 	if err != nil || n != len(wire) || string(f.Method()) != "FILE_OFFSET" || f.IsResponse() {
 		t.Fatalf("n=%d err=%v method=%q", n, err, f.Method())
+	}
+}
+
+// TestHasControl checks the word-at-a-time scan against the byte one at
+// every position and length.
+func TestHasControl(t *testing.T) {
+	for n := 0; n < 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, c := range []byte{0, 1, '\t', '\r', '\n', 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff} {
+				v := []byte(strings.Repeat("a", n))
+				v[pos] = c
+				if got, want := hasControl(v), hasControlByte(v); got != want {
+					t.Fatalf("%q: %v, want %v", v, got, want)
+				}
+			}
+		}
 	}
 }

@@ -246,7 +246,7 @@ func (c *Conn) newSession(user, realm string, expires time.Duration, hard bool) 
 // always sent: python msrplib refuses a challenge without it.
 func (c *Conn) challenge(w *Worker, f *codec.Frame, realm []byte, stale bool) {
 	w.respond401(c, f, realm, stale)
-	c.out.writeFrame(w, nil, w.scratch)
+	c.answer(w, w.scratch)
 }
 
 func (w *Worker) respond401(c *Conn, f *codec.Frame, realm []byte, stale bool) {
@@ -279,7 +279,7 @@ func (c *Conn) challengeLater(w *Worker, f *codec.Frame, realm []byte) {
 		c.sessMu.Unlock()
 		return
 	}
-	c.out.writeFrame(w, nil, w.scratch)
+	c.answer(w, w.scratch)
 	c.closeIfFailedTooOften()
 }
 

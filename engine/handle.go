@@ -50,6 +50,11 @@ func (c *Conn) handleRequest(w *Worker, f *codec.Frame, rest []byte) int {
 		c.skipBody(f)
 		return 0
 	}
+	if _, err := f.ByteRange(); err != nil {
+		c.reject(w, f, &stBadRequest)
+		c.skipBody(f)
+		return 0
+	}
 	rt, st := c.findRoute(w, f)
 	if st != nil {
 		c.reject(w, f, st)
@@ -121,10 +126,16 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		c.sendAck(w)
 		return r.End
 	}
-	c.in.scan.Reset(f.TID(), limit)
-	c.in.scan.Watch(prefix.bytes())
 	rng, _ := f.ByteRange()
 	small := rng.End != codec.Unknown && rng.End-rng.Start+1 <= minChunk
+	if send && small {
+		// Collected whole because it claims to be small: a body that
+		// turns out larger than a chunk sent at once is refused, not
+		// buffered (the claim is the sender's, not a bound).
+		limit = maxAtomic
+	}
+	c.in.scan.Reset(f.TID(), limit)
+	c.in.scan.Watch(prefix.bytes())
 	c.in.cur.acct = rt.acct
 	if !send || small {
 		c.in.cur.mode = modeCollect
@@ -199,7 +210,7 @@ func (c *Conn) ackLater(f *codec.Frame, rt *route) {
 
 func (c *Conn) sendAck(w *Worker) {
 	if b := c.in.cur.ack; b != nil {
-		c.out.writeFrame(w, nil, b.B)
+		c.answer(w, b.B)
 		waitPool.Put(b)
 		c.in.cur.ack = nil
 	}
@@ -263,7 +274,16 @@ func (c *Conn) noteFailure() {
 // further header lines, already formatted.
 func (c *Conn) respond(w *Worker, f *codec.Frame, code int, reason string, extra []byte) {
 	w.scratch = appendResponse(w.scratch[:0], f, code, reason, extra)
-	c.out.writeFrame(w, nil, w.scratch)
+	c.answer(w, w.scratch)
+}
+
+// answer queues a frame of the relay's own for this connection's peer
+// (a response, a challenge, a hop-by-hop 200). A peer that sends but does
+// not read its answers stops being read, as a sender to a slow receiver
+// does: its answers cannot pile up.
+func (c *Conn) answer(w *Worker, b []byte) {
+	c.out.writeFrame(w, nil, b)
+	c.checkBackpressure(w, c)
 }
 
 // appendResponse writes a response to f: SEND answers go to the previous
@@ -298,6 +318,7 @@ func (c *Conn) handleResponse(w *Worker, f *codec.Frame) {
 		// Hop by hop: a 200 ends it; anything else becomes a REPORT.
 		if f.Code() != 200 && t.fr != codec.ReportNo {
 			c.relay.sendReport(w, t, f.Code(), string(f.Comment()))
+			c.checkBackpressure(w, t.origin)
 		}
 		return
 	}
@@ -325,6 +346,7 @@ func (c *Conn) handleResponse(w *Worker, f *codec.Frame) {
 	w.scratch = codec.AppendRewrite(w.scratch[:0], f, &rw)
 	w.scratch = codec.AppendEndLine(w.scratch, rw.TID, '$')
 	t.origin.out.writeFrame(w, nil, w.scratch)
+	c.checkBackpressure(w, t.origin)
 }
 
 // tick runs this connection's timers.

@@ -53,6 +53,10 @@ type out struct {
 
 	waiters []*Conn // paused senders to resume when this drains
 	txns    txnTable
+	// streams are the chunks attached here and not yet ended: open,
+	// queued, or idle between a cut and their sender's next bytes. A
+	// close must fail every one of them, idle ones included.
+	streams []*stream
 }
 
 // outItem is a waiting complete frame (buf) or a stream with data (st).
@@ -205,8 +209,25 @@ func (o *out) finishStream(st *stream) {
 	o.size.Add(int64(len(b.B) - n))
 	o.txns.add(st.pieceTxn(), o.conn.relay.now())
 	st.done = true
+	o.detach(st)
 	o.open = nil
 	o.drainQueue()
+}
+
+// detach forgets a stream that ended. Called with mu held.
+func (o *out) detach(st *stream) {
+	for i, s := range o.streams {
+		if s == st {
+			last := len(o.streams) - 1
+			o.streams[i] = o.streams[last]
+			o.streams[last] = nil
+			o.streams = o.streams[:last]
+			if last == 0 {
+				o.streams = nil
+			}
+			return
+		}
+	}
 }
 
 // startStream attaches a new stream. Its bytes come with streamData.
@@ -217,6 +238,7 @@ func (o *out) startStream(st *stream) bool {
 		return false
 	}
 	st.out = o
+	o.streams = append(o.streams, st)
 	return true
 }
 
@@ -406,11 +428,8 @@ func (o *out) shut(status *routeStatus) (failed []*txn, waiters []*Conn) {
 		o.pending = nil
 	}
 	now := o.conn.relay.now()
-	if o.open != nil {
-		if o.open.headerOut {
-			o.txns.add(o.open.pieceTxn(), now)
-		}
-		o.open.fail(status)
+	if o.open != nil && o.open.headerOut {
+		o.txns.add(o.open.pieceTxn(), now)
 	}
 	for _, it := range o.queue {
 		if it.buf != nil {
@@ -419,9 +438,14 @@ func (o *out) shut(status *routeStatus) (failed []*txn, waiters []*Conn) {
 			o.txns.add(it.txn, now)
 		} else if it.st != o.open {
 			o.size.Add(-int64(len(it.st.wait.B)))
-			it.st.fail(status)
 		}
 	}
+	// Every chunk not ended yet, on the wire, waiting or idle after a
+	// cut, fails from its first byte not in a piece already sent.
+	for _, st := range o.streams {
+		st.fail(status)
+	}
+	o.streams = nil
 	o.queue = nil
 	o.open = nil
 	waiters, o.waiters = o.waiters, nil

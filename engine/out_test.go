@@ -3,7 +3,11 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/msrprelay/msrprelay/codec"
 )
 
 // TestBacklogCountsEveryWireByte: once a driver has taken everything, the
@@ -31,5 +35,46 @@ func TestBacklogCountsEveryWireByte(t *testing.T) {
 		if got := bob.out.backlog(); got != 0 {
 			t.Fatalf("after chunk %d was written: backlog %d, want 0", i, got)
 		}
+	}
+}
+
+// TestIdleCutStreamFailsWhenTargetCloses: alice's chunk is cut when
+// another frame arrives for bob and sits idle waiting for her next bytes;
+// bob leaves. What alice sends of the chunk afterwards, and what was cut
+// off before, is reported failed: never acknowledged and lost.
+func TestIdleCutStreamFailsWhenTargetCloses(t *testing.T) {
+	r, clk := testRelay(t, nil)
+	alice, bob, la, lb, to := setup(t, r)
+	var w Worker
+	body := bytes.Repeat([]byte("0123456789"), 1000) // 10000 bytes
+	wire := sendFrame("tid00002", to, aliceURI, "1-10000/10000", body)
+	hdrEnd := bytes.Index(wire, []byte("\r\n\r\n")) + 4
+	receive(t, &w, alice, wire[:hdrEnd+3000])
+	// A REPORT of the relay's own for bob cuts alice's chunk; she has
+	// nothing more for now, so her stream is idle, out of bob's queue.
+	tr := newTxn()
+	tr.kind, tr.origin, tr.fr = txnSend, bob, codec.ReportYes
+	tr.rng = codec.ByteRange{Start: 1, End: 3, Total: 3}
+	tr.setData([]byte(bobURI), []byte("msrp://relay.example.com:2855/x;tcp"), []byte("m0"))
+	clk.t = clk.t.Add(time.Second)
+	r.sendReport(&w, tr, 408, "Request Timeout")
+	freeTxn(tr)
+	alice.Receive(&w, nil) // her read ends: the open chunk yields
+	if got := decode(t, lb.flush()); len(got) != 2 || got[0].flag != '+' {
+		t.Fatalf("want the cut piece and the REPORT, got %d frames", len(got))
+	}
+	bob.Closed(&w)
+	receive(t, &w, alice, wire[hdrEnd+3000:])
+	var reports []string
+	for _, d := range decode(t, la.flush()) {
+		if string(d.f.Method()) == "REPORT" {
+			reports = append(reports, header(d, "Byte-Range")+" "+header(d, "Status"))
+		}
+	}
+	// The first 3000 bytes went out in a piece whose transaction failed
+	// with bob's close; the 7000 after it were dropped.
+	want := []string{"1-3000/10000 000 481 Session Does Not Exist", "3001-10000/10000 000 481 Session Does Not Exist"}
+	if strings.Join(reports, "|") != strings.Join(want, "|") {
+		t.Fatalf("REPORTs %q, want %q", reports, want)
 	}
 }

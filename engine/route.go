@@ -30,7 +30,7 @@ type routeStatus struct {
 }
 
 var (
-	stBadPath      = routeStatus{400, "Bad Request"}
+	stBadRequest      = routeStatus{400, "Bad Request"}
 	stNoSession    = routeStatus{481, "Session Does Not Exist"}
 	stBoundElse    = routeStatus{506, "Session Bound Elsewhere"}
 	stForbidden    = routeStatus{403, "Forbidden"}
@@ -47,7 +47,7 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 	first, rest := codec.NextURI(f.ToPath())
 	u, err := codec.ParseURI(first)
 	if err != nil || !codec.ValidPath(f.FromPath()) {
-		return route{}, &stBadPath
+		return route{}, &stBadRequest
 	}
 	s := r.lookup(&u)
 	if s == nil {
@@ -78,11 +78,11 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 	// Outward, from the client.
 	next, rest2 := codec.NextURI(rest)
 	if next == nil {
-		return route{}, &stBadPath
+		return route{}, &stBadRequest
 	}
 	nu, err := codec.ParseURI(next)
 	if err != nil {
-		return route{}, &stBadPath
+		return route{}, &stBadRequest
 	}
 	if r.isOurs(&nu) {
 		// Both users on this relay: the second hop is taken in process,

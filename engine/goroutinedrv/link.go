@@ -25,13 +25,17 @@ type link struct {
 	done   chan struct{}
 	once   sync.Once
 	closed atomic.Bool
+	// hangUp is closed by Close: a reader paused until a drain that will
+	// never come (its writer is gone) must still end.
+	hangUp    chan struct{}
+	hangUpOne sync.Once
 }
 
 func newLink(s *Server, nc net.Conn, src netip.Addr) *link {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	return &link{srv: s, nc: nc, src: src, wake: make(chan struct{}, 1), resume: make(chan struct{}, 1), done: make(chan struct{})}
+	return &link{srv: s, nc: nc, src: src, wake: make(chan struct{}, 1), resume: make(chan struct{}, 1), done: make(chan struct{}), hangUp: make(chan struct{})}
 }
 
 func (l *link) start() {
@@ -57,8 +61,12 @@ func (l *link) Resume() {
 	}
 }
 
-// Close implements engine.Link: closing the socket ends both goroutines.
-func (l *link) Close() { l.nc.Close() }
+// Close implements engine.Link: closing the socket ends both goroutines,
+// a paused reader included.
+func (l *link) Close() {
+	l.hangUpOne.Do(func() { close(l.hangUp) })
+	l.nc.Close()
+}
 
 // contain turns a panic on one of this connection's goroutines into its
 // close: the process and every other connection go on.
@@ -96,7 +104,7 @@ func (l *link) readLoop() {
 			}
 			select {
 			case <-l.resume:
-			case <-l.done:
+			case <-l.hangUp:
 				return
 			}
 		}
@@ -126,7 +134,7 @@ func (l *link) writeLoop() {
 			return len(b), 0 // a blocking write leaves nothing behind
 		})
 		if werr != nil {
-			l.nc.Close()
+			l.Close()
 			return
 		}
 	}

@@ -79,7 +79,7 @@ func (s *Server) Run() error {
 		ln.Close()
 	}
 	s.live.Range(func(k, _ any) bool {
-		k.(*link).nc.Close()
+		k.(*link).Close()
 		return true
 	})
 	s.wg.Wait()

@@ -30,7 +30,7 @@ type routeStatus struct {
 }
 
 var (
-	stBadRequest      = routeStatus{400, "Bad Request"}
+	stBadRequest   = routeStatus{400, "Bad Request"}
 	stNoSession    = routeStatus{481, "Session Does Not Exist"}
 	stBoundElse    = routeStatus{506, "Session Bound Elsewhere"}
 	stForbidden    = routeStatus{403, "Forbidden"}

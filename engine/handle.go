@@ -55,7 +55,18 @@ func (c *Conn) handleRequest(w *Worker, f *codec.Frame, rest []byte) int {
 		c.skipBody(f)
 		return 0
 	}
+	if st := checkPaths(f); st != nil {
+		c.reject(w, f, st)
+		c.skipBody(f)
+		return 0
+	}
 	rt, st := c.findRoute(w, f)
+	if st == nil && rt.grownFromPath(f) > c.relay.cfg.Limits.MaxLine {
+		// The next hop, with limits like ours, would take the frame for
+		// a protocol violation and drop the connection, and every
+		// session on it with the frame.
+		st = &stBadRequest
+	}
 	if st != nil {
 		c.reject(w, f, st)
 		c.skipBody(f)

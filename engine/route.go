@@ -121,6 +121,61 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 	return rt, nil
 }
 
+// maxPathURIs bounds the URIs of a To-Path: two endpoints with two relays
+// each need four, and every URI is a hop a request may be forwarded.
+const maxPathURIs = 8
+
+// checkPaths refuses a To-Path that is too long or that goes round: one
+// that leaves a relay and comes back to it, or stays on one for more than
+// the two hops it takes in process (RFC 4976 §5.1, shared topology).
+// Relays that forward such a path to each other amplify one request into
+// hundreds; the first relay that sees it refuses it.
+func checkPaths(f *codec.Frame) *routeStatus {
+	n := codec.PathLen(f.ToPath())
+	if n > maxPathURIs {
+		return &stBadRequest
+	}
+	if n >= 3 && pathRevisits(f.ToPath()) {
+		return &stForbidden
+	}
+	return nil
+}
+
+// pathRevisits reports whether path names one relay (scheme, host, port)
+// in two separate runs, or more than twice in a row.
+func pathRevisits(path []byte) bool {
+	var seen [maxPathURIs]codec.URI
+	n, run := 0, 0
+	for first, rest := codec.NextURI(path); first != nil && n < len(seen); first, rest = codec.NextURI(rest) {
+		u, err := codec.ParseURI(first)
+		if err != nil {
+			return false // routing refuses malformed paths itself
+		}
+		if n > 0 && u.SameAuthority(&seen[n-1]) {
+			run++
+			if run > 2 {
+				return true
+			}
+			continue
+		}
+		for i := range n {
+			if u.SameAuthority(&seen[i]) {
+				return true
+			}
+		}
+		seen[n] = u
+		n++
+		run = 1
+	}
+	return false
+}
+
+// grownFromPath is the length of the From-Path line the forwarded frame
+// will carry, this relay's URIs pushed on.
+func (rt *route) grownFromPath(f *codec.Frame) int {
+	return len("From-Path: ") + len(rt.fromPrefix) + 1 + len(f.FromPath()) + len("\r\n")
+}
+
 // lookup finds the live session u names, if u is one of ours. Every URI
 // this relay hands out says ";tcp", and URIs with different transports
 // never match (RFC 4975 §6.1).

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/codec"
 )
 
 // hostileCases: peers that try to make the relay hold what they send, or
@@ -18,6 +20,27 @@ var hostileCases = []suiteCase{
 	{"UnreadAnswersStopReading", testUnreadAnswers},
 	{"MalformedByteRange400", testMalformedByteRange},
 	{"ControlCharactersRefused", testControlCharacters},
+	{"FromPathGrowthRefused", testFromPathGrowth},
+}
+
+// testFromPathGrowth: a From-Path just under the line limit would be over
+// it once the relay pushes its own URI on, and the next hop (with limits
+// like ours) would drop the connection, with every session on it. The
+// sender gets a 400 instead.
+func testFromPathGrowth(t *testing.T, start *suite) {
+	p := newPair(t, startEnv(t, start, nil))
+	// One URI (more would claim a relay, refused over TLS without its
+	// certificate) with a session id as long as the line allows.
+	pad := codec.DefaultMaxLine - len("From-Path: msrp://alice.example.com:9/;tcp\r\n") - 10
+	from := "msrp://alice.example.com:9/" + strings.Repeat("a", pad) + ";tcp"
+	req := client.Request{Method: "SEND", ToPath: p.to, FromPath: from, Headers: [][2]string{{"Message-ID", "fp"}, {"Byte-Range", "1-1/1"}}, ContentType: "text/plain", Body: []byte("x")}
+	if err := p.alice.Send(&req); err != nil {
+		t.Fatal(err)
+	}
+	expectResponse(t, p.alice, req.TID, 400)
+	ok := send(t, p.alice, p.to, aliceURI, "ok", []byte("fine"))
+	expectResponse(t, p.alice, ok.TID, 200)
+	p.expectDelivered(t, []byte("fine"))
 }
 
 // testClaimedSmallBody: a SEND claims ten bytes and sends megabytes. The

@@ -277,11 +277,12 @@ func (c *Conn) deliver(w *Worker, target *Conn, t *txn, parts ...[]byte) {
 }
 
 // checkBackpressure pauses this connection's reading while target holds
-// more than HighWater bytes or too many unanswered transactions.
+// more than HighWater bytes, or too many unanswered transactions (or
+// transactions holding too many bytes of paths).
 func (c *Conn) checkBackpressure(w *Worker, target *Conn) {
 	cfg := &c.relay.cfg
 	o := &target.out
-	if o.backlog() < cfg.HighWater && o.txns.len() < cfg.MaxPendingTransactions {
+	if !o.full(cfg) {
 		return
 	}
 	was := c.paused.Swap(true)

@@ -69,6 +69,19 @@ type outItem struct {
 // backlog is what a sender weighs before sending more.
 func (o *out) backlog() int64 { return o.size.Load() + o.held.Load() }
 
+// full reports whether senders to this connection must pause: too many
+// bytes queued, or too many transactions waiting for its answers, or
+// transactions holding too many bytes (each keeps its origin's From-Path,
+// which may be many kilobytes).
+func (o *out) full(cfg *Config) bool {
+	return o.backlog() >= cfg.HighWater || o.txns.len() >= cfg.MaxPendingTransactions || o.txns.bytes() >= cfg.HighWater
+}
+
+// lowEnough reports whether paused senders may resume.
+func (o *out) lowEnough(cfg *Config) bool {
+	return o.backlog() < cfg.LowWater && o.txns.len() < cfg.MaxPendingTransactions && o.txns.bytes() < cfg.HighWater
+}
+
 // writeFrame queues one complete frame made of parts, and registers t (may
 // be nil) as the transaction awaiting its response once it reaches the
 // wire. It reports whether the connection still takes frames.
@@ -378,7 +391,7 @@ func (o *out) release(b *bytebufferpool.ByteBuffer, taken, held int) (left bool)
 func (o *out) addWaiter(c *Conn) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closed || o.backlog() < o.conn.relay.cfg.LowWater && o.txns.len() < o.conn.relay.cfg.MaxPendingTransactions {
+	if o.closed || o.lowEnough(&o.conn.relay.cfg) {
 		return false
 	}
 	for _, w := range o.waiters {
@@ -398,7 +411,7 @@ func (o *out) drained() (stillWaiting bool) {
 		o.mu.Unlock()
 		return false
 	}
-	if o.backlog() >= o.conn.relay.cfg.LowWater || o.txns.len() >= o.conn.relay.cfg.MaxPendingTransactions {
+	if !o.lowEnough(&o.conn.relay.cfg) {
 		o.mu.Unlock()
 		return true
 	}

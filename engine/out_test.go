@@ -78,3 +78,24 @@ func TestIdleCutStreamFailsWhenTargetCloses(t *testing.T) {
 		t.Fatalf("REPORTs %q, want %q", reports, want)
 	}
 }
+
+// TestTransactionBytesPause: transactions keep their origin's From-Path;
+// a sender whose requests carry huge ones toward a receiver that does not
+// answer pauses once they hold HighWater bytes, long before the count cap.
+func TestTransactionBytesPause(t *testing.T) {
+	r, _ := testRelay(t, nil)
+	alice, bob, _, lb, to := setup(t, r)
+	var w Worker
+	from := "msrp://alice.example.com:9/" + strings.Repeat("a", 15<<10) + ";tcp"
+	sent := 0
+	for ; sent < 1000 && !alice.Paused(); sent++ {
+		receive(t, &w, alice, sendFrame(fmt.Sprintf("tid%05d", sent), to, from, "1-1/1", []byte("x")))
+		lb.flush() // bob's socket takes everything; he never answers
+	}
+	if !alice.Paused() {
+		t.Fatalf("alice not paused after %d requests holding %d bytes", sent, bob.out.txns.bytes())
+	}
+	if held := bob.out.txns.bytes(); held > 2*r.cfg.HighWater {
+		t.Fatalf("transactions hold %d bytes at the pause", held)
+	}
+}

@@ -80,6 +80,7 @@ type txnTable struct {
 	fifo []txnDue
 	head int
 	n    atomic.Int64 // len(m), readable without the lock
+	size atomic.Int64 // bytes the transactions in m hold
 }
 
 type txnDue struct {
@@ -89,6 +90,8 @@ type txnDue struct {
 
 func (tt *txnTable) len() int { return int(tt.n.Load()) }
 
+func (tt *txnTable) bytes() int64 { return tt.size.Load() }
+
 func (tt *txnTable) add(t *txn, now int64) {
 	if t == nil {
 		return
@@ -97,9 +100,12 @@ func (tt *txnTable) add(t *txn, now int64) {
 		tt.m = make(map[tid]*txn)
 	}
 	t.sent = now
-	if _, dup := tt.m[t.key]; !dup {
+	if old, dup := tt.m[t.key]; dup {
+		tt.size.Add(-int64(len(old.data)))
+	} else {
 		tt.n.Add(1)
 	}
+	tt.size.Add(int64(len(t.data)))
 	tt.m[t.key] = t
 	tt.fifo = append(tt.fifo, txnDue{t.key, now})
 }
@@ -112,6 +118,7 @@ func (tt *txnTable) take(k *tid) *txn {
 	}
 	delete(tt.m, *k)
 	tt.n.Add(-1)
+	tt.size.Add(-int64(len(t.data)))
 	tt.dropAnswered()
 	return t
 }
@@ -141,6 +148,7 @@ func (tt *txnTable) due(cutoff int64, out []*txn) []*txn {
 		if t, ok := tt.m[d.key]; ok && t.sent == d.sent {
 			delete(tt.m, d.key)
 			tt.n.Add(-1)
+			tt.size.Add(-int64(len(t.data)))
 			out = append(out, t)
 		}
 	}
@@ -182,6 +190,7 @@ func (tt *txnTable) drain() []*txn {
 	}
 	tt.m = nil
 	tt.n.Store(0)
+	tt.size.Store(0)
 	tt.fifo, tt.head = nil, 0
 	return out
 }

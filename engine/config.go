@@ -38,6 +38,19 @@ type Config struct {
 	// IdleTimeout closes a connection with no session that has been quiet
 	// this long (RFC 4976 §6.5). Default 1 h.
 	IdleTimeout time.Duration
+	// HopIdleTimeout closes a connection this relay dialed to a next hop
+	// after this long without traffic: dials cost file descriptors shared
+	// with inbound clients. Default 2 min.
+	HopIdleTimeout time.Duration
+	// MaxNextHops bounds the connections this relay dials (one per next
+	// hop); requests for a new next hop beyond it fail (408). Default 256.
+	MaxNextHops int
+	// MaxDialsPerSession bounds the next-hop connections one session's
+	// requests may make this relay dial per minute. Default 8.
+	MaxDialsPerSession int
+	// DialBackoff is how long a next hop whose dial failed is not dialed
+	// again: requests for it fail at once (408). Default 10 s.
+	DialBackoff time.Duration
 	// NonceTTL is how long a digest nonce stays fresh. Default 5 min.
 	NonceTTL time.Duration
 	// MaxAuthFailures closes a connection after this many failed AUTHs.
@@ -91,6 +104,14 @@ func (c *Config) fill() error {
 	setDur(&c.ProbationTimeout, 30*time.Second)
 	setDur(&c.IdleTimeout, time.Hour)
 	setDur(&c.NonceTTL, 5*time.Minute)
+	setDur(&c.HopIdleTimeout, 2*time.Minute)
+	setDur(&c.DialBackoff, 10*time.Second)
+	if c.MaxNextHops <= 0 {
+		c.MaxNextHops = 256
+	}
+	if c.MaxDialsPerSession <= 0 {
+		c.MaxDialsPerSession = 8
+	}
 	setDur(&c.AuthFailureDelay, time.Second)
 	if c.MaxAuthFailures <= 0 {
 		c.MaxAuthFailures = 3

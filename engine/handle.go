@@ -373,6 +373,11 @@ func (c *Conn) tick(w *Worker, now int64) {
 		c.close()
 		return
 	}
+	if c.hopKey != "" && c.idleFor(now, cfg.HopIdleTimeout) && c.out.txns.len() == 0 && c.out.backlog() == 0 {
+		c.logAt(zerolog.DebugLevel).Str("next_hop", c.hopKey).Msg("closing: idle next hop")
+		c.close()
+		return
+	}
 	c.sendDelayed(w, now)
 	c.out.mu.Lock()
 	w.due = c.out.txns.due(now-int64(cfg.TransactionTimeout), w.due[:0])

@@ -21,6 +21,7 @@ const (
 	TransactionTimeouts
 	SenderPauses // a sender stopped reading until its target drains (backpressure)
 	Panics       // a bug caught while handling one connection: it was closed, the process went on
+	DialsRefused // a next hop not dialed: too many next hops, or one session dialing too many
 	numCounters
 )
 
@@ -41,6 +42,7 @@ var counterNames = [numCounters]string{
 	TransactionTimeouts: "transaction_timeouts",
 	SenderPauses:        "sender_pauses",
 	Panics:              "panics",
+	DialsRefused:        "dials_refused",
 }
 
 // Name is the counter's metric name (without namespace).

@@ -63,13 +63,14 @@ type Relay struct {
 	methods   map[string]bool
 	dialer    Dialer
 
-	connMu  sync.Mutex
-	conns   map[*Conn]struct{}
-	nextID  atomic.Uint64
-	hopsMu  sync.Mutex
-	hops    map[string]*Conn
-	failMu  sync.Mutex
-	failing map[netip.Addr]*sourceFailures
+	connMu    sync.Mutex
+	conns     map[*Conn]struct{}
+	nextID    atomic.Uint64
+	hopsMu    sync.Mutex
+	hops      map[string]*Conn
+	hopFailed map[string]int64 // next hop -> until when it is not dialed
+	failMu    sync.Mutex
+	failing   map[netip.Addr]*sourceFailures
 }
 
 // New validates cfg and returns a relay for the given listeners.
@@ -84,6 +85,7 @@ func New(cfg Config, listeners []Listener) (*Relay, error) {
 		nonces:    digest.NewNonces(cfg.NonceTTL),
 		conns:     make(map[*Conn]struct{}),
 		hops:      make(map[string]*Conn),
+		hopFailed: make(map[string]int64),
 		failing:   make(map[netip.Addr]*sourceFailures),
 	}
 	for _, n := range append([]string{cfg.Hostname}, cfg.Aliases...) {
@@ -180,6 +182,7 @@ func (r *Relay) Tick(w *Worker) {
 		c.tickContained(w, now)
 	}
 	r.expireSourceFailures(now)
+	r.expireDialFailures(now)
 }
 
 // RunTimers calls Tick every interval until stop is closed, with a Worker

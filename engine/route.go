@@ -36,6 +36,9 @@ var (
 	stForbidden    = routeStatus{403, "Forbidden"}
 	stHopClosed    = routeStatus{408, "Next Hop Closed"}
 	stNotSupported = routeStatus{501, "Not Implemented"}
+	// A next hop this relay will not dial now: the request times out at
+	// once, as one to a hop that does not answer would.
+	stHopUnreachable = routeStatus{408, "Next Hop Unreachable"}
 )
 
 // findRoute applies RFC 4976 §6.2-§6.4: To-Path[0] must be a session this
@@ -112,9 +115,9 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 			return rt, nil
 		}
 	}
-	h := r.nextHop(&nu)
-	if h == nil {
-		return route{}, &stNoSession
+	h, st := r.nextHop(&nu, s)
+	if st != nil {
+		return route{}, st
 	}
 	s.hop.Store(h)
 	rt.target = h
@@ -241,24 +244,56 @@ func (c *Conn) noteBound(s *Session) {
 
 // nextHop returns the connection to the relay u names, opening one through
 // the Dialer when there is none: one connection per next hop, shared by all
-// sessions (RFC 4976 §6.4.2).
-func (r *Relay) nextHop(u *codec.URI) *Conn {
+// sessions (RFC 4976 §6.4.2). Dials are bounded: in all (MaxNextHops), per
+// session (MaxDialsPerSession a minute), and not repeated toward a hop
+// whose last dial failed (DialBackoff): a client naming many unreachable
+// hosts must not take the descriptors inbound clients need.
+func (r *Relay) nextHop(u *codec.URI, s *Session) (*Conn, *routeStatus) {
 	if r.dialer == nil || u.Port < 0 {
-		return nil
+		return nil, &stNoSession
 	}
 	key := string(appendHopKey(nil, u))
 	host := strings.ToLower(string(u.Host))
+	now := r.now()
 	r.hopsMu.Lock()
 	if h := r.hops[key]; h != nil && !h.closed.Load() {
 		r.hopsMu.Unlock()
-		return h
+		return h, nil
+	}
+	if until, ok := r.hopFailed[key]; ok && now < until {
+		r.hopsMu.Unlock()
+		return nil, &stHopUnreachable
+	}
+	if len(r.hops) >= r.cfg.MaxNextHops || !s.mayDial(now, r.cfg.MaxDialsPerSession) {
+		r.hopsMu.Unlock()
+		r.cfg.Metrics.Add(DialsRefused, 1)
+		return nil, &stHopUnreachable
 	}
 	h := r.newConn(nil, nopAddr, nil, PeerInfo{}, key)
 	r.hops[key] = h
 	r.hopsMu.Unlock()
 	serverName := strings.Trim(host, "[]")
 	r.dialer.Dial(h, net.JoinHostPort(serverName, strconv.Itoa(u.Port)), u.Secure(), serverName)
-	return h
+	return h, nil
+}
+
+// noteDialFailed keeps a next hop whose dial failed from being dialed
+// again for DialBackoff.
+func (r *Relay) noteDialFailed(key string) {
+	r.hopsMu.Lock()
+	r.hopFailed[key] = r.now() + int64(r.cfg.DialBackoff)
+	r.hopsMu.Unlock()
+}
+
+// expireDialFailures forgets failures older than DialBackoff.
+func (r *Relay) expireDialFailures(now int64) {
+	r.hopsMu.Lock()
+	for k, until := range r.hopFailed {
+		if now >= until {
+			delete(r.hopFailed, k)
+		}
+	}
+	r.hopsMu.Unlock()
 }
 
 // appendHopKey writes the key of the next hop u names: scheme, host and

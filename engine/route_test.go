@@ -1,6 +1,10 @@
 package engine
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+	"time"
+)
 
 func TestPathRevisits(t *testing.T) {
 	const (
@@ -47,5 +51,51 @@ func TestLoopingPathRefused(t *testing.T) {
 	}
 	if out := lb.flush(); len(out) != 0 {
 		t.Fatalf("forwarded: %q", out)
+	}
+}
+
+// fakeDialer records dials and fails each at once.
+type fakeDialer struct{ dials []string }
+
+func (d *fakeDialer) Dial(c *Conn, hostport string, secure bool, serverName string) {
+	d.dials = append(d.dials, hostport)
+	c.DialFailed(errDialTest)
+}
+
+var errDialTest = errConfig("test: connection refused")
+
+// TestDialsBounded: a next hop whose dial failed is not dialed again for
+// DialBackoff, and one session cannot make the relay dial more than
+// MaxDialsPerSession next hops a minute.
+func TestDialsBounded(t *testing.T) {
+	r, clk := testRelay(t, func(c *Config) { c.MaxDialsPerSession = 3 })
+	d := &fakeDialer{}
+	r.SetDialer(d)
+	bob, _ := open(r)
+	s := bob.newSession("bob", "example.com", time.Hour, true)
+	bob.succeeded.Store(true)
+	var w Worker
+	sendTo := func(tid, host string) string {
+		to := string(s.uri) + " msrp://" + host + ":2855/x;tcp"
+		receive(t, &w, bob, sendFrame(tid, to, bobURI, "1-1/1", []byte("x")))
+		return to
+	}
+	for i := range 5 {
+		sendTo(fmt.Sprintf("tidsame%d", i), "closed.example.com")
+	}
+	if len(d.dials) != 1 {
+		t.Fatalf("%d dials to one failing hop, want 1", len(d.dials))
+	}
+	clk.t = clk.t.Add(r.cfg.DialBackoff)
+	r.Tick(&w)
+	sendTo("tidagain", "closed.example.com")
+	if len(d.dials) != 2 {
+		t.Fatalf("%d dials after the backoff, want 2", len(d.dials))
+	}
+	for i := range 5 {
+		sendTo(fmt.Sprintf("tidmany%d", i), fmt.Sprintf("h%d.example.com", i))
+	}
+	if len(d.dials) != 3 {
+		t.Fatalf("%d dials in a minute from one session, want its cap of 3", len(d.dials))
 	}
 }

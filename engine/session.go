@@ -59,12 +59,16 @@ type Session struct {
 	// hard says the AUTH asked for its Expires: the session ends then,
 	// in use or not (RFC 4976 §6.3). Without one, Expires bounds only how
 	// long the URI may wait for its first use (see live).
-	hard     atomic.Bool
-	lastUsed atomic.Int64 // unix nanos of the last request through it
-	user     string
-	realm    string // the AUTH's realm: a refresh is checked against it
-	logID    string // a prefix of the id: enough to correlate logs, not to use
-	created  int64
+	hard atomic.Bool
+	// dials counts next-hop dials this session's requests caused since
+	// dialsSince (see Relay.nextHop).
+	dials      atomic.Int32
+	dialsSince atomic.Int64
+	lastUsed   atomic.Int64 // unix nanos of the last request through it
+	user       string
+	realm      string // the AUTH's realm: a refresh is checked against it
+	logID      string // a prefix of the id: enough to correlate logs, not to use
+	created    int64
 	// counters for the end-of-session record: body bytes and requests
 	// from the client and toward it
 	bytesFromClient, bytesToClient atomic.Int64
@@ -75,6 +79,15 @@ type Session struct {
 func (s *Session) refresh(now int64, expires time.Duration, hard bool) {
 	s.hard.Store(hard)
 	s.expires.Store(now + int64(expires))
+}
+
+// mayDial counts one more dial for s and reports whether it is within max
+// a minute.
+func (s *Session) mayDial(now int64, max int) bool {
+	if since := s.dialsSince.Load(); now-since >= int64(time.Minute) && s.dialsSince.CompareAndSwap(since, now) {
+		s.dials.Store(0)
+	}
+	return int(s.dials.Add(1)) <= max
 }
 
 // live reports whether s may still be used at now. A session whose AUTH

@@ -70,13 +70,13 @@ func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
 		c.authRefused(w, f, 400, "Bad Request", "malformed digest")
 		return
 	default:
-		c.logAt(zerolog.InfoLevel).Str("verdict", res.Verdict.String()).Bytes("user", d.Username).Msg("AUTH failed")
+		c.Note(zerolog.InfoLevel, "AUTH failed").Str("verdict", res.Verdict.String()).Bytes("user", d.Username).Send()
 		c.countAuthFailure()
 		c.challengeLater(w, f, realm)
 		return
 	}
 	if !c.freshNC(d.Nonce, res.NC) {
-		c.logAt(zerolog.InfoLevel).Bytes("user", d.Username).Msg("AUTH replayed a nonce count")
+		c.Note(zerolog.InfoLevel, "AUTH replayed a nonce count").Bytes("user", d.Username).Send()
 		c.countAuthFailure()
 		c.challengeLater(w, f, realm)
 		return
@@ -284,7 +284,7 @@ func (c *Conn) challengeLater(w *Worker, f *codec.Frame, realm []byte) {
 }
 
 func (c *Conn) authRefused(w *Worker, f *codec.Frame, code int, reason, why string) {
-	c.logAt(zerolog.InfoLevel).Int("status", code).Str("why", why).Msg("AUTH refused")
+	c.Note(zerolog.InfoLevel, "AUTH refused").Int("status", code).Str("why", why).Send()
 	c.respond(w, f, code, reason, nil)
 	c.noteAuthFailure(w)
 }
@@ -310,7 +310,7 @@ func (c *Conn) closeIfFailedTooOften() {
 		return // sendDelayed closes once the answers held back are out
 	}
 	if n := int(c.authFails.Load()); n >= c.relay.cfg.MaxAuthFailures {
-		c.logAt(zerolog.InfoLevel).Int("failures", n).Msg("closing after repeated AUTH failures")
+		c.Note(zerolog.InfoLevel, "closing after repeated AUTH failures").Int("failures", n).Send()
 		c.closeAfterFlush()
 	}
 }

@@ -383,7 +383,7 @@ func (c *Conn) Attach(link Link, peer PeerInfo) {
 // DialFailed ends a dialed connection that never opened.
 func (c *Conn) DialFailed(err error) {
 	c.relay.noteDialFailed(c.hopKey)
-	c.logAt(zerolog.WarnLevel).Err(err).Str("next_hop", c.hopKey).Msg("dial failed")
+	c.Note(zerolog.WarnLevel, "dial failed").Err(err).Str("next_hop", c.hopKey).Send()
 	c.Closed(nil)
 }
 

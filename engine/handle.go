@@ -245,7 +245,7 @@ func (c *Conn) skipBody(f *codec.Frame) {
 func (c *Conn) reject(w *Worker, f *codec.Frame, st *routeStatus) {
 	c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
 	defer c.noteFailure() // after the answer is queued: it may close
-	c.logAt(zerolog.InfoLevel).Bytes("method", f.Method()).Int("status", st.code).Msg("request refused")
+	c.Note(zerolog.InfoLevel, "request refused").Bytes("method", f.Method()).Int("status", st.code).Send()
 	m := f.Method()
 	if isMethod(m, "REPORT") {
 		return
@@ -263,7 +263,7 @@ func (c *Conn) reject(w *Worker, f *codec.Frame, st *routeStatus) {
 func (c *Conn) rejectMalformed(w *Worker, f *codec.Frame, err error) {
 	c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
 	defer c.noteFailure() // after the answer is queued: it may close
-	c.logAt(zerolog.InfoLevel).Err(err).Msg("malformed frame")
+	c.Note(zerolog.InfoLevel, "malformed frame").Err(err).Send()
 	if !f.IsResponse() && !isMethod(f.Method(), "REPORT") && codec.ValidPath(f.FromPath()) && codec.PathLen(f.ToPath()) > 0 {
 		if e, ok := err.(*codec.Error); ok && e.Status != 0 {
 			c.respond(w, f, e.Status, "Bad Request", nil)
@@ -364,7 +364,7 @@ func (c *Conn) handleResponse(w *Worker, f *codec.Frame) {
 func (c *Conn) tick(w *Worker, now int64) {
 	cfg := &c.relay.cfg
 	if !c.succeeded.Load() && c.lis != nil && now-c.opened > int64(cfg.ProbationTimeout) {
-		c.logAt(zerolog.InfoLevel).Msg("closing: no successful request in the probation period")
+		c.Note(zerolog.InfoLevel, "closing: no successful request in the probation period").Send()
 		c.close()
 		return
 	}

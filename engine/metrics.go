@@ -19,9 +19,10 @@ const (
 	ReportsSent
 	ProtocolErrors // 4xx answers and closes for bad input
 	TransactionTimeouts
-	SenderPauses // a sender stopped reading until its target drains (backpressure)
-	Panics       // a bug caught while handling one connection: it was closed, the process went on
-	DialsRefused // a next hop not dialed: too many next hops, or one session dialing too many
+	SenderPauses   // a sender stopped reading until its target drains (backpressure)
+	Panics         // a bug caught while handling one connection: it was closed, the process went on
+	DialsRefused   // a next hop not dialed: too many next hops, or one session dialing too many
+	LogsSuppressed // log lines dropped by the per-event, per-source rate limit
 	numCounters
 )
 
@@ -43,6 +44,7 @@ var counterNames = [numCounters]string{
 	SenderPauses:        "sender_pauses",
 	Panics:              "panics",
 	DialsRefused:        "dials_refused",
+	LogsSuppressed:      "log_lines_suppressed",
 }
 
 // Name is the counter's metric name (without namespace).

@@ -69,6 +69,7 @@ type Relay struct {
 	hopsMu    sync.Mutex
 	hops      map[string]*Conn
 	hopFailed map[string]int64 // next hop -> until when it is not dialed
+	logs      logLimiter
 	failMu    sync.Mutex
 	failing   map[netip.Addr]*sourceFailures
 }
@@ -183,6 +184,7 @@ func (r *Relay) Tick(w *Worker) {
 	}
 	r.expireSourceFailures(now)
 	r.expireDialFailures(now)
+	r.logs.expire(now)
 }
 
 // RunTimers calls Tick every interval until stop is closed, with a Worker

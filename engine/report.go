@@ -62,6 +62,6 @@ func (r *Relay) sendReport(w *Worker, t *txn, code int, comment string) {
 	w.scratch = b
 	if t.origin.out.writeFrame(w, nil, b) {
 		r.cfg.Metrics.Add(ReportsSent, 1)
-		t.origin.logAt(zerolog.InfoLevel).Int("status", code).Str("range", strconv.FormatInt(t.rng.Start, 10)).Msg("failure report sent")
+		t.origin.Note(zerolog.InfoLevel, "failure report sent").Int("status", code).Str("range", strconv.FormatInt(t.rng.Start, 10)).Send()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -39,5 +40,27 @@ func TestSessionEndLogCounts(t *testing.T) {
 	if line.Message != "session ended" || line.BytesFromClient != 3 || line.BytesToClient != 7 ||
 		line.ReqsFromClient != 1 || line.ReqsToClient != 2 {
 		t.Fatalf("session end line %+v in\n%s", line, logs.Bytes())
+	}
+}
+
+// TestLogRateLimit: a source that provokes one refusal per request gets
+// logBurst lines a second for that event; the next line that passes says
+// how many were dropped, and the metric counts them.
+func TestLogRateLimit(t *testing.T) {
+	var logs bytes.Buffer
+	m := &countMetrics{}
+	r, clk := testRelay(t, func(c *Config) { c.Logger = zerolog.New(&logs); c.Metrics = m })
+	c, _ := open(r)
+	for range 100 {
+		c.Note(zerolog.InfoLevel, "request refused").Int("status", 481).Send()
+	}
+	if n := bytes.Count(logs.Bytes(), []byte("request refused")); n != logBurst {
+		t.Fatalf("%d lines in one second, want %d", n, logBurst)
+	}
+	clk.t = clk.t.Add(time.Second)
+	logs.Reset()
+	c.Note(zerolog.InfoLevel, "request refused").Send()
+	if !bytes.Contains(logs.Bytes(), []byte(`"suppressed_before":95`)) || m.n[LogsSuppressed].Load() != 95 {
+		t.Fatalf("next line %s, metric %d", logs.Bytes(), m.n[LogsSuppressed].Load())
 	}
 }

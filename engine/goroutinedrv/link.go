@@ -95,7 +95,7 @@ func (l *link) readLoop() {
 		for have > 0 {
 			used, rerr := l.ec.Receive(&w, buf[:have])
 			if rerr != nil {
-				l.ec.Log(zerolog.InfoLevel).Err(rerr).Msg("closing: protocol violation")
+				l.ec.Note(zerolog.InfoLevel, "closing: protocol violation").Err(rerr).Send()
 				return
 			}
 			have = copy(buf, buf[used:have])

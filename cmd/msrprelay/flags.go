@@ -33,6 +33,10 @@ type options struct {
 	txnTimeout      time.Duration
 	probation       time.Duration
 	idleTimeout     time.Duration
+	hopIdleTimeout  time.Duration
+	maxNextHops     int
+	maxSessionDials int
+	dialBackoff     time.Duration
 	nonceTTL        time.Duration
 	maxAuthFailures int
 	allowMethods    string
@@ -80,11 +84,15 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.logFormat, "log-format", "json", "json or console")
 	fs.StringVar(&o.adminListen, "admin-listen", "", "HOST:PORT for /metrics (Prometheus) and /debug/pprof (default: off)")
 	fs.DurationVar(&o.expiresMin, "expires-min", time.Minute, "shortest session an AUTH may ask for (423 below)")
-	fs.DurationVar(&o.expiresDefault, "expires-default", 30*time.Minute, "session lifetime when the AUTH names none")
+	fs.DurationVar(&o.expiresDefault, "expires-default", 30*time.Minute, "Expires given to an AUTH that names none: how long its URI waits for a first use (in use, it lives until its connection closes or --idle-timeout)")
 	fs.DurationVar(&o.expiresMax, "expires-max", 2*time.Hour, "longest session an AUTH may ask for (423 above)")
 	fs.DurationVar(&o.txnTimeout, "transaction-timeout", 30*time.Second, "wait for a next hop's response before a 408 REPORT")
 	fs.DurationVar(&o.probation, "probation-timeout", 30*time.Second, "time a new connection has for its first successful request")
-	fs.DurationVar(&o.idleTimeout, "idle-timeout", time.Hour, "close a connection without sessions after this much silence")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", time.Hour, "close a connection without sessions, and end a session without Expires, after this much silence")
+	fs.DurationVar(&o.hopIdleTimeout, "hop-idle-timeout", 2*time.Minute, "close a connection this relay dialed to a next hop after this much silence")
+	fs.IntVar(&o.maxNextHops, "max-next-hops", 256, "connections this relay may dial to next-hop relays")
+	fs.IntVar(&o.maxSessionDials, "max-dials-per-session", 8, "next-hop dials one session may cause a minute")
+	fs.DurationVar(&o.dialBackoff, "dial-backoff", 10*time.Second, "after a failed dial, requests for that next hop fail at once (408) for this long")
 	fs.DurationVar(&o.nonceTTL, "nonce-ttl", 5*time.Minute, "digest nonce lifetime (stale=TRUE after)")
 	fs.IntVar(&o.maxAuthFailures, "max-auth-failures", 3, "failed AUTHs before a connection is closed")
 	fs.StringVar(&o.allowMethods, "allow-methods", "", "comma-separated methods to forward (default: all; others get 501)")

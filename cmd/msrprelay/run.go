@@ -188,6 +188,7 @@ func relayConfig(o *options, listens []listen, log zerolog.Logger) (engine.Confi
 		Hostname: host, Aliases: aliases, Realm: o.realm, Domains: splitList(o.domains), Credentials: creds,
 		ExpiresMin: o.expiresMin, ExpiresDefault: o.expiresDefault, ExpiresMax: o.expiresMax,
 		TransactionTimeout: o.txnTimeout, ProbationTimeout: o.probation, IdleTimeout: o.idleTimeout,
+		HopIdleTimeout: o.hopIdleTimeout, MaxNextHops: o.maxNextHops, MaxDialsPerSession: o.maxSessionDials, DialBackoff: o.dialBackoff,
 		NonceTTL: o.nonceTTL, MaxAuthFailures: o.maxAuthFailures, AllowMethods: splitList(o.allowMethods),
 		HighWater: o.highWater, LowWater: o.lowWater, Logger: log,
 	}, nil

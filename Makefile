@@ -9,7 +9,7 @@ FUZZTIME  ?= 300000x
 # Fuzz targets: package:target pairs, each run for FUZZTIME by `make test`.
 FUZZ_TARGETS := ./codec:FuzzParse ./codec:FuzzBodyScanner ./codec:FuzzURI ./codec:FuzzDigest ./codec:FuzzByteRange ./engine/digest:FuzzNonceCheck
 
-.PHONY: all build test test-long run microbench bench bench-full fuzz fuzz-long lint vet fmt clean
+.PHONY: all build test test-long stress run microbench bench bench-full fuzz fuzz-long lint vet fmt clean interop
 
 all: build
 
@@ -27,6 +27,18 @@ test: lint
 # Long cases: gigabyte transfers, memory watches, real protocol timers.
 test-long:
 	$(GO) test -tags long -count=1 -timeout 60m $(PKGS)
+
+# The e2e suites of both drivers, under -race, STRESS_ROUNDS rounds at
+# -cpu 1,2,4, with a CPU burner beside them: a case that only passes on an
+# idle machine fails here. Stops at the first failure.
+STRESS_ROUNDS ?= 10
+stress:
+	@sh -c 'while :; do :; done' & burner=$$!; \
+	trap "kill $$burner 2>/dev/null" EXIT INT TERM; \
+	for i in $$(seq $(STRESS_ROUNDS)); do \
+		echo "stress round $$i of $(STRESS_ROUNDS)"; \
+		$(GO) test -race -count=1 -cpu 1,2,4 -timeout 30m -run 'TestEndToEnd' ./engine/gnetdrv ./engine/goroutinedrv || exit 1; \
+	done
 
 run: build
 	@echo "msrprelay on msrps://127.0.0.1:2855 (users alice/alice-password, bob/bob-password, realm msrprelay.local)"
@@ -73,3 +85,10 @@ fmt:
 
 clean:
 	rm -rf bin
+
+# A real client against the relay: python msrplib (Blink, SylkServer) over
+# both engines, msrp and msrps, one and two relays. Needs the fetched msrplib
+# sources in MSRPLIB=DIR, so it is not part of `make test`; see
+# bench/interop/README.md. INTEROP_ARGS go to the driver (e.g. --engines gnet).
+interop: build
+	MSRPLIB="$(MSRPLIB)" bash bench/interop/run.sh $(INTEROP_ARGS)

@@ -18,11 +18,14 @@ func newLogger(level, format string) (zerolog.Logger, func(), error) {
 	if err != nil {
 		return zerolog.Logger{}, nil, fmt.Errorf("--log-level: %w", err)
 	}
-	var sink io.Writer = os.Stderr
+	// The diode closes its sink when it closes, and os.Stderr is a
+	// Closer: behind a plain Writer, stderr stays open for the error a
+	// failed start prints after the log is shut.
+	var sink io.Writer = stderr{}
 	switch format {
 	case "json":
 	case "console":
-		sink = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339}
+		sink = zerolog.ConsoleWriter{Out: stderr{}, TimeFormat: time.RFC3339}
 	default:
 		return zerolog.Logger{}, nil, fmt.Errorf("--log-format %q: want json or console", format)
 	}
@@ -32,3 +35,8 @@ func newLogger(level, format string) (zerolog.Logger, func(), error) {
 	log := zerolog.New(d).Level(lvl).With().Timestamp().Logger()
 	return log, func() { _ = d.Close() }, nil
 }
+
+// stderr writes to os.Stderr and cannot be closed.
+type stderr struct{}
+
+func (stderr) Write(p []byte) (int, error) { return os.Stderr.Write(p) }

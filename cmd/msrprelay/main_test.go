@@ -323,3 +323,50 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestStartupFailuresSay: every failure to start prints one line on
+// stderr naming the problem and exits non-zero (under systemd an empty
+// journal and a restart loop otherwise).
+func TestStartupFailuresSay(t *testing.T) {
+	bin := buildDaemon(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"port in use", []string{"--listen", "tcp://" + busy.Addr().String()}, "address already in use"},
+		{"admin port in use", []string{"--listen", "tcp://127.0.0.1:0", "--admin-listen", busy.Addr().String()}, "address already in use"},
+		{"missing credentials", []string{"--listen", "tcp://127.0.0.1:0", "--credentials", "/nonexistent/users"}, "/nonexistent/users"},
+		{"bad engine", []string{"--listen", "tcp://127.0.0.1:0", "--engine", "warp"}, "warp"},
+		{"udp listen", []string{"--listen", "udp://127.0.0.1:2855"}, "udp"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, append([]string{"--hostname", "127.0.0.1", "--shutdown-grace", "1s"}, tc.args...)...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			done := make(chan error, 1)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatalf("exit 0; stderr:\n%s", stderr.String())
+				}
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("still running; stderr:\n%s", stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) || !strings.Contains(stderr.String(), "msrprelay:") {
+				t.Fatalf("stderr does not say %q:\n%s", tc.want, stderr.String())
+			}
+		})
+	}
+}

@@ -63,6 +63,18 @@ func (l *listFlag) Set(v string) error {
 
 func newFlagSet(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("msrprelay", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `MSRP relay (RFC 4976).
+
+usage:
+  msrprelay [flags]                  run the relay
+  msrprelay passwd FILE USER REALM   add or replace a user in an htdigest file
+  msrprelay --version                print the version and commit
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&o.config, "config", "", "YAML file whose keys are these flag names (flags win)")
 	fs.Var(&o.listen, "listen", "[tcp://|tls://]HOST:PORT to accept on; repeatable (default 0.0.0.0:2855)")
 	fs.StringVar(&o.transport, "transport", "tls", "transport for a --listen without scheme: tls (msrps) or tcp (msrp, labs and tests)")

@@ -2,11 +2,16 @@
 //
 //	msrprelay [flags]                      run the relay
 //	msrprelay passwd FILE USER REALM       add or replace a user (password on stdin)
+//	msrprelay --version                    print the version and commit
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 )
 
 func main() {
@@ -17,8 +22,38 @@ func main() {
 		}
 		return
 	}
-	if err := run(os.Args[1:]); err != nil {
+	if len(os.Args) > 1 && (os.Args[1] == "--version" || os.Args[1] == "-version") {
+		fmt.Println(versionLine())
+		return
+	}
+	err := run(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return // the flag set printed the usage
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "msrprelay:", err)
 		os.Exit(1)
 	}
+}
+
+// versionLine names the module version and the commit the binary was
+// built from, as the Go toolchain recorded them.
+func versionLine() string {
+	version, commit, dirty := "(devel)", "unknown", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = " (modified)"
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("msrprelay %s commit %s%s %s", version, commit, dirty, runtime.Version())
 }

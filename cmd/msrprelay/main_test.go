@@ -370,3 +370,17 @@ func TestStartupFailuresSay(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpAndVersion: --help is not an error, and names the subcommands;
+// --version says which build this is.
+func TestHelpAndVersion(t *testing.T) {
+	bin := buildDaemon(t)
+	out, err := exec.Command(bin, "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "passwd FILE USER REALM") || !strings.Contains(string(out), "-listen") {
+		t.Fatalf("--help: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "--version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "msrprelay ") || !strings.Contains(string(out), "commit ") {
+		t.Fatalf("--version: %v\n%s", err, out)
+	}
+}

@@ -106,7 +106,7 @@ func (m *sfModel) checkRoute(sc *sfConn, r *sfReq, f *codec.Frame) {
 	sent := strings.Fields(r.toPath)
 	got := strings.Fields(to)
 	stripped := len(sent) - len(got)
-	if stripped < 1 || stripped > 2 || strings.Join(sent[stripped:], " ") != to {
+	if stripped < 1 || stripped > 2 || strings.Join(sent[stripped:], " ") != strings.Join(got, " ") {
 		m.fail("c%d: %s %s To-Path %q arrived as %q", sc.n, r.method, r.msgID, r.toPath, to)
 	}
 	var ours []string
@@ -116,7 +116,7 @@ func (m *sfModel) checkRoute(sc *sfConn, r *sfReq, f *codec.Frame) {
 		}
 		ours = append([]string{sent[i]}, ours...)
 	}
-	if want := strings.Join(ours, " ") + " " + r.fromPath; from != want {
+	if want := strings.Join(ours, " ") + " " + r.fromPath; strings.Join(strings.Fields(from), " ") != want {
 		m.fail("c%d: %s %s From-Path %q arrived as %q, want %q", sc.n, r.method, r.msgID, r.fromPath, from, want)
 	}
 	if len(got) == 0 && !sfTolerate("empty-to-path") {
@@ -181,7 +181,8 @@ func (m *sfModel) onPiece(sc *sfConn, r *sfReq, f *codec.Frame, body []byte, fla
 	switch flag {
 	case '$':
 		if r.flag != '$' || r.delivered != int64(len(r.body)) {
-			m.fail("c%d: SEND %s (%s) ended with '$' after %d of %d bytes (sender's flag %q)", sc.n, r.tid, r.msgID, r.delivered, len(r.body), r.flag)
+			m.fail("c%d: SEND %s (%s) ended with '$' after %d of %d bytes (sender's flag %q); piece tid %s, sent body from there: %q",
+				sc.n, r.tid, r.msgID, r.delivered, len(r.body), r.flag, f.TID(), r.body[r.delivered:min(int64(len(r.body)), r.delivered+40)])
 		}
 	case '#':
 		if r.flag != '#' && !r.from.closed {
@@ -234,7 +235,7 @@ func (m *sfModel) onResponse(sc *sfConn, f *codec.Frame) {
 	if r.method == "SEND" {
 		wantTo, _ = sfNext(r.fromPath)
 	}
-	if r.fromPath != "" && string(f.ToPath()) != wantTo {
+	if r.fromPath != "" && strings.Join(strings.Fields(string(f.ToPath())), " ") != wantTo {
 		m.fail("c%d: answer %d to %s %s has To-Path %q, want %q", sc.n, code, r.method, tid, f.ToPath(), wantTo)
 	}
 	if r.authRelay && code == 200 {
@@ -277,7 +278,7 @@ func (m *sfModel) onRelayReport(sc *sfConn, f *codec.Frame) {
 	if err != nil || st.Code == 200 {
 		m.fail("c%d: REPORT for %s with Status %q", sc.n, msgID, f.StatusHeader())
 	}
-	if string(f.ToPath()) != r.fromPath {
+	if strings.Join(strings.Fields(string(f.ToPath())), " ") != r.fromPath {
 		m.fail("c%d: REPORT for %s to %q, the SEND came from %q", sc.n, msgID, f.ToPath(), r.fromPath)
 	}
 	if r.rangeLie {

@@ -77,6 +77,16 @@ var sfKnownBugs = map[string]bool{
 	// not start with this relay: the relay takes the transaction, drops
 	// the answer, and the origin never gets one (no 408 either).
 	"unroutable-answer-drops-txn": true,
+	// A streamed chunk waiting behind another open chunk whose body holds
+	// the end-line of the tid the relay chose for it: collide() does not
+	// cut a chunk that is not open, it only switches st.tid to a new
+	// prefix, but the first piece's header is st.hdr, built in newStream
+	// with the old tid: the piece goes out under the old tid with that
+	// tid's end-line in its body (a frame boundary the receiver
+	// believes) and ends under the new one. Tolerated by not putting the
+	// relay's tids in bodies at all (this, collect-collision and
+	// collision-at-start all need the relay's tid known in advance).
+	"collision-while-queued": true,
 }
 
 // sfStats counts what the programs did, for tuning the interpreter
@@ -750,7 +760,7 @@ func (m *sfModel) sfBody(p *sfProg, msgID string, start int64, n int, kind byte,
 		for k := 0; k < 1+p.intn(4); k++ {
 			var pat []byte
 			switch c := p.byte() % 4; {
-			case c < 2 && !(collected && sfTolerate("collect-collision")):
+			case c < 2 && !sfTolerate("collision-while-queued") && !(collected && sfTolerate("collect-collision")):
 				// The relay's next tids: a forward's prefix is drawn
 				// when its header is read.
 				save := m.tidN
@@ -904,8 +914,13 @@ func (m *sfModel) opSend(p *sfProg) {
 	if p.byte()%16 == 0 {
 		hdrs[0], hdrs[1] = hdrs[1], hdrs[0]
 	}
+	if rng != "" && p.byte()%16 == 0 {
+		// A second Byte-Range: the codec reads the first.
+		hdrs = append(hdrs, "Byte-Range: 1-1/1")
+	}
+	style := p.byte()
 	for _, x := range hdrs {
-		h = append(append(h, x...), "\r\n"...)
+		h = sfHeaderLine(h, x, style)
 	}
 	if r.hasBody {
 		h = append(h, "\r\n"...)
@@ -924,6 +939,25 @@ func (m *sfModel) opSend(p *sfProg) {
 	m.logf("c%d SEND %s %s to=%q from=%q body=%d range=%q fr=%q flag=%c bodyless=%v kind=%d split=%d end=%d",
 		sc.n, r.tid, r.msgID, to, from, n, rng, frc.hdr, r.flag, bodyless, bodyKind%4, split, r.end)
 	r.kind = kind
+}
+
+// sfHeaderLine writes one header line in one of the spellings the codec
+// takes: names in any case, blanks around the value, a tab between URIs.
+func sfHeaderLine(dst []byte, line string, style byte) []byte {
+	name, value, _ := strings.Cut(line, ": ")
+	if style%8 == 1 {
+		name = strings.ToLower(name)
+	}
+	if style%8 == 2 {
+		value = " \t" + value + " "
+	}
+	if style%8 == 3 && (name == "To-Path" || name == "From-Path") {
+		value = strings.ReplaceAll(value, " ", "\t")
+	}
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	dst = append(dst, value...)
+	return append(dst, "\r\n"...)
 }
 
 // opOther writes a request other than SEND and AUTH.
@@ -1337,7 +1371,7 @@ func (m *sfModel) opRespond(p *sfProg) {
 	if in.method == "SEND" {
 		to, _ = sfNext(in.from)
 	}
-	if p.byte()%32 == 0 {
+	if p.byte()%8 == 0 {
 		// A response the relay cannot route back.
 		to = "msrp://nowhere.example.org:9/x;tcp"
 		if r := m.originOf(in); r != nil && sfTolerate("unroutable-answer-drops-txn") {
@@ -1371,6 +1405,24 @@ func (m *sfModel) endStep() {
 		}
 		if s, h := c.out.size.Load(), c.out.held.Load(); s < 0 || h < 0 {
 			m.fail("conn %d: negative backlog: size %d held %d", c.id, s, h)
+		}
+	}
+	// A driver flushes when woken or when its last Flush asked to be
+	// called again, and at no other time: bytes queued or senders
+	// waiting without either would wait forever.
+	for _, sc := range m.conns {
+		if sc.closed || sc.l.closeReq || sc.c.link.Load() == nil || sc.l.wake || sc.again {
+			continue
+		}
+		o := &sc.c.out
+		o.mu.Lock()
+		pending, waiters := o.pending != nil && len(o.pending.B) > 0, len(o.waiters)
+		o.mu.Unlock()
+		if pending {
+			m.fail("c%d: %d bytes queued, but no Wake since the last Flush (which did not ask to be called again)\n%s", sc.n, len(o.pending.B), m.dump())
+		}
+		if waiters > 0 {
+			m.fail("c%d: %d senders wait for it to drain, but no Wake since the last Flush (which did not ask to be called again)\n%s", sc.n, waiters, m.dump())
 		}
 	}
 }

@@ -87,6 +87,15 @@ var sfKnownBugs = map[string]bool{
 	// relay's tids in bodies at all (this, collect-collision and
 	// collision-at-start all need the relay's tid known in advance).
 	"collision-while-queued": true,
+	// Deadlock with ordinary peers: a sender pauses while its chunk's
+	// open piece holds fewer than minChunk bytes and nothing waits behind
+	// it yet (so yield does not cut it); then other frames queue behind
+	// the piece (maybeCut leaves it alone) until the target's backlog,
+	// all of it stuck behind the piece, is above LowWater: the target
+	// can drain no further, so the paused sender is never resumed.
+	// Tolerated by not checking what depends on that target after
+	// settling when the relay is in that state.
+	"paused-sender-deadlock": true,
 }
 
 // sfStats counts what the programs did, for tuning the interpreter
@@ -1497,6 +1506,21 @@ func (m *sfModel) dump() string {
 		}
 		fmt.Fprintf(&b, "%s (conn %d): closed %v paused %v size %d held %d txns %d queue %d open %v waiters %v\n",
 			name[c], c.id, c.closed.Load(), c.Paused(), o.size.Load(), o.held.Load(), o.txns.len(), len(o.queue), o.open != nil, ws)
+		for i, it := range append([]outItem{{st: o.open}}, o.queue...) {
+			if st := it.st; st != nil {
+				var f codec.Frame
+				msg := "?"
+				if st.hdr != nil {
+					if _, err := f.Parse(st.hdr.B, &sfLimits, nil); err == nil || err != codec.ErrNeedMore {
+						msg = string(f.MessageID())
+					}
+				}
+				fmt.Fprintf(&b, "    stream %d (%s): tid %s pieces %d chunkBody %d sentDone %d received %d headerOut %v queued %v ended %v done %v wait %d\n",
+					i, msg, st.tid.bytes(), st.pieces, st.chunkBody, st.sentDone, st.received, st.headerOut, st.queued, st.ended, st.done, len(st.wait.B))
+			} else if it.buf != nil {
+				fmt.Fprintf(&b, "    frame %d: %d bytes\n", i, len(it.buf.B))
+			}
+		}
 		o.mu.Unlock()
 	}
 	return b.String()
@@ -1511,7 +1535,28 @@ func (m *sfModel) stalled() bool {
 	return false
 }
 
+// deadlocked reports a target in the state of paused-sender-deadlock:
+// an open piece under minChunk bytes with frames queued behind it, and
+// senders waiting for it to drain.
+func (m *sfModel) deadlocked() bool {
+	for _, c := range m.allConns {
+		o := &c.out
+		o.mu.Lock()
+		dead := !o.closed && o.open != nil && o.open.chunkBody < minChunk && len(o.queue) > 0 && len(o.waiters) > 0
+		o.mu.Unlock()
+		if dead {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *sfModel) checkSettled() {
+	if m.deadlocked() && sfTolerate("paused-sender-deadlock") {
+		m.logf("settle: deadlocked (paused-sender-deadlock): no liveness checks")
+		sfCount("deadlock tolerated")
+		return
+	}
 	stalled := m.stalled()
 	for _, sc := range m.conns {
 		if sc.closed {

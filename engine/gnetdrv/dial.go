@@ -25,33 +25,45 @@ func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName s
 		c.DialFailed(errors.New("connection cap reached"))
 		return
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), s.opts.DialTimeout)
-		defer cancel()
-		d := net.Dialer{}
-		nc, err := d.DialContext(ctx, "tcp", hostport)
+	// The link exists from here, under the cap just taken: whatever ends
+	// the dial ends the link, once.
+	go s.dial(&link{srv: s, ec: c, dialed: true}, hostport, secure, serverName)
+}
+
+func (s *Server) dial(l *link, hostport string, secure bool, serverName string) {
+	var nc net.Conn
+	defer l.recoverHandOff(&nc)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.DialTimeout)
+	defer cancel()
+	d := net.Dialer{}
+	nc, err := d.DialContext(ctx, "tcp", hostport)
+	if err != nil {
+		s.dialFailed(l, nil, err)
+		return
+	}
+	if secure {
+		// The next relay proves its name; this relay presents its own
+		// certificate (RFC 4976 §9.2).
+		sess, err := tlsshim.Client(nc, s.opts.TLS.Client(serverName), s.opts.TLS.HandshakeTimeoutOr(10*time.Second))
 		if err != nil {
-			s.caps.Release(netip.Addr{})
-			c.DialFailed(err)
+			s.dialFailed(l, nc, err)
 			return
 		}
-		l := &link{srv: s, ec: c, dialed: true}
-		if secure {
-			// The next relay proves its name; this relay presents its
-			// own certificate (RFC 4976 §9.2).
-			sess, err := tlsshim.Client(nc, s.opts.TLS.Client(serverName), s.opts.TLS.HandshakeTimeoutOr(10*time.Second))
-			if err != nil {
-				_ = nc.Close()
-				s.caps.Release(netip.Addr{})
-				c.DialFailed(err)
-				return
-			}
-			l.tls = sess
-			l.peer = engine.PeerInfo{RelayNames: []string{serverName}}
-		}
-		if _, err := s.cli.EnrollContext(nc, l); err != nil {
-			s.caps.Release(netip.Addr{})
-			c.DialFailed(err)
-		}
-	}()
+		l.tls = sess
+		l.peer = engine.PeerInfo{RelayNames: []string{serverName}}
+	}
+	if _, err := s.cli.EnrollContext(nc, l); err != nil {
+		s.dialFailed(l, nil, err)
+	}
+}
+
+// dialFailed ends a dialed link that never opened.
+func (s *Server) dialFailed(l *link, nc net.Conn, err error) {
+	if nc != nil {
+		_ = nc.Close()
+	}
+	if l.st.enrollFailed() {
+		defer l.end(nil, -1)
+		l.ec.DialFailed(err)
+	}
 }

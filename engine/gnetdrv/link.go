@@ -2,10 +2,10 @@ package gnetdrv
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,9 +20,9 @@ import (
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
-// home is where a link currently lives: its gnet connection and that
-// connection's loop. Parking and migration give a link a new home; other
-// loops read it atomically to reach the link.
+// home is where a link lives: its gnet connection and that connection's
+// loop. Parking keeps the home (its loop owns the parked link, its gnet
+// connection is closed); enrolling again gives the link a new one.
 type home struct {
 	l    *link
 	c    gnet.Conn
@@ -30,22 +30,22 @@ type home struct {
 	el   gnet.EventLoop
 }
 
-// flushTask and resumeTask are a home's tasks for its loop, as types rather
-// than closures: two closures per connection were 64 bytes of every idle
-// connection. Run on a stale home (the link moved since they were posted),
-// they pass the work on to the current one.
+// A home's tasks for its loop, as types rather than closures: two closures
+// per connection were 64 bytes of every idle connection. Each asks the
+// link's state first: run on a stale home, a task passes the work on or
+// drops it.
 type (
-	flushTask  home
-	resumeTask home
+	flushTask   home // write what the engine queued
+	resumeTask  home // let a live connection's OnTraffic feed the engine again
+	recheckTask home // look again at a connection whose output did not drain
+	parkedTask  home // feed a parked link what it holds, enroll it when the engine wants more
+	closeTask   home // end a parked link
 )
 
 func (t *flushTask) Run(context.Context) error {
 	h, l := (*home)(t), t.l
+	defer l.recoverOnLoop()
 	l.queued.Store(false)
-	if l.home.Load() != h {
-		l.Wake(nil)
-		return nil
-	}
 	l.flush(h)
 	h.loop.flushDirty()
 	return nil
@@ -53,121 +53,205 @@ func (t *flushTask) Run(context.Context) error {
 
 func (t *resumeTask) Run(context.Context) error {
 	h, l := (*home)(t), t.l
-	if cur := l.home.Load(); cur != h {
-		_ = cur.el.Execute(context.Background(), (*resumeTask)(cur))
-		return nil
+	defer l.recoverOnLoop()
+	if l.st.where(h) == here {
+		return h.c.Wake(nil)
 	}
-	return h.c.Wake(nil)
+	// It moved or parked since: ask again where it is now.
+	l.Resume()
+	return nil
 }
 
-// link is the engine's Link for one gnet connection. Fields are owned by the
-// connection's current loop unless marked atomic or guarded by mu.
+func (t *recheckTask) Run(context.Context) error {
+	h, l := (*home)(t), t.l
+	defer l.recoverOnLoop()
+	l.rechecking.Store(false)
+	l.recheck(h)
+	h.loop.flushDirty()
+	return nil
+}
+
+func (t *parkedTask) Run(context.Context) error {
+	h, l := (*home)(t), t.l
+	defer l.recoverOnLoop()
+	if l.st.where(h) == heldHere {
+		l.resumeParked(h)
+	}
+	h.loop.flushDirty()
+	return nil
+}
+
+func (t *closeTask) Run(context.Context) error {
+	h, l := (*home)(t), t.l
+	defer l.recoverOnLoop()
+	if fd, ok := l.st.closeParked(); ok {
+		l.end(&h.loop.worker, fd)
+	}
+	h.loop.flushDirty()
+	return nil
+}
+
+// link is the engine's Link for one connection. Fields are owned by whoever
+// owns the link in its current phase (see park.go) unless marked atomic.
 type link struct {
-	srv     *Server
-	ec      *engine.Conn
-	home    atomic.Pointer[home]
-	src     netip.Addr
-	port    int // the listener's port
-	tls     *tlsshim.Session
-	peer    engine.PeerInfo
-	plain   *bytebufferpool.ByteBuffer // decrypted bytes the engine has not consumed
-	inDirty bool
-	dialed  bool // opened by Dial: the engine Conn waits for Attach
-	settled bool // a move next to its peer's loop was considered
-	closed  atomic.Bool
-	queued  atomic.Bool // a flush task is posted to the loop
-	recheck atomic.Bool // a drain re-check is scheduled
+	srv    *Server
+	ec     *engine.Conn
+	st     parkState
+	src    netip.Addr
+	port   int // the listener's port
+	tls    *tlsshim.Session
+	peer   engine.PeerInfo
+	plain  *bytebufferpool.ByteBuffer // decrypted bytes the engine has not consumed
+	parked *bytebufferpool.ByteBuffer // bytes read before parking, fed to the engine first; nil when none
 	// Re-checks back off while the socket takes nothing (a receiver that
-	// stopped reading): stalls counts them, lastHeld is what gnet held at
+	// stopped reading): stalls counts them, lastHeld is what was held at
 	// the last one, wrote says the last flush put bytes on the socket.
-	stalls   uint8
 	lastHeld int
-	wrote    bool
-
-	// Parking (see the package doc).
-	mu      sync.Mutex
-	parking bool
-	parkFD  int
-	closedG bool                       // the parked gnet connection's OnClose has run
-	parked  *bytebufferpool.ByteBuffer // bytes read before parking, fed to the engine first; nil when none
-	resumed bool                       // Resume arrived while parking
-	moveTo  gnet.EventLoop             // the loop to enrol in after parking (migration)
+	tlsSent  int32       // bytes of the TLS session's output already written
+	closed   atomic.Bool // ended: the engine was told
+	queued   atomic.Bool // a flush task is posted to the loop
+	// inDirty says the link waits in a loop's dirty list. Atomic: a loop
+	// it left may still clear it while its new loop sets it.
+	inDirty    atomic.Bool
+	rechecking atomic.Bool // a drain re-check is scheduled
+	stalls     uint8
+	wrote      bool
+	dialed     bool // opened by Dial: the engine Conn waits for Attach
+	settled    bool // a move next to its peer's loop was considered
 }
 
-func (l *link) attach(c gnet.Conn, ls *loopState) {
+func newLink(s *Server, src netip.Addr, port int) *link {
+	return &link{srv: s, src: src, port: port}
+}
+
+// attach is OnOpen for the link: it lives on c from now on. False means it
+// must not open (closed while opening): the caller returns gnet.Close.
+func (l *link) attach(c gnet.Conn, ls *loopState) bool {
 	h := &home{l: l, c: c, loop: ls, el: c.EventLoop()}
-	l.home.Store(h)
 	c.SetContext(l)
-	if l.dialed {
+	if !l.st.opened(h) {
+		return false
+	}
+	switch {
+	case l.dialed:
 		l.dialed = false
 		l.ec.Attach(l, l.peer)
 		if l.tls != nil {
 			_ = c.Wake(nil) // records read during the handshake
 		}
-		return
-	}
-	l.mu.Lock()
-	wasParked := l.parking
-	l.parking = false
-	l.mu.Unlock()
-	if wasParked {
+	case l.ec != nil:
+		// Enrolled again after parking or a move: what the TLS session
+		// produced while parked goes first, then what the engine queued,
+		// then what is held and what arrived is fed.
 		l.flush(h)
-		_ = c.Wake(nil) // feed the parked bytes
+		_ = c.Wake(nil)
 	}
+	return true
 }
 
-// receive feeds the engine what gnet has buffered, on the loop.
+// receive feeds the engine what is held and what gnet has buffered, on the
+// loop.
 func (l *link) receive(h *home) gnet.Action {
+	w := &h.loop.worker
+	if err := l.feedHeld(w); err != nil {
+		return l.fail(err)
+	}
+	if l.ec.Paused() {
+		// New input stays in gnet, and goes to the kernel (parking) if
+		// it grows: what the relay holds for a paused sender only shrinks.
+		return gnet.None
+	}
 	if l.tls != nil {
 		return l.receiveTLS(h)
 	}
-	c, w := h.c, &h.loop.worker
-	if l.parked != nil {
-		in, _ := c.Peek(-1)
-		l.keepParked(in)
-		discard(c, len(in))
-		n, err := l.ec.Receive(w, l.parked.B)
-		l.parked.B = l.parked.B[:copy(l.parked.B, l.parked.B[n:])]
-		if len(l.parked.B) == 0 {
-			l.dropParked()
-		}
-		return l.result(err)
-	}
+	c := h.c
 	in, _ := c.Peek(-1)
+	if l.parked != nil {
+		// What is held is the start of a frame: it needs what follows.
+		if len(in) == 0 {
+			return gnet.None
+		}
+		l.holdParked(in)
+		discard(c, len(in))
+		return l.fail(l.feedHeld(w))
+	}
 	n, err := l.ec.Receive(w, in)
 	discard(c, n)
-	return l.result(err)
+	return l.fail(err)
 }
 
 // receiveTLS decrypts all that arrived and feeds the engine the plaintext;
-// what the engine does not consume waits in l.plain.
+// what the engine does not consume waits in l.plain. Called only when the
+// engine is not paused, so l.plain holds at most the start of a frame
+// before this decryption.
 func (l *link) receiveTLS(h *home) gnet.Action {
 	c := h.c
 	in, _ := c.Peek(-1)
 	arrived := len(in)
-	if l.parked != nil {
-		l.keepParked(in)
-		in = l.parked.B
-	}
-	if l.plain == nil {
-		l.plain = plainPool.Get()
-	}
-	var err error
-	l.plain.B, err = l.tls.Feed(l.plain.B, in)
+	err := l.decrypt(in)
 	discard(c, arrived)
+	if err != nil {
+		return l.fail(err)
+	}
+	l.sendTLSLive(c)
+	return l.fail(l.feedPlain(&h.loop.worker))
+}
+
+// feedHeld gives the engine the input held in memory, oldest first: the
+// plaintext a TLS session decrypted, then the bytes read before parking.
+// It stops where the engine pauses and never reads the socket, so while
+// the engine stays paused the held input only shrinks. Runs on the loop
+// that owns the link, attached or parked.
+func (l *link) feedHeld(w *engine.Worker) error {
+	if l.tls == nil {
+		if l.parked == nil {
+			return nil
+		}
+		n, err := l.ec.Receive(w, l.parked.B)
+		l.consumeParked(n)
+		return err
+	}
+	if err := l.feedPlain(w); err != nil || l.ec.Paused() || l.parked == nil {
+		return err
+	}
+	// The plaintext left, if any, is the start of a frame: decrypt what
+	// was parked behind it.
+	err := l.decrypt(l.parked.B)
 	l.dropParked()
 	if err != nil {
-		l.ec.Log(zerolog.InfoLevel).Err(err).Msg("closing: TLS error")
-		return gnet.Close
+		return err
 	}
-	l.writeTLSOutput(c)
-	n, rerr := l.ec.Receive(&h.loop.worker, l.plain.B)
+	return l.feedPlain(w)
+}
+
+// feedPlain gives the engine the decrypted bytes it has not consumed.
+func (l *link) feedPlain(w *engine.Worker) error {
+	if l.plain == nil {
+		return nil
+	}
+	n, err := l.ec.Receive(w, l.plain.B)
 	l.plain.B = l.plain.B[:copy(l.plain.B, l.plain.B[n:])]
 	if len(l.plain.B) == 0 {
 		plainPool.Put(l.plain)
 		l.plain = nil
 	}
-	return l.result(rerr)
+	return err
+}
+
+// tlsFailure marks an error of the TLS session (for the log).
+type tlsFailure struct{ error }
+
+// decrypt appends the plaintext of ciphertext to l.plain.
+func (l *link) decrypt(ciphertext []byte) error {
+	if l.plain == nil {
+		l.plain = plainPool.Get()
+	}
+	var err error
+	l.plain.B, err = l.tls.Feed(l.plain.B, ciphertext)
+	if err != nil {
+		return tlsFailure{err}
+	}
+	return nil
 }
 
 // parkPool holds the bytes a parked connection had read: a sender paused
@@ -175,8 +259,8 @@ func (l *link) receiveTLS(h *home) gnet.Action {
 // allocate them afresh each time.
 var parkPool bufpool.Pool
 
-// keepParked appends in to the bytes fed to the engine before new ones.
-func (l *link) keepParked(in []byte) {
+// holdParked appends in to the bytes fed to the engine before new ones.
+func (l *link) holdParked(in []byte) {
 	if len(in) == 0 {
 		return
 	}
@@ -184,10 +268,21 @@ func (l *link) keepParked(in []byte) {
 		l.parked = parkPool.Get()
 	}
 	l.parked.B = append(l.parked.B, in...)
+	l.srv.parkedBytes(len(in))
+}
+
+// consumeParked drops the first n parked bytes, which the engine took.
+func (l *link) consumeParked(n int) {
+	l.parked.B = l.parked.B[:copy(l.parked.B, l.parked.B[n:])]
+	l.srv.parkedBytes(-n)
+	if len(l.parked.B) == 0 {
+		l.dropParked()
+	}
 }
 
 func (l *link) dropParked() {
 	if l.parked != nil {
+		l.srv.parkedBytes(-len(l.parked.B))
 		parkPool.Put(l.parked)
 		l.parked = nil
 	}
@@ -204,13 +299,60 @@ func (l *link) releaseTLS() {
 	}
 }
 
-// writeTLSOutput sends what the TLS session produced (records, alerts,
-// post-handshake messages).
-func (l *link) writeTLSOutput(c gnet.Conn) {
-	if out := l.tls.Output(); len(out) > 0 {
-		_, _ = c.Write(out)
+// sendTLS writes what the TLS session produced (records, alerts,
+// post-handshake messages) and not yet sent, with write, which takes what
+// the socket takes now; it returns how much is left for later.
+func (l *link) sendTLS(write func([]byte) (int, error)) (int, error) {
+	out := l.tls.Output()
+	if len(out) == int(l.tlsSent) {
+		return 0, nil
 	}
-	l.tls.Written()
+	n, err := write(out[l.tlsSent:])
+	l.tlsSent += int32(n)
+	l.wrote = l.wrote || n > 0
+	if int(l.tlsSent) == len(out) {
+		l.tls.Written()
+		l.tlsSent = 0
+	}
+	return len(out) - int(l.tlsSent), err
+}
+
+// sealAndSend seals b once what was sealed before is out, then writes what
+// the socket takes: the sealed bytes waiting stay one flush's worth, and
+// are reported held.
+func (l *link) sealAndSend(b []byte, write func([]byte) (int, error)) (taken, held int, err error) {
+	if held, err := l.sendTLS(write); err != nil || held > 0 {
+		return 0, held, err
+	}
+	if err := l.tls.Seal(b); err != nil {
+		return len(b), 0, tlsFailure{err}
+	}
+	held, err = l.sendTLS(write)
+	return len(b), held, err
+}
+
+// tlsPending is what the TLS session sealed and the socket has not taken.
+func (l *link) tlsPending() int {
+	if l.tls == nil {
+		return 0
+	}
+	return len(l.tls.Output()) - int(l.tlsSent)
+}
+
+// sendTLSLive sends the TLS session's output through the live connection,
+// and looks again later at what the socket did not take.
+func (l *link) sendTLSLive(c gnet.Conn) {
+	if left, _ := l.sendTLS(liveWriter(c)); left > 0 {
+		l.scheduleRecheck()
+	}
+}
+
+// liveWriter writes through gnet as writeSome does.
+func liveWriter(c gnet.Conn) func([]byte) (int, error) {
+	return func(p []byte) (int, error) {
+		n, _ := writeSome(c, p)
+		return n, nil
+	}
 }
 
 var plainPool bufpool.Pool
@@ -223,12 +365,17 @@ func discard(c gnet.Conn, n int) {
 	}
 }
 
-func (l *link) result(err error) gnet.Action {
-	if err != nil {
-		l.ec.Log(zerolog.InfoLevel).Err(err).Msg("closing: protocol violation")
-		return gnet.Close
+// fail closes the connection for bad input.
+func (l *link) fail(err error) gnet.Action {
+	if err == nil {
+		return gnet.None
 	}
-	return gnet.None
+	if errors.As(err, new(tlsFailure)) {
+		l.ec.Log(zerolog.InfoLevel).Err(err).Msg("closing: TLS error")
+	} else {
+		l.ec.Log(zerolog.InfoLevel).Err(err).Msg("closing: protocol violation")
+	}
+	return gnet.Close
 }
 
 // Wake implements engine.Link.
@@ -236,14 +383,13 @@ func (l *link) Wake(from *engine.Worker) {
 	if l.closed.Load() {
 		return
 	}
-	h := l.home.Load()
+	h := l.st.home.Load()
 	if h == nil {
 		return
 	}
 	if from != nil {
 		if ls, ok := from.Driver.(*loopState); ok && ls == h.loop {
-			if !l.inDirty {
-				l.inDirty = true
+			if l.inDirty.CompareAndSwap(false, true) {
 				ls.dirty = append(ls.dirty, l)
 			}
 			return
@@ -256,36 +402,103 @@ func (l *link) Wake(from *engine.Worker) {
 	}
 }
 
-// flush writes what the engine queued; it runs on h's loop.
+// flush writes what the engine queued, on h's loop: through gnet while
+// the link is live there, straight to the held socket while it is parked
+// there. A link opening elsewhere is flushed when it opens.
 func (l *link) flush(h *home) {
-	if l.closed.Load() || l.isParked() {
-		return
+	switch l.st.where(h) {
+	case here:
+		l.flushLive(h)
+	case heldHere:
+		l.flushHeld()
+	case moved:
+		l.Wake(nil)
 	}
+}
+
+func (l *link) flushLive(h *home) {
 	c := h.c
 	l.wrote = false
+	if l.tls != nil {
+		_, _ = l.sendTLS(liveWriter(c)) // sealed earlier: before anything new
+	}
 	again := l.ec.Flush(func(b []byte) (int, int) {
 		if l.tls == nil {
 			taken, held := writeSome(c, b)
 			l.wrote = l.wrote || taken > 0
 			return taken, held
 		}
-		l.wrote = true
-		if err := l.tls.Seal(b); err != nil {
+		taken, held, err := l.sealAndSend(b, liveWriter(c))
+		if err != nil {
 			_ = c.Close()
 			return len(b), 0
 		}
-		l.writeTLSOutput(c)
 		if l.closed.Load() {
 			return len(b), 0
 		}
-		return len(b), c.OutboundBuffered()
+		return taken, held + c.OutboundBuffered()
 	})
 	if l.wrote {
 		l.stalls = 0
 	}
-	if again {
+	if again || l.tlsPending() > 0 {
 		l.scheduleRecheck()
 	}
+}
+
+// flushHeld writes what the engine queued for a parked link to the held
+// socket, as much as it takes now: a parked sender still gets its answers
+// while what it sent waits in the kernel.
+func (l *link) flushHeld() {
+	var failed error
+	l.wrote = false
+	if l.tls != nil {
+		_, failed = l.sendTLS(l.writeHeldFD)
+	}
+	again := l.ec.Flush(func(b []byte) (int, int) {
+		if failed != nil {
+			return len(b), 0
+		}
+		taken, held, err := l.writeHeld(b)
+		if err != nil {
+			failed = err
+			return len(b), 0
+		}
+		return taken, held
+	})
+	if failed != nil {
+		l.ec.Log(zerolog.DebugLevel).Err(failed).Msg("parked socket failed")
+		l.Close()
+		return
+	}
+	if l.wrote {
+		l.stalls = 0
+	}
+	if again || l.tlsPending() > 0 {
+		l.scheduleRecheck()
+	}
+}
+
+// writeHeld writes b to the held socket and reports how much of b it took
+// and how many sealed bytes wait. Over TLS, new bytes are sealed only once
+// the last sealed ones are out, so what waits stays one flush's worth.
+func (l *link) writeHeld(b []byte) (taken, held int, err error) {
+	if l.tls != nil {
+		return l.sealAndSend(b, l.writeHeldFD)
+	}
+	n, err := l.writeHeldFD(b)
+	l.wrote = l.wrote || n > 0
+	return n, 0, err
+}
+
+// writeHeldFD writes p to the held socket, what it takes now. A link that
+// ended meanwhile has no socket: its bytes count as written, to nobody.
+func (l *link) writeHeldFD(p []byte) (int, error) {
+	n, ok, err := l.st.writeHeld(p)
+	if !ok {
+		return len(p), nil
+	}
+	return n, err
 }
 
 // gnetRestMax is the most this driver leaves to gnet's outbound buffer:
@@ -330,38 +543,61 @@ const (
 	maxRecheckStalls = 5
 )
 
-// scheduleRecheck looks again at the outbound buffer shortly: gnet reports
-// no "drained" event, and paused senders wait for this one to drain.
+// scheduleRecheck looks again at the output shortly: gnet reports no
+// "drained" event, and paused senders wait for this one to drain.
 func (l *link) scheduleRecheck() {
-	if !l.recheck.CompareAndSwap(false, true) {
+	if !l.rechecking.CompareAndSwap(false, true) {
 		return
 	}
-	time.AfterFunc(recheckDelay<<l.stalls, func() {
-		h := l.home.Load()
-		_ = h.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			l.recheck.Store(false)
-			if l.closed.Load() || l.isParked() || l.home.Load() != h {
-				l.Wake(nil)
-				return nil
-			}
-			drained := h.c.OutboundBuffered() < l.lastHeld
-			if drained {
-				l.stalls = 0
-			}
-			l.flush(h)
-			if !drained && !l.wrote && l.stalls < maxRecheckStalls {
-				l.stalls++
-			}
-			l.lastHeld = h.c.OutboundBuffered()
-			// Flush reports what gnet holds only when it wrote; senders
-			// waiting on what gnet drained since need it said here.
-			if l.ec.Drained(h.c.OutboundBuffered()) {
-				l.scheduleRecheck()
-			}
-			h.loop.flushDirty()
-			return nil
-		}))
-	})
+	time.AfterFunc(recheckDelay<<l.stalls, l.postRecheck)
+}
+
+// postRecheck runs on a timer's goroutine: the re-check itself runs on the
+// loop that owns the link.
+func (l *link) postRecheck() {
+	defer l.recoverOffLoop()
+	h := l.st.home.Load()
+	if err := h.el.Execute(context.Background(), (*recheckTask)(h)); err != nil {
+		l.rechecking.Store(false)
+	}
+}
+
+// recheck flushes again and tells the engine what is still held, backing
+// off while the socket takes nothing.
+func (l *link) recheck(h *home) {
+	p := l.st.where(h)
+	if p != here && p != heldHere {
+		if p == moved {
+			l.Wake(nil)
+		}
+		return
+	}
+	drained := l.outHeld(h, p) < l.lastHeld
+	if drained {
+		l.stalls = 0
+	}
+	l.flush(h)
+	if l.closed.Load() {
+		return
+	}
+	if !drained && !l.wrote && l.stalls < maxRecheckStalls {
+		l.stalls++
+	}
+	l.lastHeld = l.outHeld(h, p)
+	// Flush reports what is held only when it wrote; senders waiting on
+	// what drained since need it said here.
+	if l.ec.Drained(l.lastHeld) {
+		l.scheduleRecheck()
+	}
+}
+
+// outHeld is what was written but not yet taken by the socket: gnet's
+// outbound buffer when live, sealed TLS bytes when parked.
+func (l *link) outHeld(h *home, p place) int {
+	if p == here {
+		return h.c.OutboundBuffered() + l.tlsPending()
+	}
+	return l.tlsPending()
 }
 
 // Resume implements engine.Link.
@@ -369,22 +605,12 @@ func (l *link) Resume() {
 	if l.closed.Load() {
 		return
 	}
-	l.mu.Lock()
-	if l.parking {
-		if fd, ok := l.takeParkedFD(); ok {
-			l.mu.Unlock()
-			// Resume runs on whatever loop freed the space, and enrolling
-			// onto a loop waits for that loop: never wait on a loop.
-			go l.enroll(fd)
-			return
-		}
-		l.resumed = true
-		l.mu.Unlock()
-		return
+	switch s, h := l.st.resumeAsked(); s {
+	case stepWakeGnet:
+		_ = h.el.Execute(context.Background(), (*resumeTask)(h))
+	case stepParkedLoop:
+		_ = h.el.Execute(context.Background(), (*parkedTask)(h))
 	}
-	l.mu.Unlock()
-	h := l.home.Load()
-	_ = h.el.Execute(context.Background(), (*resumeTask)(h))
 }
 
 // Close implements engine.Link.
@@ -392,27 +618,17 @@ func (l *link) Close() {
 	if l.closed.Load() {
 		return
 	}
-	l.mu.Lock()
-	if l.parking {
-		fd := l.parkFD
-		l.parkFD = -1
-		l.mu.Unlock()
-		if fd >= 0 {
-			_ = unix.Close(fd)
+	switch s, h := l.st.closeAsked(); s {
+	case stepCloseGnet:
+		_ = h.c.Close()
+	case stepParkedLoop:
+		if err := h.el.Execute(context.Background(), (*closeTask)(h)); err != nil {
+			// The loops are stopping: no task will run again.
+			if fd, ok := l.st.closeParked(); ok {
+				l.end(nil, fd)
+			}
 		}
-		l.closed.Store(true)
-		l.ec.Closed(nil)
-		l.srv.caps.Release(l.src)
-		return
 	}
-	l.mu.Unlock()
-	_ = l.home.Load().c.Close()
-}
-
-func (l *link) isParked() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.parking
 }
 
 // park takes a paused connection off the loop: gnet cannot stop reading a
@@ -420,65 +636,47 @@ func (l *link) isParked() bool {
 // kernel buffers the sender from here on. Called in OnTraffic, on the loop.
 func (l *link) park(h *home) gnet.Action {
 	c := h.c
-	if c.OutboundBuffered() > 0 {
-		// Closing now would drop what the peer has not read. A sender
-		// that does not read its own answers while flooding a slow
-		// receiver gets cut off once it exceeds four times the bound.
+	if !moveToKernel(c) {
+		// The kernel took not all of what gnet holds, and closing now
+		// would drop the rest. A sender that keeps flooding meanwhile is
+		// cut off once it exceeds four times the bound.
 		if c.InboundBuffered() > 4*l.srv.opts.MaxParkedInbound {
 			l.ec.Log(zerolog.WarnLevel).Msg("closing: flooding while not reading")
 			return gnet.Close
 		}
 		return gnet.None
 	}
-	fd, err := c.Dup()
-	if err != nil {
-		return gnet.None
+	if l.closed.Load() {
+		return gnet.None // the flush failed and closed it
 	}
-	in, _ := c.Peek(-1)
-	l.keepParked(in)
-	discard(c, len(in))
-	l.mu.Lock()
-	l.parking = true
-	l.parkFD = fd
-	l.closedG = false
-	l.resumed = !l.ec.Paused()
-	l.mu.Unlock()
-	return gnet.Close
+	return l.takeOff(h, nil)
 }
 
-// takeParkedFD hands out the parked descriptor once, and only after the old
-// gnet connection is fully closed: a new registration must never overlap
-// the old one's teardown. Called with mu held.
-func (l *link) takeParkedFD() (int, bool) {
-	if !l.closedG || l.parkFD < 0 {
-		return -1, false
+// moveToKernel empties gnet's outbound buffer into the socket's send
+// buffer, enlarged by as much, and reports whether it is empty: closing
+// the gnet connection to park it would drop what it holds. gnet holds at
+// most gnetRestMax, so a peer that reads nothing (a client pipelining
+// requests and never reading the answers) still gets parked, its answers
+// and its input both waiting in the kernel.
+func moveToKernel(c gnet.Conn) bool {
+	ob := c.OutboundBuffered()
+	if ob == 0 {
+		return true
 	}
-	fd := l.parkFD
-	l.parkFD = -1
-	return fd, true
-}
-
-// parkedClosed is OnClose for a connection being parked: from here on it
-// may be enrolled again, at once if a Resume came meanwhile.
-func (l *link) parkedClosed() {
-	l.mu.Lock()
-	l.closedG = true
-	fd, ok := -1, false
-	if l.resumed {
-		l.resumed = false
-		fd, ok = l.takeParkedFD()
+	// The kernel reports twice the size set (bookkeeping overhead) and
+	// doubles what it is given.
+	if cur, err := unix.GetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_SNDBUF); err == nil {
+		_ = c.SetWriteBuffer(cur/2 + 2*ob)
 	}
-	l.mu.Unlock()
-	if ok {
-		go l.enroll(fd)
-	}
+	_ = c.Flush()
+	return c.OutboundBuffered() == 0
 }
 
 // settle moves an endpoint's connection onto the loop of the connection it
 // exchanges frames with (its session's owner), once, so that forwarding
 // between them is a plain write with no hand-off between loops. The move
-// is the parking mechanism with an immediate resume on the chosen loop.
-// Called in OnTraffic on h's loop.
+// is parking with an immediate resume on the chosen loop. Called in
+// OnTraffic on h's loop.
 func (l *link) settle(h *home) gnet.Action {
 	if l.settled {
 		return gnet.None
@@ -488,63 +686,159 @@ func (l *link) settle(h *home) gnet.Action {
 		return gnet.None
 	}
 	l.settled = true
-	ph := p.home.Load()
+	ph := p.st.home.Load()
 	if ph == nil || ph.loop == h.loop || h.c.OutboundBuffered() > 0 {
 		return gnet.None
 	}
+	l.ec.Log(zerolog.DebugLevel).Msg("moving next to the session owner's event loop")
+	return l.takeOff(h, ph.el)
+}
+
+// takeOff starts parking: a duplicate of the socket is held, what gnet
+// buffered is kept, and the returned gnet.Close takes the gnet connection
+// away. moveTo, when set, is where to enroll at once.
+func (l *link) takeOff(h *home, moveTo gnet.EventLoop) gnet.Action {
 	fd, err := h.c.Dup()
 	if err != nil {
 		return gnet.None
 	}
+	if !l.st.parkStarts(fd, moveTo) {
+		_ = unix.Close(fd) // a close was asked: it goes ahead
+		return gnet.None
+	}
+	l.srv.parkedLinks.Store(l, struct{}{})
 	in, _ := h.c.Peek(-1)
-	l.keepParked(in)
+	l.holdParked(in)
 	discard(h.c, len(in))
-	l.mu.Lock()
-	l.parking = true
-	l.parkFD = fd
-	l.closedG = false
-	l.resumed = true
-	l.moveTo = ph.el
-	l.mu.Unlock()
-	l.ec.Log(zerolog.DebugLevel).Msg("moving next to the session owner's event loop")
+	// A resume that came since the engine paused found the link live and
+	// woke a connection that is going away: it must not be lost.
+	if moveTo != nil || !l.ec.Paused() {
+		l.st.resumeAsked()
+	}
 	return gnet.Close
 }
 
+// resumeParked runs on a parked link's loop when the engine resumed it:
+// the engine gets what the link holds, and the socket goes back to gnet
+// only once the engine has taken all it could and asks for more. A sender
+// the engine pauses again stays parked, its new input in the kernel.
+func (l *link) resumeParked(h *home) {
+	w := &h.loop.worker
+	err := l.feedHeld(w)
+	if err == nil && l.tls != nil {
+		_, err = l.sendTLS(l.writeHeldFD) // what decrypting produced (alerts, key updates)
+	}
+	if err != nil {
+		l.fail(err)
+		if fd, ok := l.st.closeParked(); ok {
+			l.end(w, fd)
+		}
+		return
+	}
+	if l.ec.Paused() {
+		return // the next Resume comes back here
+	}
+	switch s, fd, to := l.st.enrollStarts(); s {
+	case stepEnroll:
+		l.srv.parkedLinks.Delete(l)
+		// Enrolling waits for the target loop: never on a loop.
+		go l.enroll(fd, to)
+	case stepEnd:
+		l.end(w, fd)
+	}
+}
+
+// errPeerGone: the socket lost its peer while parked.
+var errPeerGone = errors.New("the peer reset the connection while it was parked")
+
 // enroll puts a parked socket back on a loop: the one it is moving to, or
-// any (gnet balances).
-func (l *link) enroll(fd int) {
+// any (gnet balances). It owns the link until gnet's OnOpen.
+func (l *link) enroll(fd int, to gnet.EventLoop) {
+	var nc net.Conn
+	defer l.recoverHandOff(&nc)
 	f := os.NewFile(uintptr(fd), "parked")
 	nc, err := net.FileConn(f)
 	_ = f.Close()
 	if err != nil {
-		l.failParked(err)
+		l.enrollFailed(err)
 		return
 	}
-	l.mu.Lock()
-	to := l.moveTo
-	l.moveTo = nil
-	l.mu.Unlock()
+	defer nc.Close() // gnet enrolls a duplicate
+	if nc.RemoteAddr() == nil {
+		// getpeername failed (ENOTCONN after a reset), and gnet
+		// dereferences the peer's address in its own goroutine.
+		l.enrollFailed(errPeerGone)
+		return
+	}
 	if to == nil {
-		if _, err := l.srv.cli.EnrollContext(nc, l); err != nil {
-			l.failParked(err)
-		}
-		return
+		_, err = l.srv.cli.EnrollContext(nc, l)
+	} else {
+		err = enrollOn(to, nc, l)
 	}
-	ch, err := to.Enroll(gnet.NewContext(context.Background(), l), nc)
 	if err != nil {
-		_ = nc.Close()
-		l.failParked(err)
-		return
-	}
-	if res := <-ch; res.Err != nil {
-		l.failParked(res.Err)
+		l.enrollFailed(err)
 	}
 }
 
-func (l *link) failParked(err error) {
-	l.ec.Log(zerolog.WarnLevel).Err(err).Msg("could not resume a parked connection")
-	l.releaseTLS()
+// errEnrollLost: gnet's enroll goroutine ended without a result (it
+// recovers its own panics and closes the channel).
+var errEnrollLost = errors.New("gnet's enroll ended without a result")
+
+// enrollOn enrolls nc on el and waits for the result.
+func enrollOn(el gnet.EventLoop, nc net.Conn, l *link) error {
+	ch, err := el.Enroll(gnet.NewContext(context.Background(), l), nc)
+	if err != nil {
+		return err
+	}
+	res, ok := <-ch
+	switch {
+	case !ok:
+		return errEnrollLost
+	case res.Err != nil:
+		return res.Err
+	}
+	return nil
+}
+
+// enrollFailed ends a link whose socket gnet did not take, unless it
+// opened or ended meanwhile.
+func (l *link) enrollFailed(err error) {
+	if !l.st.enrollFailed() {
+		return
+	}
+	if l.ec != nil {
+		l.ec.Log(zerolog.InfoLevel).Err(err).Msg("closing: could not put the connection back on a loop")
+	} else {
+		l.srv.log.Warn().Err(err).Msg("enroll")
+	}
+	l.end(nil, -1)
+}
+
+// end ends the link, once: its state entered closed and its caller is the
+// link's owner. fd is a held descriptor to close, or -1.
+func (l *link) end(w *engine.Worker, fd int) {
+	if fd >= 0 {
+		_ = unix.Close(fd)
+		l.srv.parkedLinks.Delete(l) // only a parked link holds one
+	}
 	l.closed.Store(true)
-	l.ec.Closed(nil)
+	l.dropParked()
+	l.tellClosed(w)
+	l.releaseTLS()
 	l.srv.caps.Release(l.src)
+}
+
+// tellClosed tells the engine the connection is gone. A panic there is
+// the engine's (state a bug left half-changed): it is recorded, and the
+// driver's side still ends.
+func (l *link) tellClosed(w *engine.Worker) {
+	if l.ec == nil {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			l.srv.relay.Panicked(l.ec, v)
+		}
+	}()
+	l.ec.Closed(w)
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -73,6 +74,14 @@ type Server struct {
 	stopOnce  sync.Once
 	listeners []net.Listener
 	accepting sync.WaitGroup
+
+	// parked is the input parked links hold in memory (read before they
+	// were parked, not yet taken by the engine); parkedPeak is its
+	// highest value, for tests that prove it bounded.
+	parked, parkedPeak atomic.Int64
+	// parkedLinks are the links parked now (keys; *link): gnet no longer
+	// knows their sockets, so Run closes them when the loops have stopped.
+	parkedLinks sync.Map
 }
 
 // loopState is one event loop's scratch: only that loop touches it.
@@ -147,7 +156,20 @@ func (s *Server) Run() error {
 	<-s.stopped
 	s.closeListeners()
 	s.accepting.Wait()
-	return cli.Stop()
+	err = cli.Stop()
+	s.closeParked()
+	return err
+}
+
+// closeParked ends the links still parked once no loop runs.
+func (s *Server) closeParked() {
+	s.parkedLinks.Range(func(k, _ any) bool {
+		l := k.(*link)
+		if fd, ok := l.st.closeParked(); ok {
+			l.end(nil, fd)
+		}
+		return true
+	})
 }
 
 // accept admits connections one at a time, under the caps.
@@ -164,25 +186,31 @@ func (s *Server) accept(ln net.Listener, secure bool) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		remote := addrPort(nc.RemoteAddr())
-		if !s.caps.Admit(remote.Addr()) {
-			s.relay.Refused()
-			_ = nc.Close()
-			continue
-		}
-		l := &link{srv: s, src: remote.Addr(), port: port}
-		if secure {
-			go s.handshake(nc, l)
-			continue
-		}
-		s.enroll(nc, l)
+		s.admit(nc, port, secure)
 	}
 }
 
+// admit hands an accepted connection to gnet, or to a TLS handshake first.
+func (s *Server) admit(nc net.Conn, port int, secure bool) {
+	remote := addrPort(nc.RemoteAddr())
+	if !s.caps.Admit(remote.Addr()) {
+		s.relay.Refused()
+		_ = nc.Close()
+		return
+	}
+	l := newLink(s, remote.Addr(), port)
+	defer l.recoverHandOff(&nc)
+	if secure {
+		go s.handshake(nc, l)
+		return
+	}
+	s.enroll(nc, l)
+}
+
+// enroll hands a new connection to gnet; OnOpen tells the engine.
 func (s *Server) enroll(nc net.Conn, l *link) {
 	if _, err := s.cli.EnrollContext(nc, l); err != nil {
-		s.caps.Release(l.src)
-		s.log.Warn().Err(err).Msg("enroll")
+		l.enrollFailed(err)
 	}
 }
 
@@ -207,6 +235,16 @@ func (s *Server) Drain() { s.caps.Drain() }
 // Conns is the number of open connections.
 func (s *Server) Conns() int { return s.caps.Count() }
 
+// ParkedBytes is the input parked connections hold in memory; paused
+// senders' further input waits in the kernel.
+func (s *Server) ParkedBytes() int64 { return s.parked.Load() }
+
+func (s *Server) parkedBytes(delta int) {
+	n := s.parked.Add(int64(delta))
+	for peak := s.parkedPeak.Load(); n > peak && !s.parkedPeak.CompareAndSwap(peak, n); peak = s.parkedPeak.Load() {
+	}
+}
+
 func (s *Server) loopState(c gnet.Conn) *loopState {
 	el := c.EventLoop()
 	s.loopsMu.Lock()
@@ -220,22 +258,22 @@ func (s *Server) loopState(c gnet.Conn) *loopState {
 	return ls
 }
 
-func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 	l, ok := c.Context().(*link)
 	if !ok {
 		return nil, gnet.Close
 	}
-	if l.ec != nil {
-		// A dialed or re-enrolled (parked) connection.
-		l.attach(c, s.loopState(c))
-		return nil, gnet.None
+	defer l.recoverCallback(&action)
+	if !l.attach(c, s.loopState(c)) {
+		return nil, gnet.Close
 	}
-	l.attach(c, s.loopState(c))
-	l.ec = s.relay.Open(l, addrPort(c.RemoteAddr()), engine.Listener{Port: l.port, Secure: l.tls != nil}, l.peer)
-	if l.tls != nil {
-		// The handshake may have read the first records already; they
-		// wait inside the session, not in the socket.
-		_ = c.Wake(nil)
+	if l.ec == nil {
+		l.ec = s.relay.Open(l, addrPort(c.RemoteAddr()), engine.Listener{Port: l.port, Secure: l.tls != nil}, l.peer)
+		if l.tls != nil {
+			// The handshake may have read the first records already; they
+			// wait inside the session, not in the socket.
+			_ = c.Wake(nil)
+		}
 	}
 	return nil, gnet.None
 }
@@ -245,41 +283,52 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
-	if l.isParked() {
-		l.parkedClosed()
-		return gnet.None
-	}
-	l.closed.Store(true)
-	if l.ec != nil {
-		l.ec.Closed(&l.home.Load().loop.worker)
-		if err != nil && !errors.Is(err, net.ErrClosed) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.relay.Panicked(l.ec, v)
+		}
+	}()
+	ls := s.loopState(c)
+	switch st, fd := l.st.gnetClosed(); st {
+	case stepEnd:
+		if err != nil && !errors.Is(err, net.ErrClosed) && l.ec != nil {
 			l.ec.Log(zerolog.DebugLevel).Err(err).Msg("socket closed")
 		}
+		l.end(&ls.worker, fd)
+	case stepParkedLoop:
+		// After gnet's teardown of the old connection, which follows
+		// OnClose on this loop.
+		h := l.st.home.Load()
+		_ = h.el.Execute(context.Background(), (*parkedTask)(h))
 	}
-	l.releaseTLS()
-	s.caps.Release(l.src)
-	l.home.Load().loop.flushDirty()
+	ls.flushDirty()
 	return gnet.None
 }
 
-func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	l, ok := c.Context().(*link)
 	if !ok || l.ec == nil {
 		return gnet.Close
 	}
-	h := l.home.Load()
+	defer l.recoverCallback(&action)
+	h := l.st.home.Load()
+	if !l.ec.Paused() {
+		action = l.receive(h)
+		h.loop.flushDirty()
+		if action != gnet.None {
+			return action
+		}
+	}
 	if l.ec.Paused() {
 		if c.InboundBuffered() > s.opts.MaxParkedInbound {
 			return l.park(h)
 		}
 		return gnet.None
 	}
-	action := l.receive(h)
-	h.loop.flushDirty()
-	if action == gnet.None && !l.settled && !s.opts.NoSettle {
+	if !l.settled && !s.opts.NoSettle {
 		return l.settle(h)
 	}
-	return action
+	return gnet.None
 }
 
 // flushDirty flushes the connections of this loop that were woken while it
@@ -296,16 +345,22 @@ func (ls *loopState) flushDirty() {
 		ls.dirty, ls.spare = ls.spare[:0], nil
 		for i, d := range batch {
 			batch[i] = nil
-			d.inDirty = false
-			if h := d.home.Load(); h.loop == ls {
-				d.flush(h)
-			} else {
-				d.Wake(nil) // it moved to another loop since
-			}
+			d.inDirty.Store(false)
+			d.flushOn(ls)
 		}
 		ls.spare = batch[:0]
 	}
 	ls.flushing = false
+}
+
+// flushOn flushes l from ls's dirty list: here, or on the loop it moved to.
+func (l *link) flushOn(ls *loopState) {
+	defer l.recoverOnLoop()
+	if h := l.st.home.Load(); h.loop == ls {
+		l.flush(h)
+	} else {
+		l.Wake(nil)
+	}
 }
 
 func addrPort(a net.Addr) netip.AddrPort {

@@ -9,19 +9,27 @@ import (
 )
 
 // handshake runs a server handshake off the loops, then enrolls the
-// connection. At most cap(s.handshakes) run at once, so a storm of
-// handshakes queues here instead of starving forwarding of CPU.
+// connection.
 func (s *Server) handshake(nc net.Conn, l *link) {
-	s.handshakes <- struct{}{}
-	sess, err := tlsshim.Server(nc, s.opts.TLS.Server(), s.opts.TLS.HandshakeTimeoutOr(10*time.Second))
-	<-s.handshakes
+	defer l.recoverHandOff(&nc)
+	sess, err := s.serverHandshake(nc)
 	if err != nil {
 		s.log.Debug().Err(err).Str("remote", nc.RemoteAddr().String()).Msg("TLS handshake failed")
 		_ = nc.Close()
-		s.caps.Release(l.src)
+		if l.st.enrollFailed() {
+			l.end(nil, -1)
+		}
 		return
 	}
 	l.tls = sess
 	l.peer = engine.PeerInfo{RelayNames: tlsshim.VerifyRelay(sess.State(), s.opts.TLS.RelayRoots)}
 	s.enroll(nc, l)
+}
+
+// serverHandshake runs while at most cap(s.handshakes) others do, so a
+// storm of handshakes queues here instead of starving forwarding of CPU.
+func (s *Server) serverHandshake(nc net.Conn) (*tlsshim.Session, error) {
+	s.handshakes <- struct{}{}
+	defer func() { <-s.handshakes }()
+	return tlsshim.Server(nc, s.opts.TLS.Server(), s.opts.TLS.HandshakeTimeoutOr(10*time.Second))
 }

@@ -569,33 +569,27 @@ def sc_receiver_drop_parked(ctx):
                ", and %d success REPORT(s)" % len(oks) if oks else ""))
 
 
-def sc_session_expiry(ctx):
-    """(opt-in, ~70 s) What a Blink chat sees when its relay session expires:
-    a relay with --expires-default 1m, msrplib's AUTH without Expires, a
-    chat before and a SEND both ways after 65 s. Passes if the relay refuses
-    promptly (481 or a failure REPORT) without closing the connections."""
+def sc_chat_past_expires(ctx):
+    """(opt-in, ~70 s) A Blink chat that outlives the Expires its relay
+    granted: relays with --expires-default 1m, msrplib's AUTH without
+    Expires, a chat, 65 s of silence, a chat both ways again. msrplib never
+    re-AUTHs, so this passes only if the relay does not cut a session in use
+    for its age (README "Session lifetime"); a refusal is reported with what
+    the clients saw."""
     topo = ctx.make_topology(["--expires-default", "1m"])
     a, b = ctx.pair(topo=topo)
     ctx.watch(a, b)
-    check_chat(a, b, "before expiry")
+    check_chat(a, b, "before the granted Expires")
     api.sleep(65)
-    out = []
     for s, r in ((a, b), (b, a)):
-        chunk = s.message(cpim(s.name, r.name, "after expiry"))
-        rec = s.send(chunk)
-        wait_until(lambda: rec["response"] is not None or s.closed, 15, "%s's SEND response" % s.name)
-        api.sleep(1)
-        reps = [x for x in s.reports if x.message_id == chunk.message_id]
-        delivered = [c for c in r.received if c.message_id == chunk.message_id]
-        out.append("%s->%s: response %s, REPORT %s, delivered %s" % (s.name, r.name, code_of(rec["response"]),
-                   status_of(reps[0]) if reps else "none", bool(delivered)))
-        if s.closed:
-            raise Fail("%s's connection closed at expiry: %r" % (s.name, s.closed))
-        if delivered:
-            raise Fail("a SEND was still delivered after the session expired: " + "; ".join(out))
-        if code_of(rec["response"]) == 200 and not (reps and status_of(reps[0]) != 200):
-            raise Fail("no failure for a SEND after expiry: " + "; ".join(out))
-    return "after 65 s (Expires %s): %s" % (a.expires, "; ".join(out))
+        try:
+            check_chat(s, r, "after the granted Expires")
+        except Fail as e:
+            reps = [x for x in s.reports if x.message_id != "" and status_of(x) != 200]
+            raise Fail("65 s after AUTH (granted Expires %s, never refreshed, as msrplib does), %s->%s failed: %s%s"
+                       % (a.expires, s.name, r.name, e,
+                          "; failure REPORT %s" % status_of(reps[-1]) if reps else ""))
+    return "granted Expires %s; chat both ways still works after 65 s" % a.expires
 
 
 def sc_long_session(ctx):
@@ -614,8 +608,8 @@ def sc_long_session(ctx):
     if code_of(rec["response"]) != 200:
         raise Fail("keepalive SEND got %s" % code_of(rec["response"]))
     wait_until(lambda: [c for c in b.received if c.message_id == chunk.message_id], 10, "the keepalive at bob")
-    return ("AUTH without Expires granted Expires: %s (alice) / %s (bob); msrplib never refreshes, so a chat "
-            "is cut at that age; keepalive SEND 200 and delivered" % (ea, eb))
+    return ("AUTH without Expires granted Expires: %s (alice) / %s (bob) (msrplib never refreshes; "
+            "chat-past-expires checks what happens after); keepalive SEND 200 and delivered" % (ea, eb))
 
 
 SCENARIOS = [
@@ -629,5 +623,5 @@ SCENARIOS = [
     ("sender-drop-parked", sc_sender_drop_parked, 120, True),
     ("receiver-drop-parked", sc_receiver_drop_parked, 90, True),
     ("long-session", sc_long_session, 30, True),
-    ("session-expiry", sc_session_expiry, 120, False),
+    ("chat-past-expires", sc_chat_past_expires, 120, False),
 ]

@@ -232,8 +232,13 @@ func (c *Conn) receiveBody(w *Worker, buf []byte) (int, error) {
 		return r.Body, err
 	}
 	if r.Collision {
-		p := c.in.cur.st.out.collide(w, c.in.cur.st)
-		c.in.scan.Watch(p.bytes())
+		c.renameForwarded(w)
+		if r.Body == 0 {
+			// Consumed nothing: go on at once, or Receive would take
+			// the 0 for "need more bytes" and stall on bytes it has.
+			n, err := c.receiveBody(w, buf)
+			return n, err
+		}
 		return r.Body, nil
 	}
 	if r.End == 0 {
@@ -244,6 +249,25 @@ func (c *Conn) receiveBody(w *Worker, buf []byte) (int, error) {
 	}
 	c.finishInbound(w, r.Flag)
 	return r.End, nil
+}
+
+// renameForwarded gives the frame being forwarded a new transaction id
+// after its body turned out to hold the end-line of the current one.
+func (c *Conn) renameForwarded(w *Worker) {
+	cur := &c.in.cur
+	if cur.mode == modeStream {
+		p := cur.st.out.collide(w, cur.st)
+		c.in.scan.Watch(p.bytes())
+		return
+	}
+	// A collected frame is not on the wire yet: its tid, at a fixed
+	// place in the start line, is rewritten in place (same length).
+	newTIDPrefix(&cur.tid)
+	copy(cur.buf.B[len("MSRP "):], cur.tid.bytes())
+	if cur.txn != nil {
+		cur.txn.key = cur.tid
+	}
+	c.in.scan.Watch(cur.tid.bytes())
 }
 
 // finishInbound completes the frame whose end-line just arrived.

@@ -120,6 +120,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 	if !f.HasBody() {
 		w.scratch = codec.AppendRewrite(w.scratch[:0], f, &rw)
 		w.scratch = codec.AppendEndLine(w.scratch, prefix.bytes(), f.Flag())
+		t.setBodyLen(0)
 		c.sendFrame(w, rt.target, t, prefix, w.scratch)
 		return 0
 	}
@@ -162,6 +163,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		return 0
 	}
 	st := newStream(f, &rw, prefix, rng, t)
+	st.sender = c
 	freeTxn(t)
 	if !rt.target.out.startStream(st) {
 		st.release()
@@ -324,15 +326,22 @@ func (c *Conn) handleResponse(w *Worker, f *codec.Frame) {
 		return
 	}
 	c.succeeded.Store(true)
-	defer freeTxn(t)
 	if t.kind == txnSend {
 		// Hop by hop: a 200 ends it; anything else becomes a REPORT.
 		if f.Code() != 200 && t.fr != codec.ReportNo {
 			c.relay.sendReport(w, t, f.Code(), string(f.Comment()))
 			c.checkBackpressure(w, t.origin)
 		}
+		freeTxn(t)
 		return
 	}
+	c.routeEndToEnd(w, f, t)
+}
+
+// routeEndToEnd takes a response to another method back to its origin.
+// One that cannot be routed (its To-Path does not start with this relay)
+// still ends the transaction: the origin gets the status, not silence.
+func (c *Conn) routeEndToEnd(w *Worker, f *codec.Frame, t *txn) {
 	// End to end: pop this relay's URIs off To-Path, push them onto
 	// From-Path, restore the origin's tid (RFC 4976 §6.4.3).
 	to := f.ToPath()
@@ -351,6 +360,7 @@ func (c *Conn) handleResponse(w *Worker, f *codec.Frame) {
 		to = rest
 	}
 	if len(w.extra) == 0 || len(to) == 0 {
+		c.relay.failTxn(w, t, f.Code(), string(f.Comment()))
 		return
 	}
 	rw := codec.Rewrite{TID: t.origTID.bytes(), ToPath: to, FromPrefix: w.extra}
@@ -358,6 +368,7 @@ func (c *Conn) handleResponse(w *Worker, f *codec.Frame) {
 	w.scratch = codec.AppendEndLine(w.scratch, rw.TID, '$')
 	t.origin.out.writeFrame(w, nil, w.scratch)
 	c.checkBackpressure(w, t.origin)
+	freeTxn(t)
 }
 
 // tick runs this connection's timers.
@@ -379,6 +390,7 @@ func (c *Conn) tick(w *Worker, now int64) {
 		return
 	}
 	c.sendDelayed(w, now)
+	c.out.cutStalled(w)
 	c.out.mu.Lock()
 	w.due = c.out.txns.due(now-int64(cfg.TransactionTimeout), w.due[:0])
 	if c.idleFor(now, time.Second) {

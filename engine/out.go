@@ -3,6 +3,7 @@ package engine
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/valyala/bytebufferpool"
 
@@ -139,13 +140,36 @@ func (o *out) maybeCut(force bool) {
 	if st == nil || len(o.queue) == 0 || st.chunkBody == 0 {
 		return
 	}
-	if st.chunkBody < minChunk && !force {
+	if st.chunkBody < minChunk && !force && !o.stalled(st) {
 		return
 	}
 	o.cutPiece(st)
 	st.queued = true
 	o.queue = append(o.queue, outItem{st: st})
 	o.drainQueue()
+}
+
+// stallCut is how long a chunk's sender may send nothing before what
+// waits behind the chunk goes first, however little of it was sent.
+const stallCut = 100 * time.Millisecond
+
+// stalled reports whether st's sender has stopped: paused by backpressure
+// (possibly on this very connection, whose backlog then waits behind st),
+// or silent for stallCut. Cutting a chunk short is a SHOULD NOT of RFC
+// 4975 §7.1.1; holding a connection for a stalled sender is worse.
+func (o *out) stalled(st *stream) bool {
+	s := st.sender
+	return s != nil && (s.Paused() || o.conn.relay.now()-s.lastActive.Load() >= int64(stallCut))
+}
+
+// cutStalled cuts the open chunk if its sender stalled while something
+// waits behind it; the timers call it.
+func (o *out) cutStalled(from *Worker) {
+	o.mu.Lock()
+	if st := o.open; st != nil && len(o.queue) > 0 && o.stalled(st) {
+		o.maybeCut(true)
+	}
+	o.unlockAndWake(from)
 }
 
 // cutPiece ends st's open piece with '+': the rest of its chunk follows as

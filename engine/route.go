@@ -65,6 +65,9 @@ func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
 	if c != s.owner {
 		// Inward, toward the client that AUTHed. Past this relay the path
 		// reaches the client, or its relay: never this relay again.
+		if len(rest) == 0 {
+			return route{}, &stBadRequest
+		}
 		if r.loopsBack(rest) {
 			return route{}, &stForbidden
 		}

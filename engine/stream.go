@@ -15,7 +15,8 @@ import (
 //
 // Fields below "out-owned" are guarded by the target out's mutex.
 type stream struct {
-	out *out
+	out    *out
+	sender *Conn // the connection the chunk arrives on
 	// hdr is the forwarded header of the first piece, written by
 	// codec.AppendRewrite with Byte-Range third; the offsets let later
 	// pieces reuse it with their own tid and range.
@@ -150,6 +151,11 @@ func (o *out) collide(from *Worker, st *stream) (newPrefix tid) {
 	}
 	newTIDPrefix(&st.prefix)
 	st.tid.withPiece(&st.prefix, st.pieces)
+	if st.pieces == 0 && !st.headerOut {
+		// The first piece's header is kept whole in hdr, tid included:
+		// it must carry the new one too (same length).
+		copy(st.hdr.B[len("MSRP "):], st.tid.bytes())
+	}
 	p := st.prefix
 	o.unlockAndWake(from)
 	return p

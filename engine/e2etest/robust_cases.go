@@ -26,7 +26,7 @@ var robustCases = []suiteCase{
 	{"PipelinedAuthFailuresStop", testPipelinedAuthFailures},
 }
 
-// panicCases join the suite once both drivers contain panics.
+// panicCases: a bug in one connection's handling costs that connection.
 var panicCases = []suiteCase{
 	{"PanicCostsOneConnection", testPanicContained},
 }

@@ -779,7 +779,7 @@ func (m *sfModel) sfBody(p *sfProg, msgID string, start int64, n int, kind byte,
 				m.tidN = save
 				pat = append([]byte("\r\n-------"), t.bytes()...)
 			case c == 2:
-				pat = []byte("\r\n-------c0t0001$\r\n")
+				pat = []byte("\r\n-------zz0other$\r\n") // no peer uses this tid
 			default:
 				pat = []byte("\r\n-------")
 			}

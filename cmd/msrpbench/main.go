@@ -38,6 +38,8 @@ func main() {
 		err = densityCmd(ctx, os.Args[2:])
 	case "forward":
 		err = forwardCmd(ctx, os.Args[2:])
+	case "soak":
+		err = soakCmd(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -73,7 +73,9 @@ func tlsSuite(t testing.TB, start Start) *suite {
 				return &tls.Config{ServerName: name, RootCAs: roots, Certificates: []tls.Certificate{cert}}
 			},
 			RelayRoots:       func() *x509.CertPool { return roots },
-			HandshakeTimeout: 2 * time.Second,
+			// Long enough for a busy machine under -race: a server
+			// handshake cut short closes a client that thinks it is in.
+			HandshakeTimeout: 10 * time.Second,
 		},
 		client: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"},
 	}

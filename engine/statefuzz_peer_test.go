@@ -119,7 +119,7 @@ func (m *sfModel) checkRoute(sc *sfConn, r *sfReq, f *codec.Frame) {
 	if want := strings.Join(ours, " ") + " " + r.fromPath; strings.Join(strings.Fields(from), " ") != want {
 		m.fail("c%d: %s %s From-Path %q arrived as %q, want %q", sc.n, r.method, r.msgID, r.fromPath, from, want)
 	}
-	if len(got) == 0 && !sfTolerate("empty-to-path") {
+	if len(got) == 0 {
 		m.fail("c%d: %s %s (To-Path %q) forwarded with an empty To-Path", sc.n, r.method, r.msgID, r.toPath)
 	}
 	for _, u := range sent[:stripped] {

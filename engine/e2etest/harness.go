@@ -72,7 +72,7 @@ func tlsSuite(t testing.TB, start Start) *suite {
 			Client: func(name string) *tls.Config {
 				return &tls.Config{ServerName: name, RootCAs: roots, Certificates: []tls.Certificate{cert}}
 			},
-			RelayRoots:       func() *x509.CertPool { return roots },
+			RelayRoots: func() *x509.CertPool { return roots },
 			// Long enough for a busy machine under -race: a server
 			// handshake cut short closes a client that thinks it is in.
 			HandshakeTimeout: 10 * time.Second,

@@ -25,19 +25,22 @@ func (r *Relay) Panicked(c *Conn, v any) {
 	e.Str("panic", fmt.Sprint(v)).Bytes("stack", debug.Stack()).Msg("bug: recovered a panic; closing the connection concerned")
 }
 
-// tickContained runs c's timers; a panic there costs c only.
+// tickContained runs c's timers; a panic there costs c only. The timers
+// run beside the connection's own goroutine, so the close is the driver's
+// (Abort would touch inbound state from here).
 func (c *Conn) tickContained(w *Worker, now int64) {
 	defer func() {
 		if v := recover(); v != nil {
 			c.relay.Panicked(c, v)
-			c.Abort()
+			c.close()
 		}
 	}()
 	c.tick(w, now)
 }
 
 // Abort ends c after a recovered panic, without trusting its driver to
-// get there: the engine's side closes at once (sessions end, transactions
+// get there. Call it only on the goroutine that calls Receive for c (it
+// touches inbound state): the engine's side closes at once (sessions end, transactions
 // fail) and the driver is asked to close the socket.
 func (c *Conn) Abort() {
 	defer func() {

@@ -119,7 +119,14 @@ func (l *link) readLoop() {
 
 func (l *link) writeLoop() {
 	defer l.srv.wg.Done()
-	defer l.contain()
+	defer func() {
+		// The reader owns the engine's inbound state: the writer only
+		// closes the socket, and the reader ends the connection.
+		if v := recover(); v != nil {
+			l.srv.relay.Panicked(l.ec, v)
+			l.Close()
+		}
+	}()
 	for {
 		select {
 		case <-l.wake:

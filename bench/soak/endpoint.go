@@ -29,10 +29,19 @@ type scene struct {
 	mu      sync.Mutex
 	changed chan struct{}
 	eps     []*endpoint
+	began   time.Time
+	notes   []string // what happened when, for a failure's details
+}
+
+// note records a step with its time since the scene began.
+func (s *scene) note(format string, args ...any) {
+	s.mu.Lock()
+	s.notes = append(s.notes, fmt.Sprintf("%.2fs ", time.Since(s.began).Seconds())+fmt.Sprintf(format, args...))
+	s.mu.Unlock()
 }
 
 func (r *runner) newScene(kind string, d time.Duration) *scene {
-	s := &scene{r: r, kind: kind, deadline: time.Now().Add(d), changed: make(chan struct{})}
+	s := &scene{r: r, kind: kind, began: time.Now(), deadline: time.Now().Add(d), changed: make(chan struct{})}
 	r.track(s, true)
 	return s
 }
@@ -104,6 +113,7 @@ type txMsg struct {
 type txChunk struct {
 	first, last int64
 	code        int // 0 until answered
+	sent        time.Time
 }
 
 // accepted reports whether every chunk got 200 (the relay took the whole
@@ -170,18 +180,20 @@ type endpoint struct {
 	requests int
 }
 
-// dial connects to the relay over TLS or TCP. wrap, if not nil, sees the
-// connection the reader reads from (throttling, dropping).
-func (s *scene) dial(ctx context.Context, name string, secure bool) (*endpoint, error) {
+// dial connects to the relay over TLS or TCP. It is bounded by its own
+// timeouts, not by the run's end: a scene once started runs to its end.
+func (s *scene) dial(name string, secure bool) (*endpoint, error) {
+	ctx := context.Background()
 	r := s.r
 	addr, scheme := r.relay.tcpAddr, "msrp"
 	if secure {
 		addr, scheme = r.relay.tlsAddr, "msrps"
 	}
 	d := net.Dialer{Timeout: dialTimeout}
+	began := time.Now()
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: dial %s: %w", name, addr, err)
+		return nil, fmt.Errorf("%s: dial %s (%v): %w", name, addr, time.Since(began).Round(time.Millisecond), err)
 	}
 	tcp := nc.(*net.TCPConn)
 	_ = tcp.SetNoDelay(true)
@@ -193,7 +205,7 @@ func (s *scene) dial(ctx context.Context, name string, secure bool) (*endpoint, 
 		cancel()
 		if err != nil {
 			nc.Close()
-			return nil, fmt.Errorf("%s: TLS handshake: %w", name, err)
+			return nil, fmt.Errorf("%s: TLS handshake (%v): %w", name, time.Since(began).Round(time.Millisecond), err)
 		}
 		raw = tc
 	}
@@ -418,7 +430,6 @@ func (ep *endpoint) onSend(f *client.Frame, rerr error) {
 	if i := PatternFor(id).Check(body, br.start-1); i >= 0 {
 		s.fail("corrupt", "%s: message %s byte %d (Byte-Range %s, flag %c, %d body bytes) is %q, want %q",
 			ep.name, id, br.start+int64(i), f.Header("Byte-Range"), f.Flag, len(body), body[i], patternByte(id, br.start-1+int64(i)))
-		st.corrupt.Add(1)
 	}
 	st.bytes.Add(int64(len(body)))
 	last := br.start + int64(len(body)) - 1
@@ -499,6 +510,9 @@ func (ep *endpoint) onReport(f *client.Frame) {
 	}
 	m.reports++
 	if strings.HasPrefix(status, "000 200") {
+		if m.unanswered() > 0 {
+			s.r.stats.reportFirst.Add(1)
+		}
 		m.success = true
 	} else {
 		s.r.stats.failReports.Add(1)
@@ -559,7 +573,7 @@ func (ep *endpoint) send(m *txMsg, o sendOpts) error {
 		if off+n == m.total {
 			flag = '$'
 		}
-		c := &txChunk{first: off + 1, last: off + n}
+		c := &txChunk{first: off + 1, last: off + n, sent: time.Now()}
 		req := &client.Request{Method: "SEND", ToPath: o.toPath, FromPath: ep.uri, Headers: [][2]string{
 			{"Message-ID", m.id},
 			{"Byte-Range", fmt.Sprintf("%d-%d/%d", c.first, c.last, m.total)},

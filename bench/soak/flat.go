@@ -11,18 +11,31 @@ func FlatTolerance(warm, slack float64) float64 {
 	return max(0.10*warm, slack)
 }
 
+// Ends returns the warm-up value W and the end value E of vals, the
+// samples taken under load from the end of warm-up on. With six samples or
+// more W is the median of the first three and E of the last three, so that
+// one sample caught at a busy or idle instant does not decide; with fewer
+// they are the first and the last sample.
+func Ends(vals []float64) (w, e float64) {
+	k := 1
+	if len(vals) >= 6 {
+		k = 3
+	}
+	return median(vals[:k]), median(vals[len(vals)-k:])
+}
+
 // Flat decides whether a resource stayed flat after warm-up. vals are the
-// samples taken under load from the end of warm-up on (vals[0] is the
-// warm-up value W, the last one the end value E); tol is FlatTolerance(W,
-// slack). The series is flat when all three hold:
+// samples taken under load from the end of warm-up on; W and E are as
+// Ends gives them, tol is FlatTolerance(W, slack). The series is flat when
+// all three hold:
 //
 //  1. end: E <= W + tol;
-//  2. no drift: with at least 6 samples, the median of the last third is at
-//     most the median of the first third + tol (a slow leak under noisy
-//     load, whatever the last sample happens to be);
+//  2. no drift: with at least 6 samples, the median of the last third (at
+//     least three samples) is at most the median of the first third + tol
+//     (a leak under noisy load, whatever the last samples happen to be);
 //  3. no monotonic growth: with at least 6 samples, not every sample is >=
-//     the one before while the series rises by more than tol/2 in all (a
-//     steady leak still inside the tolerance).
+//     the one before while the series rises by more than tol/2 from the
+//     first sample to the last (a steady leak still inside the tolerance).
 //
 // With fewer than two samples there is nothing to judge and Flat says yes.
 // why explains a "no".
@@ -30,7 +43,7 @@ func Flat(vals []float64, slack float64) (ok bool, why string) {
 	if len(vals) < 2 {
 		return true, ""
 	}
-	w, e := vals[0], vals[len(vals)-1]
+	w, e := Ends(vals)
 	tol := FlatTolerance(w, slack)
 	if e > w+tol {
 		return false, fmt.Sprintf("end %.1f > warm-up %.1f + %.1f", e, w, tol)
@@ -39,7 +52,7 @@ func Flat(vals []float64, slack float64) (ok bool, why string) {
 	if n < 6 {
 		return true, ""
 	}
-	k := n / 3
+	k := max(3, n/3)
 	a, b := median(vals[:k]), median(vals[n-k:])
 	if b > a+tol {
 		return false, fmt.Sprintf("drifts up: median of the last third %.1f > first third %.1f + %.1f", b, a, tol)
@@ -51,8 +64,8 @@ func Flat(vals []float64, slack float64) (ok bool, why string) {
 			break
 		}
 	}
-	if rising && e-w > tol/2 {
-		return false, fmt.Sprintf("rises at every sample: %.1f -> %.1f", w, e)
+	if first, last := vals[0], vals[n-1]; rising && last-first > tol/2 {
+		return false, fmt.Sprintf("rises at every sample: %.1f -> %.1f", first, last)
 	}
 	return true, ""
 }

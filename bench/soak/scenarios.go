@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,16 +29,43 @@ var kindNames = [numKinds]string{"chat", "file", "slow", "sender-drop", "receive
 
 func (k Kind) String() string { return kindNames[k] }
 
-// weights: how often actors pick each scenario.
-var weights = [numKinds]int{Chat: 30, File: 15, Slow: 10, SenderDrop: 15, ReceiverDrop: 15, AuthFail: 15}
+// Mix is how often actors pick each scenario (relative weights).
+type Mix [numKinds]int
 
-func pickKind(rng *rand.Rand) Kind {
+// DefaultMix is the mix of a soak run.
+var DefaultMix = Mix{Chat: 30, File: 15, Slow: 10, SenderDrop: 15, ReceiverDrop: 15, AuthFail: 15}
+
+// ParseMix reads "chat=3,file=1,...": the scenarios named, with these
+// weights; the others are left out.
+func ParseMix(v string) (Mix, error) {
+	var m Mix
 	tot := 0
-	for _, w := range weights {
+	for _, f := range strings.Split(v, ",") {
+		name, w, ok := strings.Cut(strings.TrimSpace(f), "=")
+		n, err := strconv.Atoi(w)
+		if !ok || err != nil || n < 0 {
+			return m, fmt.Errorf("mix %q: want name=weight,...", v)
+		}
+		k := slices.Index(kindNames[:], name)
+		if k < 0 {
+			return m, fmt.Errorf("mix: unknown scenario %q (want %s)", name, strings.Join(kindNames[:], ", "))
+		}
+		m[k] = n
+		tot += n
+	}
+	if tot == 0 {
+		return m, fmt.Errorf("mix %q: no scenario", v)
+	}
+	return m, nil
+}
+
+func (m *Mix) pick(rng *rand.Rand) Kind {
+	tot := 0
+	for _, w := range m {
 		tot += w
 	}
 	x := rng.IntN(tot)
-	for k, w := range weights {
+	for k, w := range m {
 		if x < w {
 			return Kind(k)
 		}
@@ -61,6 +92,11 @@ func (r *runner) runScenario(ctx context.Context, k Kind, rng *rand.Rand) {
 		}
 	}()
 	r.stats.scen[k].Add(1)
+	timeout := sceneTimeout
+	if k == AuthFail {
+		timeout = 30 * time.Second
+	}
+	s := r.newScene(k.String(), timeout)
 	began := time.Now()
 	defer func() {
 		d := int64(time.Since(began))
@@ -71,15 +107,15 @@ func (r *runner) runScenario(ctx context.Context, k Kind, rng *rand.Rand) {
 			}
 		}
 		if os.Getenv("SOAK_DEBUG") != "" && d > int64(10*time.Second) {
-			fmt.Fprintf(r.cfg.Out, "debug: %s took %v\n", k, time.Duration(d))
+			s.mu.Lock()
+			fmt.Fprintf(r.cfg.Out, "debug: %s took %v: %s\n", k, time.Duration(d), strings.Join(s.notes, "; "))
+			s.mu.Unlock()
 		}
 	}()
-	timeout := sceneTimeout
-	if k == AuthFail {
-		timeout = 30 * time.Second
-	}
-	s := r.newScene(k.String(), timeout)
-	defer s.closeAll()
+	defer func() {
+		s.closeAll()
+		s.note("closed")
+	}()
 	switch k {
 	case Chat:
 		s.chat(ctx, rng)
@@ -94,19 +130,17 @@ func (r *runner) runScenario(ctx context.Context, k Kind, rng *rand.Rand) {
 	}
 }
 
-// setupFail records a setup error unless the run is ending.
-func (s *scene) setupFail(ctx context.Context, err error) {
-	if ctx.Err() == nil {
-		s.fail("setup", "%v", err)
-	}
+// setupFail records a failure to connect or authenticate.
+func (s *scene) setupFail(err error) {
+	s.fail("setup", "%v", err)
 }
 
 // pair sets up bob (AUTHed: the session's client) and alice; with shared,
 // alice AUTHs as well and her To-Path goes through both sessions. Each
 // connection is TLS or TCP at random.
-func (s *scene) pair(ctx context.Context, rng *rand.Rand) (alice, bob *endpoint, toPath string, err error) {
+func (s *scene) pair(rng *rand.Rand) (alice, bob *endpoint, toPath string, err error) {
 	pw := s.r.relay.password
-	if bob, err = s.dial(ctx, "bob", rng.IntN(2) == 0); err != nil {
+	if bob, err = s.dial("bob", rng.IntN(2) == 0); err != nil {
 		return
 	}
 	expires := 0
@@ -117,7 +151,8 @@ func (s *scene) pair(ctx context.Context, rng *rand.Rand) (alice, bob *endpoint,
 		err = fmt.Errorf("bob: %w", err)
 		return
 	}
-	if alice, err = s.dial(ctx, "alice", rng.IntN(2) == 0); err != nil {
+	s.note("bob ready")
+	if alice, err = s.dial("alice", rng.IntN(2) == 0); err != nil {
 		return
 	}
 	toPath = bob.use + " " + bob.uri
@@ -131,9 +166,11 @@ func (s *scene) pair(ctx context.Context, rng *rand.Rand) (alice, bob *endpoint,
 	return
 }
 
-// settled: the message's fate is known (with s.mu held).
+// settled: every chunk is answered and the message's fate is known (with
+// s.mu held). A success REPORT may overtake its SEND's 200: both are
+// awaited.
 func (m *txMsg) settled() bool {
-	return m.success || len(m.failed) > 0 || m.refused > 0
+	return m.unanswered() == 0 && (m.success || len(m.failed) > 0 || m.refused > 0)
 }
 
 // check accounts for message m sent by from to to once everything
@@ -141,7 +178,8 @@ func (m *txMsg) settled() bool {
 // failure REPORT is a failure. It returns whether m arrived whole.
 func (s *scene) checkMsg(m *txMsg, from, to *endpoint, wantSuccess, healthy bool) bool {
 	if n := m.unanswered(); n > 0 {
-		s.fail("unanswered", "%s: %d of %d chunks of %s (%d bytes) never answered", from.name, n, len(m.chunks), m.id, m.total)
+		s.fail("unanswered", "%s: %d of %d chunks of %s (%d bytes) never answered (success REPORT %v); steps: %s; state: %s",
+			from.name, n, len(m.chunks), m.id, m.total, m.success, strings.Join(s.notes, "; "), s.stateAll())
 	}
 	if healthy && m.refused > 0 {
 		s.fail("refused", "%s: chunks of %s answered %v", from.name, m.id, m.refusals)
@@ -166,6 +204,13 @@ func (s *scene) checkMsg(m *txMsg, from, to *endpoint, wantSuccess, healthy bool
 		s.fail("report-lost", "%s: %s arrived whole but its success REPORT never came back", from.name, m.id)
 	}
 	return delivered
+}
+
+// writeFail records a sender that could not write its message: the relay
+// stopped reading it (a write times out at the scene's deadline) or closed
+// it (then unexpectedClose says so too).
+func (s *scene) writeFail(ep *endpoint, err error) {
+	s.fail("write", "%s: writing: %v (steps: %s)", ep.name, err, strings.Join(s.notes, "; "))
 }
 
 // unexpectedClose flags an endpoint the relay closed although this side
@@ -199,9 +244,9 @@ func (s *scene) refresh(ep *endpoint, rng *rand.Rand) {
 // them in flight; bob answers each arrival with one of his own; half the
 // chats refresh their sessions half-way.
 func (s *scene) chat(ctx context.Context, rng *rand.Rand) {
-	alice, bob, toPath, err := s.pair(ctx, rng)
+	alice, bob, toPath, err := s.pair(rng)
 	if err != nil {
-		s.setupFail(ctx, err)
+		s.setupFail(err)
 		return
 	}
 	n := 10 + rng.IntN(41)
@@ -213,9 +258,10 @@ func (s *scene) chat(ctx context.Context, rng *rand.Rand) {
 	stopped := false
 	replied := 0
 	repDone := make(chan struct{})
+	rrng := rand.New(rand.NewPCG(rng.Uint64(), 1))
+	s.note("chat n=%d window=%d refresh=%v", n, window, refreshAt >= 0)
 	go func() { // bob's replies
 		defer close(repDone)
-		rrng := rand.New(rand.NewPCG(rng.Uint64(), 1))
 		for {
 			var id, from string
 			s.wait(s.deadline, func() bool { return stopped || bob.closed || len(bob.inbox) > 0 })
@@ -234,6 +280,7 @@ func (s *scene) chat(ctx context.Context, rng *rand.Rand) {
 			}
 			s.mu.Lock()
 			replied++
+			s.notifyLocked()
 			s.mu.Unlock()
 		}
 	}()
@@ -260,13 +307,15 @@ func (s *scene) chat(ctx context.Context, rng *rand.Rand) {
 		sent = append(sent, m)
 		s.mu.Unlock()
 		if i == refreshAt {
+			s.note("refresh after %s", m.id)
 			s.refresh(bob, rng)
 			if alice.use != "" {
 				s.refresh(alice, rng)
 			}
 		}
 	}
-	s.wait(time.Now().Add(drainTimeout), func() bool {
+	s.note("sent %d", len(sent))
+	drained := s.wait(time.Now().Add(drainTimeout), func() bool {
 		for _, m := range sent {
 			if !m.settled() {
 				return false
@@ -282,13 +331,18 @@ func (s *scene) chat(ctx context.Context, rng *rand.Rand) {
 		}
 		return true
 	})
+	s.note("drained %v", drained)
 	s.mu.Lock()
 	stopped = true
 	s.notifyLocked()
 	s.mu.Unlock()
 	<-repDone
+	s.note("replier done")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !drained {
+		s.fail("stall", "not settled %v after the last send (%d sent, %d replied): %s", drainTimeout, len(sent), replied, s.state())
+	}
 	for _, m := range sent {
 		if s.checkMsg(m, alice, bob, true, true) {
 			s.r.stats.messages.Add(1)
@@ -305,9 +359,9 @@ func (s *scene) chat(ctx context.Context, rng *rand.Rand) {
 // file: one message of 1-4 MB in 64 KiB chunks with a success REPORT at
 // the end; slow: 0.5-2 MB into a receiver reading 256 KiB/s - 1 MiB/s.
 func (s *scene) file(ctx context.Context, rng *rand.Rand, slow bool) {
-	alice, bob, toPath, err := s.pair(ctx, rng)
+	alice, bob, toPath, err := s.pair(rng)
 	if err != nil {
-		s.setupFail(ctx, err)
+		s.setupFail(err)
 		return
 	}
 	size := int64(1<<20) + rng.Int64N(3<<20)
@@ -316,10 +370,15 @@ func (s *scene) file(ctx context.Context, rng *rand.Rand, slow bool) {
 		bob.rd.throttle(float64(256<<10) + float64(rng.IntN(768<<10)))
 	}
 	m := alice.newTx(size)
-	_ = alice.send(m, sendOpts{toPath: toPath, successReport: true, chunk: fileChunk, dropChunk: -1})
-	s.wait(time.Now().Add(drainTimeout), func() bool { return m.settled() || alice.closed || bob.closed })
+	if err := alice.send(m, sendOpts{toPath: toPath, successReport: true, chunk: fileChunk, dropChunk: -1}); err != nil {
+		s.writeFail(alice, err)
+	}
+	done := s.wait(time.Now().Add(drainTimeout), func() bool { return m.settled() || alice.closed || bob.closed })
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !done {
+		s.fail("stall", "file not settled %v after the last chunk: %s", drainTimeout, s.state())
+	}
 	if s.checkMsg(m, alice, bob, true, true) {
 		s.r.stats.files.Add(1)
 	}
@@ -330,9 +389,9 @@ func (s *scene) file(ctx context.Context, rng *rand.Rand, slow bool) {
 // closes or resets her connection. Bob must get every chunk the relay
 // accepted whole, and a chunk of which he got any byte must end with '#'.
 func (s *scene) senderDrop(ctx context.Context, rng *rand.Rand) {
-	alice, bob, toPath, err := s.pair(ctx, rng)
+	alice, bob, toPath, err := s.pair(rng)
 	if err != nil {
-		s.setupFail(ctx, err)
+		s.setupFail(err)
 		return
 	}
 	size := int64(1<<20) + rng.Int64N(3<<20)
@@ -347,7 +406,7 @@ func (s *scene) senderDrop(ctx context.Context, rng *rand.Rand) {
 	o := sendOpts{toPath: toPath, chunk: fileChunk, dropChunk: cut, dropBody: 1 + rng.IntN(int(cutLast-cutFirst))}
 	m := alice.newTx(size)
 	if err := alice.send(m, o); err != nil {
-		s.fail("write", "alice: writing the file: %v", err)
+		s.writeFail(alice, err)
 	}
 	time.Sleep(time.Duration(rng.IntN(50)) * time.Millisecond)
 	rst := rng.IntN(2) == 0
@@ -365,12 +424,15 @@ func (s *scene) senderDrop(ctx context.Context, rng *rand.Rand) {
 		}
 		return
 	}
-	s.wait(time.Now().Add(drainTimeout), func() bool {
+	done := s.wait(time.Now().Add(drainTimeout), func() bool {
 		lost, open := intact()
 		return len(lost) == 0 && !open || bob.closed
 	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !done {
+		s.fail("stall", "bob's side not settled %v after alice dropped: %s", drainTimeout, s.state())
+	}
 	lost, open := intact()
 	how := map[bool]string{true: "reset", false: "close"}[rst]
 	if len(lost) > 0 {
@@ -382,10 +444,54 @@ func (s *scene) senderDrop(ctx context.Context, rng *rand.Rand) {
 	} else if rx := bob.rx[m.id]; rx != nil && overlaps(rx.seen, cutFirst, cutLast) {
 		s.r.stats.cutForwarded.Add(1)
 	}
+	if os.Getenv("SOAK_DEBUG") != "" {
+		var seen spans
+		if rx := bob.rx[m.id]; rx != nil {
+			seen = rx.seen
+		}
+		fmt.Fprintf(s.r.cfg.Out, "debug: sender-drop %s tls=%v cut %d-%d +%d, accepted %d chunks, bob saw %v\n", how, alice.raw != net.Conn(alice.tcp), cutFirst, cutLast, o.dropBody, len(m.chunks), seen)
+	}
 	if rx := bob.rx[m.id]; rx != nil && rx.complete {
 		s.fail("protocol", "alice %s mid-chunk: bob got the whole message", how)
 	}
 	s.unexpectedClose(bob)
+}
+
+// state describes every endpoint of the scene and its unsettled
+// messages, for a failure (s.mu held).
+func (s *scene) state() string { return s.describe(false) }
+
+// stateAll is state with every message sent.
+func (s *scene) stateAll() string { return s.describe(true) }
+
+func (s *scene) describe(all bool) string {
+	var b strings.Builder
+	now := time.Now()
+	for _, ep := range s.eps {
+		tr := "tcp"
+		if ep.raw != net.Conn(ep.tcp) {
+			tr = "tls"
+		}
+		fmt.Fprintf(&b, "[%s %s %s closed=%v closing=%v err=%v pending=%d inbox=%d requests=%d",
+			ep.name, tr, ep.tcp.LocalAddr(), ep.closed, ep.closing, ep.readErr, len(ep.pending), len(ep.inbox), ep.requests)
+		for id, m := range ep.tx {
+			if m.success && !all {
+				continue
+			}
+			fmt.Fprintf(&b, "; tx %s %dB chunks", id, m.total)
+			for _, c := range m.chunks {
+				fmt.Fprintf(&b, " %d-%d:%d@%.1fs", c.first, c.last, c.code, now.Sub(c.sent).Seconds())
+			}
+			fmt.Fprintf(&b, " reports=%d success=%v failed=%v refused=%v", m.reports, m.success, m.failed, m.refusals)
+		}
+		for id, m := range ep.rx {
+			if !m.complete {
+				fmt.Fprintf(&b, "; rx %s of %d got %v seen %v aborts %d", id, m.total, m.got, m.seen, m.aborts)
+			}
+		}
+		b.WriteString("]")
+	}
+	return b.String()
 }
 
 func overlaps(s spans, first, last int64) bool {
@@ -402,16 +508,18 @@ func overlaps(s spans, first, last int64) bool {
 // accepted and bob did not get whole, a failure REPORT, and some sign of
 // the failure (a REPORT or an error answer).
 func (s *scene) receiverDrop(ctx context.Context, rng *rand.Rand) {
-	alice, bob, toPath, err := s.pair(ctx, rng)
+	alice, bob, toPath, err := s.pair(rng)
 	if err != nil {
-		s.setupFail(ctx, err)
+		s.setupFail(err)
 		return
 	}
 	size := int64(1<<20) + rng.Int64N(3<<20)
 	rst := rng.IntN(2) == 0
 	bob.rd.dropAfter(1+rng.Int64N(size-1), rst)
 	m := alice.newTx(size)
-	_ = alice.send(m, sendOpts{toPath: toPath, chunk: fileChunk, dropChunk: -1})
+	if err := alice.send(m, sendOpts{toPath: toPath, chunk: fileChunk, dropChunk: -1}); err != nil {
+		s.writeFail(alice, err)
+	}
 	s.r.stats.receiverDrops.Add(1)
 	explained := func() bool {
 		rx := bob.rx[m.id]
@@ -426,11 +534,14 @@ func (s *scene) receiverDrop(ctx context.Context, rng *rand.Rand) {
 		}
 		return true
 	}
-	s.wait(time.Now().Add(drainTimeout), func() bool {
+	done := s.wait(time.Now().Add(drainTimeout), func() bool {
 		return alice.closed || bob.closed && m.unanswered() == 0 && explained() && (len(m.failed) > 0 || m.refused > 0)
 	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !done {
+		s.fail("stall", "alice's side not settled %v after bob's drop: %s", drainTimeout, s.state())
+	}
 	how := map[bool]string{true: "reset", false: "close"}[rst]
 	if !bob.closed {
 		s.fail("soak-bug", "bob never dropped (%d of %d bytes read)", bob.rd.read(), size)
@@ -447,15 +558,15 @@ func (s *scene) receiverDrop(ctx context.Context, rng *rand.Rand) {
 // third the relay closes the connection; after fewer, sometimes the right
 // password, answered 200.
 func (s *scene) authFail(ctx context.Context, rng *rand.Rand) {
-	ep, err := s.dial(ctx, "mallory", rng.IntN(2) == 0)
+	ep, err := s.dial("mallory", rng.IntN(2) == 0)
 	if err != nil {
-		s.setupFail(ctx, err)
+		s.setupFail(err)
 		return
 	}
 	o := ep.authOpts(ep.relayURI, "wrong-"+s.r.relay.password, 0)
 	ch, err := ep.challenge(o)
 	if err != nil {
-		s.setupFail(ctx, err)
+		s.setupFail(err)
 		return
 	}
 	attempts := 1 + rng.IntN(3)

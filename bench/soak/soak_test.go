@@ -54,10 +54,16 @@ func TestFlat(t *testing.T) {
 		{"constant", []float64{50, 50, 50, 50, 50, 50, 50}, 4, true, ""},
 		{"noise within tolerance", []float64{100, 106, 98, 109, 101, 104, 99, 108}, 4, true, ""},
 		{"end within 10%", []float64{100, 100, 104, 103, 102, 105, 109}, 4, true, ""},
-		{"end above 10%", []float64{100, 101, 103, 102, 104, 103, 111}, 4, false, "end 111.0 > warm-up 100.0 + 10.0"},
+		// W = median(100, 101, 99) = 100, E = median(112, 111, 113) = 112.
+		{"end above 10%", []float64{100, 101, 99, 102, 104, 112, 111, 113}, 4, false, "end 112.0 > warm-up 100.0 + 10.0"},
+		// One high last sample does not decide: E = median(101, 100, 125) = 101.
+		{"one busy last sample", []float64{100, 101, 99, 102, 101, 100, 125}, 4, true, ""},
+		{"one idle warm-up sample", []float64{60, 100, 101, 102, 101, 100, 104}, 4, true, ""},
 		{"absolute slack for small values", []float64{20, 30, 25, 35, 22, 28}, 16, true, ""},
-		{"small value beyond slack", []float64{20, 21, 22, 22, 21, 37}, 16, false, "end 37.0"},
-		{"drift with a low last sample", []float64{100, 100, 101, 106, 112, 113, 114, 115, 100}, 4, false, "drifts up"},
+		{"small value beyond slack", []float64{20, 21, 22, 38, 37, 39}, 16, false, "end 38.0"},
+		{"two samples", []float64{100, 120}, 4, false, "end 120.0 > warm-up 100.0 + 10.0"},
+		// The last three are back at 100 but the last third sits at 116.
+		{"drift with low last samples", []float64{100, 100, 101, 99, 100, 101, 108, 109, 110, 108, 109, 110, 116, 117, 118, 119, 100, 100}, 4, false, "drifts up: median of the last third 116.5"},
 		{"steady rise inside the tolerance", []float64{100, 101, 102, 103, 105, 106, 107, 108}, 4, false, "rises at every sample"},
 		{"rise of less than half the tolerance", []float64{100, 100, 101, 101, 102, 102, 103}, 4, true, ""},
 		{"falling", []float64{200, 180, 170, 150, 150, 140}, 4, true, ""},

@@ -30,6 +30,7 @@ func soakCmd(ctx context.Context, args []string) error {
 	warmup := fs.Float64("warmup", 0.2, "fraction of --duration before the warm-up sample flatness is judged against")
 	seed := fs.Uint64("seed", 0, "random seed for the actors (0: random; printed)")
 	keep := fs.Bool("keep", false, "keep the temporary directory with the relay log even on PASS")
+	mix := fs.String("mix", "", "scenario weights, e.g. chat=30,file=15,slow=10,sender-drop=15,receiver-drop=15,auth-fail=15 (the default); scenarios not named are left out")
 	var relayArgs stringList
 	fs.Var(&relayArgs, "relay-arg", "extra msrprelay flag (repeatable), e.g. --relay-arg=--loops=2")
 	if err := fs.Parse(args); err != nil {
@@ -38,7 +39,14 @@ func soakCmd(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("soak: unexpected arguments %q", fs.Args())
 	}
-	res, err := soak.Run(ctx, soak.Config{Msrprelay: *bin, Engine: *engine, Duration: *duration, Actors: *actors,
+	var m soak.Mix
+	if *mix != "" {
+		var err error
+		if m, err = soak.ParseMix(*mix); err != nil {
+			return err
+		}
+	}
+	res, err := soak.Run(ctx, soak.Config{Mix: m, Msrprelay: *bin, Engine: *engine, Duration: *duration, Actors: *actors,
 		Sample: *sampleEvery, Warmup: *warmup, Seed: *seed, Keep: *keep, RelayArgs: relayArgs, Out: os.Stdout})
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -261,8 +262,11 @@ func (c *Conn) renameForwarded(w *Worker) {
 		return
 	}
 	// A collected frame is not on the wire yet: its tid, at a fixed
-	// place in the start line, is rewritten in place (same length).
-	newTIDPrefix(&cur.tid)
+	// place in the start line, is rewritten in place (same length). The
+	// new one must not occur in what was collected either.
+	for newTIDPrefix(&cur.tid); bytes.Contains(cur.buf.B[cur.head:], cur.tid.bytes()); {
+		newTIDPrefix(&cur.tid)
+	}
 	copy(cur.buf.B[len("MSRP "):], cur.tid.bytes())
 	if cur.txn != nil {
 		cur.txn.key = cur.tid

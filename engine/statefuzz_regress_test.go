@@ -267,3 +267,31 @@ func TestSFInwardToSessionURIOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestReproRenameCollectedTwice: a collected frame renamed after a
+// collision must not take a tid whose end-line is already in its body.
+func TestReproRenameCollectedTwice(t *testing.T) {
+	seq := uint64(0)
+	tidRandom = func() uint64 { seq++; return seq * 0x9e3779b97f4a7c15 }
+	defer func() { tidRandom = randUint64 }()
+	var t1, t2 tid
+	newTIDPrefix(&t1) // forward()'s tid
+	newTIDPrefix(&t2) // the one it would be renamed to
+	seq = 0
+	r, _ := testRelay(t, nil)
+	alice, _, _, lb, to := setup(t, r)
+	var w Worker
+	body := append(bytes.Repeat([]byte("x"), 100), "\r\n-------"...)
+	body = append(append(body, t2.bytes()...), "$\r\n"...)
+	body = append(body, bytes.Repeat([]byte("y"), 100)...)
+	body = append(append(body, "\r\n-------"...), t1.bytes()...)
+	body = append(body, "$\r\nzzz"...)
+	wire := sendFrame("tid00001", to, aliceURI, "1-10/10", body) // collected
+	hdrEnd := bytes.Index(wire, []byte("\r\n\r\n")) + 4
+	receive(t, &w, alice, wire[:hdrEnd+10])
+	receive(t, &w, alice, wire[hdrEnd+10:])
+	got := decode(t, lb.flush())
+	if len(got) != 1 || !bytes.Equal(got[0].body, body) {
+		t.Fatalf("%d frames", len(got))
+	}
+}

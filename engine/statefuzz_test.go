@@ -46,16 +46,7 @@ import (
 // others and `go test` stays green. Each one names the bug (see the
 // report in the commit that added it); set MSRP_SF_STRICT=1 to check
 // everything.
-var sfKnownBugs = map[string]bool{
-	// After a collision, a collected frame (or a queued stream's first
-	// piece, not on the wire yet) gets a new tid and the rest of its body
-	// is watched for it, but not the part already collected: a body that
-	// holds the end-lines of the relay's next two tids, the second one
-	// first, goes out under the second with its end-line inside. Needs
-	// two tids known in advance. Tolerated by putting at most one of the
-	// relay's tids in a body.
-	"rename-collides-again": true,
-}
+var sfKnownBugs = map[string]bool{}
 
 // sfStats counts what the programs did, for tuning the interpreter
 // (MSRP_SF_STATS=1 prints them after TestRelayRandom).

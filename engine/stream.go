@@ -149,7 +149,10 @@ func (o *out) collide(from *Worker, st *stream) (newPrefix tid) {
 			o.open = st
 		}
 	}
-	newTIDPrefix(&st.prefix)
+	// Bytes waiting to go out under the new prefix must not hold it.
+	for newTIDPrefix(&st.prefix); bytes.Contains(st.wait.B, st.prefix.bytes()); {
+		newTIDPrefix(&st.prefix)
+	}
 	st.tid.withPiece(&st.prefix, st.pieces)
 	if st.pieces == 0 && !st.headerOut {
 		// The first piece's header is kept whole in hdr, tid included:

@@ -81,15 +81,30 @@ func (l *logLimiter) expire(now int64) {
 // or returns nil (on which every zerolog call is a no-op) when the level
 // is off or the line is suppressed. End it with Send.
 func (c *Conn) Note(level zerolog.Level, event string) *zerolog.Event {
-	if level < c.relay.log.GetLevel() || level < zerolog.GlobalLevel() {
+	return c.relay.note(level, event, c.remote, c)
+}
+
+// Note is Conn.Note for an event before there is a connection (a failed
+// TLS handshake): the line carries the remote address.
+func (r *Relay) Note(level zerolog.Level, event string, remote netip.AddrPort) *zerolog.Event {
+	return r.note(level, event, remote, nil)
+}
+
+func (r *Relay) note(level zerolog.Level, event string, remote netip.AddrPort, c *Conn) *zerolog.Event {
+	if level < r.log.GetLevel() || level < zerolog.GlobalLevel() {
 		return nil
 	}
-	ok, suppressed := c.relay.logs.allow(event, c.remote.Addr(), c.relay.now())
+	ok, suppressed := r.logs.allow(event, remote.Addr(), r.now())
 	if !ok {
-		c.relay.cfg.Metrics.Add(LogsSuppressed, 1)
+		r.cfg.Metrics.Add(LogsSuppressed, 1)
 		return nil
 	}
-	e := c.logAt(level)
+	var e *zerolog.Event
+	if c != nil {
+		e = c.logAt(level)
+	} else if e = r.log.WithLevel(level); e != nil {
+		e = e.Stringer("remote", remote)
+	}
 	if e == nil {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,6 +25,51 @@ var robustCases = []suiteCase{
 	{"RefreshAUTH", testRefreshAuth},
 	{"SharedTopologyAccounting", testSharedAccounting},
 	{"PipelinedAuthFailuresStop", testPipelinedAuthFailures},
+	{"TLSLogsNormalCloseQuietly", testTLSLogLevels},
+}
+
+// logged reports whether the relay logged a line holding all of parts.
+func (e *env) logged(parts ...string) bool {
+	e.logs.mu.Lock()
+	defer e.logs.mu.Unlock()
+	for _, l := range strings.Split(e.logs.buf.String(), "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(l, p)
+		}
+		if all && l != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// testTLSLogLevels: a client's normal TLS close is not an error in the
+// log; a failed handshake (here a plain-TCP client on the TLS port) is
+// logged at info with its reason.
+func testTLSLogLevels(t *testing.T, start *suite) {
+	e := startEnv(t, start, nil)
+	if e.tls == nil {
+		t.Skip("TLS only")
+	}
+	c, _ := e.auth("bob", client.FormRFC)
+	c.Close()
+	raw, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Write([]byte("MSRP abcd AUTH\r\nTo-Path: msrp://x:1;tcp\r\n\r\n"))
+	deadline := time.Now().Add(10 * time.Second)
+	for !e.logged(`"level":"info"`, "TLS handshake failed") {
+		if time.Now().After(deadline) {
+			t.Fatal("no info line for the failed handshake")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	raw.Close()
+	if e.logged("closing: TLS error") {
+		t.Fatal("a normal TLS close logged as a TLS error")
+	}
 }
 
 // panicCases: a bug in one connection's handling costs that connection.

@@ -3,6 +3,7 @@ package gnetdrv
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -241,6 +242,8 @@ func (l *link) feedPlain(w *engine.Worker) error {
 // tlsFailure marks an error of the TLS session (for the log).
 type tlsFailure struct{ error }
 
+func (f tlsFailure) Unwrap() error { return f.error }
+
 // decrypt appends the plaintext of ciphertext to l.plain.
 func (l *link) decrypt(ciphertext []byte) error {
 	if l.plain == nil {
@@ -370,10 +373,14 @@ func (l *link) fail(err error) gnet.Action {
 	if err == nil {
 		return gnet.None
 	}
-	if errors.As(err, new(tlsFailure)) {
-		l.ec.Log(zerolog.InfoLevel).Err(err).Msg("closing: TLS error")
-	} else {
-		l.ec.Log(zerolog.InfoLevel).Err(err).Msg("closing: protocol violation")
+	switch {
+	case errors.Is(err, io.EOF):
+		// The peer's close_notify: a normal close, not an error.
+		l.ec.Log(zerolog.DebugLevel).Msg("peer closed TLS")
+	case errors.As(err, new(tlsFailure)):
+		l.ec.Note(zerolog.InfoLevel, "closing: TLS error").Err(err).Send()
+	default:
+		l.ec.Note(zerolog.InfoLevel, "closing: protocol violation").Err(err).Send()
 	}
 	return gnet.Close
 }

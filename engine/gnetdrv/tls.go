@@ -4,6 +4,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
@@ -14,7 +16,7 @@ func (s *Server) handshake(nc net.Conn, l *link) {
 	defer l.recoverHandOff(&nc)
 	sess, err := s.serverHandshake(nc)
 	if err != nil {
-		s.log.Debug().Err(err).Str("remote", nc.RemoteAddr().String()).Msg("TLS handshake failed")
+		s.relay.Note(zerolog.InfoLevel, "TLS handshake failed", addrPort(nc.RemoteAddr())).Err(err).Send()
 		_ = nc.Close()
 		if l.st.enrollFailed() {
 			l.end(nil, -1)

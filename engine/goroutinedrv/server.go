@@ -143,6 +143,7 @@ func (s *Server) handshake(nc net.Conn, remote netip.AddrPort, port int) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.TLS.HandshakeTimeoutOr(10*time.Second))
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
+		s.relay.Note(zerolog.InfoLevel, "TLS handshake failed", remote).Err(err).Send()
 		nc.Close()
 		s.caps.Release(remote.Addr())
 		return

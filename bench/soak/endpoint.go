@@ -516,6 +516,7 @@ func (ep *endpoint) onReport(f *client.Frame) {
 		m.success = true
 	} else {
 		s.r.stats.failReports.Add(1)
+		s.r.noteStatus(status)
 		last := br.end
 		if last < 0 {
 			last = m.total

@@ -79,8 +79,9 @@ type runner struct {
 	seq   atomic.Int64
 	start time.Time
 
-	fmu   sync.Mutex
-	fails map[string]*failRec
+	fmu      sync.Mutex
+	fails    map[string]*failRec
+	statuses map[string]int // failure REPORTs by Status
 
 	smu    sync.Mutex
 	scenes map[*scene]struct{}
@@ -98,6 +99,16 @@ func (r *runner) track(s *scene, on bool) {
 	} else {
 		delete(r.scenes, s)
 	}
+}
+
+func (r *runner) noteStatus(st string) {
+	r.fmu.Lock()
+	if len(r.statuses) < 50 {
+		r.statuses[st]++
+	} else if _, ok := r.statuses[st]; ok {
+		r.statuses[st]++
+	}
+	r.fmu.Unlock()
 }
 
 // fail records a failure of kind; the first ones are printed at once.
@@ -157,7 +168,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer relay.kill()
 	var id [4]byte
 	_, _ = rand.Read(id[:])
-	r := &runner{cfg: cfg, relay: relay, runID: hex.EncodeToString(id[:]), fails: map[string]*failRec{}, scenes: map[*scene]struct{}{}}
+	r := &runner{cfg: cfg, relay: relay, runID: hex.EncodeToString(id[:]), fails: map[string]*failRec{}, statuses: map[string]int{}, scenes: map[*scene]struct{}{}}
 	out := cfg.Out
 	fmt.Fprintf(out, "soak: msrprelay %s (pid %d, engine %s) tcp %s tls %s admin %s; %d actors for %v, seed %d; log %s\n",
 		cfg.Msrprelay, relay.pid(), cfg.Engine, relay.tcpAddr, relay.tlsAddr, relay.admin, cfg.Actors, cfg.Duration, cfg.Seed, relay.logPath)
@@ -401,6 +412,16 @@ func (r *runner) summary(samples []sample, base, quiet sample, counters map[stri
 		st.messages.Load(), st.files.Load(), float64(st.bytes.Load())/1e6, st.refreshes.Load(), st.authFails.Load())
 	fmt.Fprintf(out, "drops       %d senders (%d with part of the cut chunk forwarded, then '#'), %d receivers; %d pieces seen ending '#'; %d failure REPORTs received\n",
 		st.senderDrops.Load(), st.cutForwarded.Load(), st.receiverDrops.Load(), st.aborts.Load(), st.failReports.Load())
+	r.fmu.Lock()
+	var sts []string
+	for k, n := range r.statuses {
+		sts = append(sts, fmt.Sprintf("%q %d", k, n))
+	}
+	r.fmu.Unlock()
+	sort.Strings(sts)
+	if len(sts) > 0 {
+		fmt.Fprintf(out, "reports     failure REPORT statuses: %s\n", strings.Join(sts, ", "))
+	}
 	fmt.Fprintf(out, "ordering    %d success REPORTs arrived before the relay's 200 to the SEND they cover (allowed: separate transactions)\n", st.reportFirst.Load())
 	fmt.Fprintf(out, "failures    %d (lost %d, corrupt %d)\n", st.failures.Load(), st.lost.Load(), st.corrupt.Load())
 	r.fmu.Lock()

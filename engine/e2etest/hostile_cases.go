@@ -21,6 +21,31 @@ var hostileCases = []suiteCase{
 	{"MalformedByteRange400", testMalformedByteRange},
 	{"ControlCharactersRefused", testControlCharacters},
 	{"FromPathGrowthRefused", testFromPathGrowth},
+	{"SilentSocketsDoNotLockOutTLS", testSilentSockets},
+}
+
+// testSilentSockets: 300 sockets that connect to the TLS port and say
+// nothing (more than the relay's handshake slots) do not keep a real
+// client from connecting and authenticating: a handshake takes a slot
+// only once its peer has spoken.
+func testSilentSockets(t *testing.T, start *suite) {
+	e := startEnv(t, start, nil)
+	if e.tls == nil {
+		t.Skip("TLS only")
+	}
+	for i := 0; i < 300; i++ {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatalf("silent socket %d: %v", i, err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	// e.auth dials with a 5 s timeout, handshake included.
+	c, use := e.auth("alice", client.FormRFC)
+	_ = c
+	if use == "" {
+		t.Fatal("no Use-Path")
+	}
 }
 
 // testFromPathGrowth: a From-Path just under the line limit would be over

@@ -63,7 +63,7 @@ type Server struct {
 	log   zerolog.Logger
 	cli   *gnet.Client
 	// handshakes bounds concurrent TLS handshakes (each is a goroutine).
-	handshakes chan struct{}
+	handshakes conncap.Handshakes
 
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loopState
@@ -115,7 +115,6 @@ func New(relay *engine.Relay, opts Options) *Server {
 		started: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	s.handshakes = make(chan struct{}, 256)
 	s.caps.Max, s.caps.PerSource = opts.MaxConns, opts.MaxPerSource
 	relay.SetDialer(s)
 	return s

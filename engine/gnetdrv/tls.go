@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/conncap"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
@@ -28,10 +29,18 @@ func (s *Server) handshake(nc net.Conn, l *link) {
 	s.enroll(nc, l)
 }
 
-// serverHandshake runs while at most cap(s.handshakes) others do, so a
-// storm of handshakes queues here instead of starving forwarding of CPU.
+// serverHandshake runs once the peer has sent its first byte, while a
+// bounded number of others do (conncap.Handshakes), so a storm of
+// handshakes queues here instead of starving forwarding of CPU, and silent
+// or slow peers from one address cannot hold every slot.
 func (s *Server) serverHandshake(nc net.Conn) (*tlsshim.Session, error) {
-	s.handshakes <- struct{}{}
-	defer func() { <-s.handshakes }()
+	if err := conncap.WaitFirstByte(nc, conncap.FirstByteTimeout); err != nil {
+		return nil, err
+	}
+	src := addrPort(nc.RemoteAddr()).Addr()
+	if !s.handshakes.Acquire(src) {
+		return nil, conncap.ErrShare
+	}
+	defer s.handshakes.Release(src)
 	return tlsshim.Server(nc, s.opts.TLS.Server(), s.opts.TLS.HandshakeTimeoutOr(10*time.Second))
 }

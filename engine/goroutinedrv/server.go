@@ -31,16 +31,18 @@ type Options struct {
 
 // Server runs a Relay with two goroutines per connection.
 type Server struct {
-	relay     *engine.Relay
-	opts      Options
-	log       zerolog.Logger
-	caps      conncap.Limiter
-	started   chan struct{}
-	stopped   chan struct{}
-	stopOnce  sync.Once
-	listeners []net.Listener
-	live      sync.Map // *link -> struct{}
-	wg        sync.WaitGroup
+	relay *engine.Relay
+	// handshakes bounds TLS handshakes in progress, as the gnet driver's.
+	handshakes conncap.Handshakes
+	opts       Options
+	log        zerolog.Logger
+	caps       conncap.Limiter
+	started    chan struct{}
+	stopped    chan struct{}
+	stopOnce   sync.Once
+	listeners  []net.Listener
+	live       sync.Map // *link -> struct{}
+	wg         sync.WaitGroup
 }
 
 // New makes a server for relay.
@@ -139,6 +141,19 @@ func (s *Server) handshake(nc net.Conn, remote netip.AddrPort, port int) {
 			nc.Close()
 		}
 	}()
+	if err := conncap.WaitFirstByte(nc, conncap.FirstByteTimeout); err != nil {
+		s.relay.Note(zerolog.InfoLevel, "TLS handshake failed", remote).Err(err).Send()
+		nc.Close()
+		s.caps.Release(remote.Addr())
+		return
+	}
+	if !s.handshakes.Acquire(remote.Addr()) {
+		s.relay.Note(zerolog.InfoLevel, "TLS handshake failed", remote).Err(conncap.ErrShare).Send()
+		nc.Close()
+		s.caps.Release(remote.Addr())
+		return
+	}
+	defer s.handshakes.Release(remote.Addr())
 	tc := tls.Server(nc, s.opts.TLS.Server())
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.TLS.HandshakeTimeoutOr(10*time.Second))
 	defer cancel()

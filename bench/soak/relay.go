@@ -248,6 +248,7 @@ type sample struct {
 	goroutines int
 	conns      int
 	sessions   int
+	heapKB     int64 // go_memstats_heap_inuse_bytes: shown, not judged
 	err        error
 }
 
@@ -274,6 +275,7 @@ func (r *relayProc) sample(ctx context.Context, at time.Duration) sample {
 	s.goroutines = int(g)
 	s.conns = int(m["msrprelay_connections"])
 	s.sessions = int(m["msrprelay_sessions"])
+	s.heapKB = int64(m["go_memstats_heap_inuse_bytes"] / 1024)
 	return s
 }
 

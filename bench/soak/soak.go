@@ -284,8 +284,8 @@ func (r *runner) printSample(s sample) {
 	for i := range st.scen {
 		scen += st.scen[i].Load()
 	}
-	fmt.Fprintf(r.cfg.Out, "%6.0fs  rss %6.1f MiB  fds %4d  goroutines %4d  conns %3d  sessions %3d | scenarios %d  msgs %d  %.1f MB  files %d  drops %d  failures %d\n",
-		s.at.Seconds(), float64(s.rssKB)/1024, s.fds, s.goroutines, s.conns, s.sessions,
+	fmt.Fprintf(r.cfg.Out, "%6.0fs  rss %6.1f MiB (heap %5.1f)  fds %4d  goroutines %4d  conns %3d  sessions %3d | scenarios %d  msgs %d  %.1f MB  files %d  drops %d  failures %d\n",
+		s.at.Seconds(), float64(s.rssKB)/1024, float64(s.heapKB)/1024, s.fds, s.goroutines, s.conns, s.sessions,
 		scen, st.messages.Load(), float64(st.bytes.Load())/1e6, st.files.Load(),
 		st.senderDrops.Load()+st.receiverDrops.Load(), st.failures.Load())
 }

@@ -27,6 +27,7 @@ type options struct {
 	logLevel        string
 	logFormat       string
 	adminListen     string
+	adminPprof      bool
 	expiresMin      time.Duration
 	expiresDefault  time.Duration
 	expiresMax      time.Duration
@@ -94,7 +95,8 @@ flags:
 	fs.BoolVar(&o.coLocate, "co-locate", true, "gnet: move an endpoint's connection onto its session owner's event loop")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "json", "json or console")
-	fs.StringVar(&o.adminListen, "admin-listen", "", "HOST:PORT for /metrics (Prometheus) and /debug/pprof (default: off)")
+	fs.StringVar(&o.adminListen, "admin-listen", "", "HOST:PORT for /metrics (Prometheus) (default: off)")
+	fs.BoolVar(&o.adminPprof, "admin-pprof", false, "also serve /debug/pprof/ on --admin-listen (profiles and the command line: keep that port private)")
 	fs.DurationVar(&o.expiresMin, "expires-min", time.Minute, "shortest session an AUTH may ask for (423 below)")
 	fs.DurationVar(&o.expiresDefault, "expires-default", 30*time.Minute, "Expires given to an AUTH that names none: how long its URI waits for a first use (in use, it lives until its connection closes or --idle-timeout)")
 	fs.DurationVar(&o.expiresMax, "expires-max", 2*time.Hour, "longest session an AUTH may ask for (423 above)")

@@ -45,15 +45,19 @@ func (m *metrics) watch(r *engine.Relay, s interface{ Conns() int }) {
 	)
 }
 
-// serveAdmin serves /metrics and /debug/pprof on addr.
-func serveAdmin(addr string, m *metrics, log zerolog.Logger) (func(), error) {
+// serveAdmin serves /metrics on addr, and /debug/pprof/ when withPprof.
+func serveAdmin(addr string, withPprof bool, m *metrics, log zerolog.Logger) (func(), error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	endpoints := "/metrics"
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		endpoints += " /debug/pprof/"
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -64,7 +68,7 @@ func serveAdmin(addr string, m *metrics, log zerolog.Logger) (func(), error) {
 			log.Error().Err(err).Msg("admin server")
 		}
 	}()
-	log.Info().Str("admin", ln.Addr().String()).Msg("admin endpoints: /metrics /debug/pprof/")
+	log.Info().Str("admin", ln.Addr().String()).Str("endpoints", endpoints).Msg("admin listener")
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()

@@ -70,7 +70,7 @@ func run(args []string) error {
 	}
 	metrics.watch(relay, srv)
 	if o.adminListen != "" {
-		stopAdmin, err := serveAdmin(o.adminListen, metrics, log)
+		stopAdmin, err := serveAdmin(o.adminListen, o.adminPprof, metrics, log)
 		if err != nil {
 			return err
 		}

@@ -26,29 +26,34 @@ const (
 	numCounters
 )
 
-var counterNames = [numCounters]string{
-	ConnsOpened:         "connections_opened",
-	ConnsClosed:         "connections_closed",
-	ConnsRefused:        "connections_refused",
-	SessionsCreated:     "sessions_created",
-	SessionsEnded:       "sessions_ended",
-	FramesIn:            "frames_received",
-	FramesForwarded:     "frames_forwarded",
-	BytesIn:             "bytes_received",
-	BytesOut:            "bytes_sent",
-	AuthOK:              "auth_successes",
-	AuthFailures:        "auth_failures",
-	ReportsSent:         "reports_generated",
-	ProtocolErrors:      "protocol_errors",
-	TransactionTimeouts: "transaction_timeouts",
-	SenderPauses:        "sender_pauses",
-	Panics:              "panics",
-	DialsRefused:        "dials_refused",
-	LogsSuppressed:      "log_lines_suppressed",
+// counterInfo is each counter's metric name (without namespace, units
+// last) and what it counts, for an operator reading the metric's HELP.
+var counterInfo = [numCounters]struct{ name, help string }{
+	ConnsOpened:         {"connections_opened", "Connections accepted or dialed."},
+	ConnsClosed:         {"connections_closed", "Connections closed, for any reason."},
+	ConnsRefused:        {"connections_refused", "Connections refused at accept: connection caps, or shutting down."},
+	SessionsCreated:     {"sessions_created", "Sessions created by a successful AUTH."},
+	SessionsEnded:       {"sessions_ended", "Sessions ended: connection closed, expired or idle."},
+	FramesIn:            {"frames_received", "MSRP frames (requests and responses) received."},
+	FramesForwarded:     {"frames_forwarded", "Complete frames queued toward a next hop or a client."},
+	BytesIn:             {"received_bytes", "Bytes read from peers (after TLS)."},
+	BytesOut:            {"sent_bytes", "Bytes written to peers (before TLS)."},
+	AuthOK:              {"auth_successes", "AUTH requests accepted (new sessions and refreshes)."},
+	AuthFailures:        {"auth_failures", "AUTH requests refused: wrong credentials, replays, bad Expires, limits."},
+	ReportsSent:         {"reports_generated", "Failure REPORTs this relay generated."},
+	ProtocolErrors:      {"protocol_errors", "Requests refused (4xx) and connections closed for bad input."},
+	TransactionTimeouts: {"transaction_timeouts", "Forwarded requests whose next hop did not answer in time."},
+	SenderPauses:        {"sender_pauses", "Times a sender stopped being read until its receiver drained: a sign of slow receivers."},
+	Panics:              {"panics", "Bugs caught while handling one connection: that connection was closed, the process went on. Report them."},
+	DialsRefused:        {"dials_refused", "Next hops not dialed: too many next hops, or one session dialing too many."},
+	LogsSuppressed:      {"log_lines_suppressed", "Log lines dropped by the per-event, per-source rate limit."},
 }
 
 // Name is the counter's metric name (without namespace).
-func (c Counter) Name() string { return counterNames[c] }
+func (c Counter) Name() string { return counterInfo[c].name }
+
+// Help says what the counter counts.
+func (c Counter) Help() string { return counterInfo[c].help }
 
 // NumCounters is the number of counters, for exporters that iterate.
 const NumCounters = int(numCounters)

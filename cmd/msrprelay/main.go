@@ -39,6 +39,13 @@ func main() {
 // versionLine names the module version and the commit the binary was
 // built from, as the Go toolchain recorded them.
 func versionLine() string {
+	version, commit := buildVersion()
+	return fmt.Sprintf("msrprelay %s commit %s %s", version, commit, runtime.Version())
+}
+
+// buildVersion is the module version and the commit (with "-modified"
+// for a build from a changed tree).
+func buildVersion() (version, commit string) {
 	version, commit, dirty := "(devel)", "unknown", ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Version != "" {
@@ -50,10 +57,10 @@ func versionLine() string {
 				commit = s.Value
 			case "vcs.modified":
 				if s.Value == "true" {
-					dirty = " (modified)"
+					dirty = "-modified"
 				}
 			}
 		}
 	}
-	return fmt.Sprintf("msrprelay %s commit %s%s %s", version, commit, dirty, runtime.Version())
+	return version, commit + dirty
 }

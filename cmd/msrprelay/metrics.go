@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,9 +27,15 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i := range m.counters {
 		c := engine.Counter(i)
-		m.counters[i] = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "msrprelay", Name: c.Name() + "_total", Help: "MSRP relay " + c.Name()})
+		m.counters[i] = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "msrprelay", Name: c.Name() + "_total", Help: c.Help()})
 		m.reg.MustRegister(m.counters[i])
 	}
+	version, commit := buildVersion()
+	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "msrprelay", Name: "build_info",
+		Help:        "Always 1; the labels say which build is running.",
+		ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": runtime.Version()}})
+	info.Set(1)
+	m.reg.MustRegister(info)
 	return m
 }
 
@@ -38,9 +45,9 @@ func (m *metrics) Add(c engine.Counter, n int64) { m.counters[c].Add(float64(n))
 // watch registers gauges read at scrape time.
 func (m *metrics) watch(r *engine.Relay, s interface{ Conns() int }) {
 	m.reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "msrprelay", Name: "connections", Help: "open connections"},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "msrprelay", Name: "connections", Help: "Open connections, accepted and dialed."},
 			func() float64 { return float64(s.Conns()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "msrprelay", Name: "sessions", Help: "live sessions"},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "msrprelay", Name: "sessions", Help: "Live sessions (session URIs handed out and not ended)."},
 			func() float64 { return float64(r.Sessions()) }),
 	)
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 )
 
@@ -36,5 +39,33 @@ func TestAdminPprofOptIn(t *testing.T) {
 			}
 		}
 		stop()
+	}
+}
+
+// TestMetricsLint: the exported metrics follow Prometheus' conventions
+// (names, units last, HELP texts), as promlint checks them.
+func TestMetricsLint(t *testing.T) {
+	m := newMetrics()
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours []*dto.MetricFamily
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "msrprelay_") {
+			ours = append(ours, mf)
+		}
+	}
+	problems, err := promlint.NewWithMetricFamilies(ours).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+	for _, mf := range ours {
+		if h := mf.GetHelp(); len(h) < 10 || strings.Contains(h, mf.GetName()) {
+			t.Errorf("%s: HELP %q does not explain", mf.GetName(), h)
+		}
 	}
 }

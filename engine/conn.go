@@ -59,8 +59,7 @@ type Conn struct {
 
 // inState is the frame being received. It exists only while a frame is
 // (or may be) half received and goes back to inPool between frames: an
-// idle connection, the common case at density, holds none of its 220
-// bytes.
+// idle connection, the common case at density, holds none of it.
 type inState struct {
 	prog codec.Progress
 	scan codec.BodyScanner

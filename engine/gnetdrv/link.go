@@ -31,8 +31,8 @@ type home struct {
 	el   gnet.EventLoop
 }
 
-// A home's tasks for its loop, as types rather than closures: two closures
-// per connection were 64 bytes of every idle connection. Each asks the
+// A home's tasks for its loop, as types rather than closures: closures
+// per connection would weigh on every idle connection. Each asks the
 // link's state first: run on a stale home, a task passes the work on or
 // drops it.
 type (
@@ -510,8 +510,8 @@ func (l *link) writeHeldFD(p []byte) (int, error) {
 
 // gnetRestMax is the most this driver leaves to gnet's outbound buffer:
 // what fits its static ring. gnet keeps anything beyond in buffers it
-// allocates per write, with no bound; measured with a receiver reading
-// 256 MB/s, that held the relay's heap at 65 MiB and its RSS at 300 MB.
+// allocates per write, with no bound: a fast sender into a slower
+// receiver grew the relay's heap with it (see docs/STATUS.md).
 const gnetRestMax = 64 << 10
 
 // writeSome writes what the socket takes now and reports how much of b it

@@ -34,9 +34,9 @@ type Options struct {
 	// it is parked. Default 256 KiB.
 	MaxParkedInbound int
 	// ReadBuffer is the most one read takes from a socket, in one buffer
-	// per event loop (not per connection). Default 256 KiB: against gnet's
-	// 64 KiB it took a 1 GiB transfer from 850 to 1,050 MB/s and cut the
-	// relay's CPU per 64 KiB chunk by a fifth.
+	// per event loop (not per connection). Default 256 KiB: larger reads
+	// than gnet's 64 KiB mean fewer system calls per large chunk (the
+	// README's benchmarks say by how much).
 	ReadBuffer int
 	// TickInterval drives the engine's timers. Default 1 s.
 	TickInterval time.Duration

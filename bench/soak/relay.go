@@ -218,6 +218,24 @@ func (r *relayProc) metrics() (map[string]float64, error) {
 	return parseMetrics(resp.Body)
 }
 
+// liveHeapKB forces a GC in the relay (/debug/pprof/heap?gc=1), saves that
+// heap profile to profile, and returns the heap in use right after
+// (go_memstats_heap_alloc_bytes): the live heap.
+func (r *relayProc) liveHeapKB(profile string) (int64, error) {
+	resp, err := r.http.Get("http://" + r.admin + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return 0, err
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	resp.Body.Close()
+	_ = os.WriteFile(profile, b, 0o644)
+	m, err := r.metrics()
+	if err != nil {
+		return 0, err
+	}
+	return int64(m["go_memstats_heap_alloc_bytes"] / 1024), nil
+}
+
 // parseMetrics reads Prometheus text: "name value" lines without labels.
 func parseMetrics(rd io.Reader) (map[string]float64, error) {
 	m := map[string]float64{}

@@ -9,6 +9,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,6 +86,8 @@ type runner struct {
 
 	smu    sync.Mutex
 	scenes map[*scene]struct{}
+
+	liveBase, liveEnd int64 // KiB of live heap after a forced GC, before and after the traffic
 }
 
 func (r *runner) msgID() string {
@@ -178,7 +181,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if base.err != nil {
 		return nil, fmt.Errorf("soak: first sample: %w", base.err)
 	}
-	fmt.Fprintf(out, "baseline  rss %.1f MiB  fds %d  goroutines %d\n", float64(base.rssKB)/1024, base.fds, base.goroutines)
+	r.liveBase, _ = relay.liveHeapKB(filepath.Join(dir, "heap-before.pprof"))
+	fmt.Fprintf(out, "baseline  rss %.1f MiB  fds %d  goroutines %d  live heap %.1f MiB\n", float64(base.rssKB)/1024, base.fds, base.goroutines, float64(r.liveBase)/1024)
 
 	r.start = time.Now()
 	loadCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
@@ -247,6 +251,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	var reasons []string
 	quiet, qok := r.quiesce(ctx, base)
+	r.liveEnd, _ = relay.liveHeapKB(filepath.Join(dir, "heap-after.pprof"))
 	counters, _ := relay.metrics()
 	if relay.exited() {
 		reasons = append(reasons, fmt.Sprintf("relay died during the run: %v", relay.waitErr))
@@ -269,7 +274,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		os.RemoveAll(dir)
 		res.TempDir = ""
 	} else {
-		fmt.Fprintf(out, "relay log kept in %s\n", relay.logPath)
+		fmt.Fprintf(out, "relay log and heap profiles (go tool pprof -top %s) kept in %s\n", filepath.Join(dir, "heap-after.pprof"), dir)
 	}
 	return res, nil
 }
@@ -481,5 +486,6 @@ func (r *runner) summary(samples []sample, base, quiet sample, counters map[stri
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t\n", se.name, conv(se.get(base)), warm, conv(mx), end, q, tol, ok)
 	}
 	tw.Flush()
-	fmt.Fprintln(out)
+	fmt.Fprintf(out, "live heap after a forced GC: %.1f MiB before the traffic, %.1f MiB after it (shown, not judged: buffer pools keep some)\n\n",
+		float64(r.liveBase)/1024, float64(r.liveEnd)/1024)
 }

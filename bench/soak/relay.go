@@ -286,10 +286,12 @@ func (r *relayProc) sample(ctx context.Context, at time.Duration) sample {
 		s.err = err
 		return s
 	}
-	g, ok := m["go_goroutines"]
-	if !ok {
-		s.err = errors.New("no go_goroutines in /metrics")
+	for _, name := range []string{"go_goroutines", "msrprelay_connections", "msrprelay_sessions"} {
+		if _, ok := m[name]; !ok {
+			s.err = fmt.Errorf("no %s in /metrics", name)
+		}
 	}
+	g := m["go_goroutines"]
 	s.goroutines = int(g)
 	s.conns = int(m["msrprelay_connections"])
 	s.sessions = int(m["msrprelay_sessions"])

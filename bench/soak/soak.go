@@ -393,7 +393,9 @@ func (r *runner) verdict(samples []sample, base, quiet sample, qok bool, counter
 	}
 	if counters == nil {
 		why = append(why, "no final metrics")
-	} else if p := counters["msrprelay_panics_total"]; p > 0 {
+	} else if p, ok := counters["msrprelay_panics_total"]; !ok {
+		why = append(why, "no msrprelay_panics_total in /metrics: recovered panics unchecked")
+	} else if p > 0 {
 		why = append(why, fmt.Sprintf("the relay recovered %.0f panics (log: \"bug: recovered a panic\")", p))
 	}
 	return why

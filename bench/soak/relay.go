@@ -102,7 +102,7 @@ func tryStartRelay(bin, engine, dir, creds string, extra []string) (*relayProc, 
 	args := []string{
 		"--listen", "tcp://" + r.tcpAddr, "--listen", "tls://" + r.tlsAddr,
 		"--hostname", "127.0.0.1", "--realm", realm, "--credentials", creds,
-		"--engine", engine, "--admin-listen", r.admin, "--shutdown-grace", "1s",
+		"--engine", engine, "--admin-listen", r.admin, "--admin-pprof", "--shutdown-grace", "1s",
 		"--tls-ephemeral-cert", cert, "--log-level", "info",
 	}
 	logf, err := os.OpenFile(r.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -111,6 +111,9 @@ func tryStartRelay(bin, engine, dir, creds string, extra []string) (*relayProc, 
 	}
 	r.cmd = exec.Command(bin, append(args, extra...)...)
 	r.cmd.Stdout, r.cmd.Stderr = logf, logf
+	// A soak killed outright (SIGKILL, SIGPIPE) must not leave its relay
+	// running: the relay is killed with it.
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := r.cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start msrprelay: %w", err)
@@ -228,6 +231,9 @@ func (r *relayProc) liveHeapKB(profile string) (int64, error) {
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("/debug/pprof/heap: %s (the relay needs --admin-pprof)", resp.Status)
+	}
 	_ = os.WriteFile(profile, b, 0o644)
 	m, err := r.metrics()
 	if err != nil {

@@ -88,6 +88,7 @@ type runner struct {
 	scenes map[*scene]struct{}
 
 	liveBase, liveEnd int64 // KiB of live heap after a forced GC, before and after the traffic
+	liveErr           error
 }
 
 func (r *runner) msgID() string {
@@ -181,8 +182,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if base.err != nil {
 		return nil, fmt.Errorf("soak: first sample: %w", base.err)
 	}
-	r.liveBase, _ = relay.liveHeapKB(filepath.Join(dir, "heap-before.pprof"))
-	fmt.Fprintf(out, "baseline  rss %.1f MiB  fds %d  goroutines %d  live heap %.1f MiB\n", float64(base.rssKB)/1024, base.fds, base.goroutines, float64(r.liveBase)/1024)
+	r.liveBase, r.liveErr = relay.liveHeapKB(filepath.Join(dir, "heap-before.pprof"))
+	fmt.Fprintf(out, "baseline  rss %.1f MiB  fds %d  goroutines %d\n", float64(base.rssKB)/1024, base.fds, base.goroutines)
 
 	r.start = time.Now()
 	loadCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
@@ -251,7 +252,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	var reasons []string
 	quiet, qok := r.quiesce(ctx, base)
-	r.liveEnd, _ = relay.liveHeapKB(filepath.Join(dir, "heap-after.pprof"))
+	var err2 error
+	if r.liveEnd, err2 = relay.liveHeapKB(filepath.Join(dir, "heap-after.pprof")); r.liveErr == nil {
+		r.liveErr = err2
+	}
 	counters, _ := relay.metrics()
 	if relay.exited() {
 		reasons = append(reasons, fmt.Sprintf("relay died during the run: %v", relay.waitErr))
@@ -488,6 +492,10 @@ func (r *runner) summary(samples []sample, base, quiet sample, counters map[stri
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t\n", se.name, conv(se.get(base)), warm, conv(mx), end, q, tol, ok)
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "live heap after a forced GC: %.1f MiB before the traffic, %.1f MiB after it (shown, not judged: buffer pools keep some)\n\n",
-		float64(r.liveBase)/1024, float64(r.liveEnd)/1024)
+	if r.liveErr != nil {
+		fmt.Fprintf(out, "live heap after a forced GC: unknown (%v)\n\n", r.liveErr)
+	} else {
+		fmt.Fprintf(out, "live heap after a forced GC: %.1f MiB before the traffic, %.1f MiB after it (shown, not judged: buffer pools keep some)\n\n",
+			float64(r.liveBase)/1024, float64(r.liveEnd)/1024)
+	}
 }

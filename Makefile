@@ -9,7 +9,7 @@ FUZZTIME  ?= 300000x
 # Fuzz targets: package:target pairs, each run for FUZZTIME by `make test`.
 FUZZ_TARGETS := ./codec:FuzzParse ./codec:FuzzBodyScanner ./codec:FuzzURI ./codec:FuzzDigest ./codec:FuzzByteRange ./engine/digest:FuzzNonceCheck
 
-.PHONY: all build test test-long stress run microbench bench bench-full fuzz fuzz-long lint vet fmt clean interop
+.PHONY: all build test test-long stress soak run microbench bench bench-full fuzz fuzz-long lint vet fmt clean interop
 
 all: build
 
@@ -39,6 +39,14 @@ stress:
 		echo "stress round $$i of $(STRESS_ROUNDS)"; \
 		$(GO) test -race -count=1 -cpu 1,2,4 -timeout 30m -run 'TestEndToEnd' ./engine/gnetdrv ./engine/goroutinedrv || exit 1; \
 	done
+
+# Bounded soak test (bench/soak): starts bin/msrprelay itself per engine on
+# free ports, mixed msrp/msrps traffic for SOAK_DURATION each, every body
+# checked, RSS/fds/goroutines sampled every 10 s; exit 1 on FAIL.
+SOAK_DURATION ?= 30m
+soak: build
+	./bin/msrpbench soak --engine gnet --duration $(SOAK_DURATION) $(SOAK_ARGS)
+	./bin/msrpbench soak --engine goroutine --duration $(SOAK_DURATION) $(SOAK_ARGS)
 
 run: build
 	@echo "msrprelay on msrps://127.0.0.1:2855 (users alice/alice-password, bob/bob-password, realm msrprelay.local)"

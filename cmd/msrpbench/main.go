@@ -19,6 +19,7 @@ const usage = `usage:
   msrpbench compare [flags]  the same scenarios against several relays, with a report
   msrpbench density [flags]  idle sessions held open: the relay's memory per session (msrpbench density -h)
   msrpbench forward [flags]  run the plain TCP forwarder (the floor a relay is compared against)
+  msrpbench soak [flags]     bounded soak test: mixed traffic through a relay it starts, every body checked (msrpbench soak -h)
 `
 
 func main() {

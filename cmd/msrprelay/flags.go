@@ -135,7 +135,25 @@ func parseOptions(args []string) (*options, error) {
 	if len(o.listen) == 0 {
 		o.listen = listFlag{"0.0.0.0:2855"}
 	}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+// check refuses combinations of flags that cannot work, naming the flags.
+func (o *options) check() error {
+	switch {
+	case o.expiresMin > o.expiresDefault || o.expiresDefault > o.expiresMax:
+		return fmt.Errorf("need --expires-min (%v) <= --expires-default (%v) <= --expires-max (%v)", o.expiresMin, o.expiresDefault, o.expiresMax)
+	case o.highWater <= 0 || o.lowWater <= 0:
+		return fmt.Errorf("--high-water (%d) and --low-water (%d) must be positive byte counts", o.highWater, o.lowWater)
+	case o.lowWater >= o.highWater:
+		return fmt.Errorf("need --low-water (%d) < --high-water (%d): senders resume below the low mark and pause above the high one", o.lowWater, o.highWater)
+	case o.maxAuthFailures <= 0:
+		return fmt.Errorf("--max-auth-failures (%d) must be at least 1", o.maxAuthFailures)
+	}
+	return nil
 }
 
 func applyConfigFile(fs *flag.FlagSet, path string) error {
@@ -162,11 +180,29 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 		}
 		for _, x := range vals {
 			if err := fs.Set(k, fmt.Sprint(x)); err != nil {
-				return fmt.Errorf("%s: %s: %w", path, k, err)
+				return fmt.Errorf("%s: key %s: %q is not %s (the flag's form, e.g. %q)", path, k, fmt.Sprint(x), kindOf(fs.Lookup(k)), fs.Lookup(k).DefValue)
 			}
 		}
 	}
 	return nil
+}
+
+// kindOf names the form a flag's value takes, for error messages.
+func kindOf(f *flag.Flag) string {
+	switch f.Value.(type) {
+	case interface{ IsBoolFlag() bool }:
+		return "true or false"
+	}
+	name, _ := flag.UnquoteUsage(f)
+	switch name {
+	case "duration":
+		return "a duration with its unit (30s, 5m, 1h)"
+	case "int":
+		return "a whole number"
+	case "":
+		return "true or false"
+	}
+	return "a " + name
 }
 
 func splitList(s string) []string {

@@ -384,3 +384,31 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Fatalf("--version: %v\n%s", err, out)
 	}
 }
+
+// TestConfigMistakesNamed: impossible settings are refused at start with
+// the flag or key they concern and the form expected.
+func TestConfigMistakesNamed(t *testing.T) {
+	dir := t.TempDir()
+	yml := filepath.Join(dir, "relay.yaml")
+	os.WriteFile(yml, []byte("expires-default: 30\n"), 0o600)
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--low-water", "2000000", "--high-water", "1000000"}, []string{"--low-water", "--high-water"}},
+		{[]string{"--expires-min", "1h", "--expires-default", "30m"}, []string{"--expires-min", "--expires-default"}},
+		{[]string{"--config", yml}, []string{"expires-default", "duration with its unit"}},
+	}
+	for _, tc := range tests {
+		_, err := parseOptions(tc.args)
+		if err == nil {
+			t.Errorf("%v accepted", tc.args)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: %q does not say %q", tc.args, err, w)
+			}
+		}
+	}
+}

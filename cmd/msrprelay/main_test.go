@@ -412,3 +412,46 @@ func TestConfigMistakesNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswdOnTerminal: on a terminal, passwd prompts and does not echo
+// the password (run under script(1), which gives it a pseudo-terminal).
+func TestPasswdOnTerminal(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) not installed")
+	}
+	bin := buildDaemon(t)
+	path := filepath.Join(t.TempDir(), "users")
+	cmd := exec.Command(script, "-q", "-e", "-c", bin+" passwd "+path+" alice example.com", "/dev/null")
+	in, _ := cmd.StdinPipe()
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// Type each answer only once its prompt is shown, as a person would:
+	// what is typed earlier the terminal echoes before the relay can
+	// turn echo off.
+	for _, prompt := range []string{"Password:", "Again:"} {
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(out.String(), prompt) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q prompt:\n%q", prompt, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond)
+		in.Write([]byte("s3cr3t-pw\n"))
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "s3cr3t-pw") {
+		t.Fatalf("password echoed:\n%q", out.String())
+	}
+	b, _ := os.ReadFile(path)
+	if !bytes.HasPrefix(b, []byte("alice:example.com:")) {
+		t.Fatalf("file: %q", b)
+	}
+}

@@ -5,24 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+
+	"golang.org/x/term"
 
 	"github.com/msrprelay/msrprelay/engine/digest"
 )
 
 // runPasswd adds or replaces a user in an htdigest file, reading the
 // password from the first line of stdin (so it stays out of shell history
-// and process listings).
+// and process listings); on a terminal it prompts twice without echo.
 func runPasswd(args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) != 3 {
 		return errors.New("usage: msrprelay passwd FILE USER REALM   (password on stdin)")
 	}
 	path, user, realm := args[0], args[1], args[2]
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && line == "" {
-		return errors.New("no password on stdin")
+	pw, err := readPassword(stdin, stdout)
+	if err != nil {
+		return err
 	}
-	pw := strings.TrimRight(line, "\r\n")
 	if pw == "" {
 		return errors.New("empty password")
 	}
@@ -31,4 +33,32 @@ func runPasswd(args []string, stdin io.Reader, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: user %s in realm %s set\n", path, user, realm)
 	return nil
+}
+
+// readPassword reads the password: from a terminal with a prompt, twice,
+// echo off; from anything else, its first line.
+func readPassword(stdin io.Reader, stdout io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stdout, "Password: ")
+		a, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stdout)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprint(stdout, "Again: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stdout)
+		if err != nil {
+			return "", err
+		}
+		if string(a) != string(b) {
+			return "", errors.New("the passwords differ")
+		}
+		return string(a), nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", errors.New("no password on stdin")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }

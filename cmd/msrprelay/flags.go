@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -50,6 +51,7 @@ type options struct {
 	tlsCA            string
 	tlsRSAKex        bool
 	tlsEphemeralCert string
+	stateDir         string
 	coLocate         bool
 }
 
@@ -88,7 +90,8 @@ flags:
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "PEM CA bundle that verifies next-hop relays and relays connecting in (default: system roots for next hops; no relay client certificates trusted)")
 	fs.BoolVar(&o.tlsRSAKex, "tls-rsa-kex", false, "also offer TLS_RSA_WITH_AES_128_CBC_SHA (RFC 4976 §9.2; needs an RSA certificate)")
-	fs.StringVar(&o.tlsEphemeralCert, "tls-ephemeral-cert", os.TempDir()+"/msrprelay-ephemeral.pem", "without --tls-cert: where the self-signed certificate is written for clients to trust")
+	fs.StringVar(&o.tlsEphemeralCert, "tls-ephemeral-cert", "", "without --tls-cert: where the self-signed certificate is written for clients to trust, once the listeners are up (default: STATE-DIR/ephemeral-PORT.pem)")
+	fs.StringVar(&o.stateDir, "state-dir", defaultStateDir(), "this relay's own files (the ephemeral certificate)")
 	fs.IntVar(&o.maxConnections, "max-connections", 0, "connection cap (default: open-files limit minus headroom)")
 	fs.IntVar(&o.maxPerSource, "max-per-source", 10000, "connections from one address (users behind one NAT share it)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per core)")
@@ -185,6 +188,22 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 		}
 	}
 	return nil
+}
+
+// defaultStateDir is /var/lib/msrprelay for root, else the user's
+// $XDG_STATE_HOME/msrprelay (~/.local/state/msrprelay): never a name
+// shared with other users, as one in /tmp would be.
+func defaultStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/msrprelay"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "msrprelay")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "msrprelay")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("msrprelay-%d", os.Geteuid()))
 }
 
 // kindOf names the form a flag's value takes, for error messages.

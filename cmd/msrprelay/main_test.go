@@ -207,13 +207,43 @@ func tlsAuthWith(t *testing.T, addr string, port int, cfg *tls.Config) (*client.
 func ephemeralDaemon(t *testing.T) (addr string, port int, roots *x509.CertPool, logs *syncBuffer) {
 	certPath := filepath.Join(t.TempDir(), "eph.pem")
 	addr, port, _, logs = daemon(t, "--credentials", users(t), "--tls-ephemeral-cert", certPath)
-	pem, err := os.ReadFile(certPath)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, logs)
-	}
+	pem := waitFile(t, certPath, logs)
 	roots = x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	return addr, port, roots, logs
+}
+
+// waitFile reads path once the daemon has written it (after its
+// listeners are up, a moment after they accept).
+func waitFile(t *testing.T, path string, logs *syncBuffer) []byte {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil && len(b) > 0 {
+			return b
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never written: %v\n%s", path, err, logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSecondRelayKeepsTheFirstsCertificate: a relay started on a port a
+// running one holds fails, and leaves the certificate file the running
+// relay's clients trust as it was.
+func TestSecondRelayKeepsTheFirstsCertificate(t *testing.T) {
+	certPath := filepath.Join(t.TempDir(), "eph.pem")
+	addr, _, _, logs := daemon(t, "--credentials", users(t), "--tls-ephemeral-cert", certPath)
+	first := waitFile(t, certPath, logs)
+	out, err := exec.Command(buildDaemon(t), "--listen", "tls://"+addr, "--hostname", "127.0.0.1", "--tls-ephemeral-cert", certPath).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "address already in use") {
+		t.Fatalf("second relay: %v\n%s", err, out)
+	}
+	if now, _ := os.ReadFile(certPath); !bytes.Equal(now, first) {
+		t.Fatal("the second relay replaced the running relay's certificate")
+	}
 }
 
 // TestEphemeralCertificate: without --tls-cert the daemon serves msrps with

@@ -83,6 +83,9 @@ func run(args []string) error {
 		return fmt.Errorf("listen: %w", err)
 	case <-srv.Started():
 	}
+	if err := tlsSt.writeEphemeral(); err != nil {
+		return err
+	}
 	log.Info().Strs("listen", o.listen).Str("hostname", cfg.Hostname).Int("max_connections", maxConns).
 		Int("users", credCount(cfg.Credentials)).Msg("msrprelay started")
 	return waitForSignals(o, relay, srv, tlsSt, done, log)

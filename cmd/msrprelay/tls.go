@@ -22,6 +22,10 @@ type tlsState struct {
 	cert  atomic.Pointer[tls.Certificate]
 	roots atomic.Pointer[x509.CertPool] // --tls-ca: relays' and next hops' CA
 	log   zerolog.Logger
+	// Without --tls-cert: the ephemeral certificate, written once the
+	// listeners are up.
+	ephemeralPEM  []byte
+	ephemeralPath string
 }
 
 // newTLSState loads --tls-cert/--tls-key, or makes an ephemeral
@@ -68,16 +72,55 @@ func newTLSState(o *options, listens []listen, host string, log zerolog.Logger) 
 		return nil, "", err
 	}
 	t.cert.Store(&cert)
-	path := o.tlsEphemeralCert
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, "", err
+	t.ephemeralPEM = certPEM
+	t.ephemeralPath = o.tlsEphemeralCert
+	if t.ephemeralPath == "" {
+		port := 0
+		for _, l := range listens {
+			if l.secure {
+				port = int(l.addr.Port())
+				break
+			}
+		}
+		t.ephemeralPath = filepath.Join(o.stateDir, fmt.Sprintf("ephemeral-%d.pem", port))
 	}
-	if err := os.WriteFile(path, certPEM, 0o644); err != nil {
-		return nil, "", fmt.Errorf("writing the ephemeral certificate: %w", err)
-	}
-	log.Warn().Str("path", path).Str("sha256", tlsshim.Fingerprint(cert.Certificate[0])).Str("host", host).
-		Msg("no --tls-cert: using an ephemeral self-signed certificate; clients must trust the file at path")
 	return t, host, nil
+}
+
+// writeEphemeral writes the ephemeral certificate for clients to trust.
+// The daemon calls it once its listeners are up: a relay that fails to
+// start (its port taken by a running one) must not replace the file that
+// running relay's clients trust. The write is atomic.
+func (t *tlsState) writeEphemeral() error {
+	if t.ephemeralPEM == nil {
+		return nil
+	}
+	path := t.ephemeralPath
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("--state-dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ephemeral-*.pem")
+	if err != nil {
+		return fmt.Errorf("writing the ephemeral certificate: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(t.ephemeralPEM)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing the ephemeral certificate: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing the ephemeral certificate: %w", err)
+	}
+	cert := t.cert.Load()
+	t.log.Warn().Str("path", path).Str("sha256", tlsshim.Fingerprint(cert.Certificate[0])).
+		Msg("no --tls-cert: using an ephemeral self-signed certificate; clients must trust the file at path")
+	return nil
 }
 
 func (t *tlsState) loadCert() (*tls.Certificate, error) {

@@ -171,7 +171,9 @@ func testAuthDomains(t *testing.T, start *suite) {
 // the connection closes.
 func testAuthAlwaysAnswered(t *testing.T, start *suite) {
 	e := startEnv(t, start, func(c *engine.Config) {
-		c.AuthFailureDelay = 500 * time.Millisecond
+		// Long against the 100 ms between the last two AUTHs: the last
+		// must arrive before the held-back answer goes out and closes.
+		c.AuthFailureDelay = 2 * time.Second
 		c.ProbationTimeout = time.Minute // the held-back answers take a while
 	})
 	for i := 0; i < 2; i++ { // two connections fail three times each

@@ -262,7 +262,7 @@ func startEnvOpts(t testing.TB, start *suite, mod func(*engine.Config), d Driver
 
 func (e *env) dial() *client.Conn {
 	e.t.Helper()
-	c, err := client.Dial(e.addr, e.tls, 5*time.Second)
+	c, err := client.Dial(e.addr, e.tls, 20*time.Second)
 	if err != nil {
 		e.t.Fatal(err)
 	}

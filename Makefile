@@ -9,7 +9,7 @@ FUZZTIME  ?= 300000x
 # Fuzz targets: package:target pairs, each run for FUZZTIME by `make test`.
 FUZZ_TARGETS := ./codec:FuzzParse ./codec:FuzzBodyScanner ./codec:FuzzURI ./codec:FuzzDigest ./codec:FuzzByteRange ./engine/digest:FuzzNonceCheck
 
-.PHONY: all build test test-long stress soak run microbench bench bench-full fuzz fuzz-long lint vet fmt clean interop
+.PHONY: all build test test-long stress soak deb run microbench bench bench-full fuzz fuzz-long lint vet fmt clean interop
 
 all: build
 
@@ -47,6 +47,11 @@ SOAK_DURATION ?= 30m
 soak: build
 	./bin/msrpbench soak --engine gnet --duration $(SOAK_DURATION) $(SOAK_ARGS)
 	./bin/msrpbench soak --engine goroutine --duration $(SOAK_DURATION) $(SOAK_ARGS)
+
+# The Debian package (dpkg-deb): bin/msrprelay_VERSION_ARCH.deb. Install
+# with `apt install ./bin/msrprelay_*.deb`, then `systemctl start msrprelay`.
+deb:
+	./configs/deb/build.sh
 
 run: build
 	@echo "msrprelay on msrps://127.0.0.1:2855 (users alice/alice-password, bob/bob-password, realm msrprelay.local)"

@@ -52,3 +52,40 @@ func TestSystemdUnit(t *testing.T) {
 		}
 	}
 }
+
+// TestDebianPackage: make deb's package holds the binaries, the unit and
+// the production configuration as a conffile, and its maintainer scripts
+// create the msrprelay user and keep the credentials private.
+func TestDebianPackage(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("dpkg-deb not installed")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("../../configs/deb/build.sh")
+	cmd.Env = append(os.Environ(), "OUTDIR="+dir, "VERSION=0.0.0~test")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("build.sh: %v\n%s", err, out)
+	}
+	deb := strings.TrimSpace(string(out))
+	list, err := exec.Command("dpkg-deb", "-c", deb).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, list)
+	}
+	for _, f := range []string{"./usr/bin/msrprelay", "./usr/bin/msrpclient", "./usr/bin/msrpbench",
+		"./lib/systemd/system/msrprelay.service", "./etc/msrprelay/msrprelay.yaml"} {
+		if !strings.Contains(string(list), " "+f+"\n") {
+			t.Errorf("%s missing from the package:\n%s", f, list)
+		}
+	}
+	extract := filepath.Join(dir, "control")
+	if out, err := exec.Command("dpkg-deb", "-e", deb, extract).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	conf, _ := os.ReadFile(filepath.Join(extract, "conffiles"))
+	post, _ := os.ReadFile(filepath.Join(extract, "postinst"))
+	if !strings.Contains(string(conf), "/etc/msrprelay/msrprelay.yaml") ||
+		!strings.Contains(string(post), "adduser --system") || !strings.Contains(string(post), "-m 0600") {
+		t.Fatalf("conffiles %q, postinst:\n%s", conf, post)
+	}
+}

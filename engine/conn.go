@@ -276,6 +276,11 @@ func (c *Conn) renameForwarded(w *Worker) {
 // finishInbound completes the frame whose end-line just arrived.
 func (c *Conn) finishInbound(w *Worker, flag byte) {
 	cur := &c.in.cur
+	// The hop-by-hop 200 goes first: the forward below may fail at once
+	// (a next hop that just closed) or be answered very fast, and the
+	// failure or success REPORT must not reach the sender before the 200
+	// for the request it reports on.
+	c.sendAck(w)
 	switch cur.mode {
 	case modeCollect:
 		cur.txn.setBodyLen(len(cur.buf.B) - cur.head)
@@ -286,7 +291,6 @@ func (c *Conn) finishInbound(w *Worker, flag byte) {
 		cur.st.out.streamEnd(w, cur.st, flag)
 		c.checkBackpressure(w, cur.st.out.conn)
 	}
-	c.sendAck(w)
 	*cur = inbound{}
 }
 

@@ -121,6 +121,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		w.scratch = codec.AppendRewrite(w.scratch[:0], f, &rw)
 		w.scratch = codec.AppendEndLine(w.scratch, prefix.bytes(), f.Flag())
 		t.setBodyLen(0)
+		c.sendAck(w) // before the frame: see finishInbound
 		c.sendFrame(w, rt.target, t, prefix, w.scratch)
 		return 0
 	}
@@ -134,8 +135,8 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		w.scratch = codec.AppendBodyEnd(w.scratch, prefix.bytes(), r.Flag)
 		rt.acct.countBody(r.Body)
 		t.setBodyLen(r.Body)
+		c.sendAck(w) // before the frame: see finishInbound
 		c.sendFrame(w, rt.target, t, prefix, w.scratch[:head], rest[:r.Body], w.scratch[head:])
-		c.sendAck(w)
 		return r.End
 	}
 	rng, _ := f.ByteRange()

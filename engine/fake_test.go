@@ -169,14 +169,10 @@ func TestStreamCutOnlyWhenSomethingWaits(t *testing.T) {
 	wire := sendFrame("tid00002", to, aliceURI, "1-10000/10000", body)
 	hdrEnd := bytes.Index(wire, []byte("\r\n\r\n")) + 4
 	receive(t, &w, alice, wire[:hdrEnd+3000])
-	// Bob's own REPORT toward alice-side... here: the relay's REPORT for an
-	// earlier transaction of bob's, queued on bob's connection.
-	tr := newTxn()
-	tr.kind, tr.origin, tr.fr = txnSend, bob, codec.ReportYes
-	tr.rng = codec.ByteRange{Start: 1, End: 3, Total: 3}
-	tr.setData([]byte(bobURI), []byte("msrp://relay.example.com:2855/x;tcp"), []byte("m0"))
+	// The relay's REPORT for an earlier transaction of bob's, queued on
+	// bob's connection.
 	clk.t = clk.t.Add(time.Second)
-	r.sendReport(&w, tr, 408, "Request Timeout")
+	reportTo(&w, r, bob)
 	receive(t, &w, alice, wire[hdrEnd+3000:])
 	got := decode(t, lb.flush())
 	if len(got) != 3 {
@@ -198,6 +194,16 @@ func TestStreamCutOnlyWhenSomethingWaits(t *testing.T) {
 	if got := bob.out.backlog(); got != 0 {
 		t.Fatalf("everything written, backlog %d", got)
 	}
+}
+
+// reportTo queues on c a failure REPORT of the relay's own (for an
+// earlier SEND of c's): a frame for c that does not come from a sender.
+func reportTo(w *Worker, r *Relay, c *Conn) {
+	tr := newTxn()
+	tr.kind, tr.origin, tr.fr = txnSend, c, codec.ReportYes
+	tr.rng = codec.ByteRange{Start: 1, End: 3, Total: 3}
+	tr.setData([]byte(bobURI), []byte("msrp://relay.example.com:2855/x;tcp"), []byte("m0"))
+	r.sendReport(w, tr, 408, "Request Timeout")
 	freeTxn(tr)
 }
 

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/msrprelay/msrprelay/codec"
 )
 
 // TestBacklogCountsEveryWireByte: once a driver has taken everything, the
@@ -52,13 +50,8 @@ func TestIdleCutStreamFailsWhenTargetCloses(t *testing.T) {
 	receive(t, &w, alice, wire[:hdrEnd+3000])
 	// A REPORT of the relay's own for bob cuts alice's chunk; she has
 	// nothing more for now, so her stream is idle, out of bob's queue.
-	tr := newTxn()
-	tr.kind, tr.origin, tr.fr = txnSend, bob, codec.ReportYes
-	tr.rng = codec.ByteRange{Start: 1, End: 3, Total: 3}
-	tr.setData([]byte(bobURI), []byte("msrp://relay.example.com:2855/x;tcp"), []byte("m0"))
 	clk.t = clk.t.Add(time.Second)
-	r.sendReport(&w, tr, 408, "Request Timeout")
-	freeTxn(tr)
+	reportTo(&w, r, bob)
 	alice.Receive(&w, nil) // her read ends: the open chunk yields
 	if got := decode(t, lb.flush()); len(got) != 2 || got[0].flag != '+' {
 		t.Fatalf("want the cut piece and the REPORT, got %d frames", len(got))

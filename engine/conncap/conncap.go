@@ -45,14 +45,19 @@ func (l *Limiter) Admit(src netip.Addr) bool {
 func (l *Limiter) Release(src netip.Addr) {
 	if src.IsValid() && l.PerSource > 0 {
 		l.mu.Lock()
-		if n := l.bySrc[src]; n <= 1 {
-			delete(l.bySrc, src)
-		} else {
-			l.bySrc[src] = n - 1
-		}
+		uncount(l.bySrc, src)
 		l.mu.Unlock()
 	}
 	l.n.Add(-1)
+}
+
+// uncount takes one from src's count, forgetting src at zero.
+func uncount(bySrc map[netip.Addr]int, src netip.Addr) {
+	if n := bySrc[src]; n <= 1 {
+		delete(bySrc, src)
+	} else {
+		bySrc[src] = n - 1
+	}
 }
 
 // Drain refuses every connection from now on (graceful shutdown).

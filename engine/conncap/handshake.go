@@ -62,11 +62,7 @@ func (h *Handshakes) Acquire(src netip.Addr) bool {
 func (h *Handshakes) Release(src netip.Addr) {
 	<-h.slots
 	h.mu.Lock()
-	if n := h.bySrc[src]; n <= 1 {
-		delete(h.bySrc, src)
-	} else {
-		h.bySrc[src] = n - 1
-	}
+	uncount(h.bySrc, src)
 	h.mu.Unlock()
 }
 

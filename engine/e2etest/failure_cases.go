@@ -77,7 +77,10 @@ func testSecondBinding(t *testing.T, start *suite) {
 func testSessionExpiry(t *testing.T, start *suite) {
 	e := startEnv(t, start, func(c *engine.Config) { c.ExpiresMin = time.Second })
 	bob := e.dial()
-	res, err := bob.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: bobURI, User: "bob", Password: Password, Expires: 1})
+	// Long enough for alice to connect and send on a busy machine.
+	const expires = 5 * time.Second
+	authed := time.Now()
+	res, err := bob.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: bobURI, User: "bob", Password: Password, Expires: int(expires / time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +88,7 @@ func testSessionExpiry(t *testing.T, start *suite) {
 	req := send(t, alice, res.UsePath+" "+bobURI, aliceURI, "e1", []byte("before"))
 	expectResponse(t, alice, req.TID, 200)
 	bob.Respond(expectRequest(t, bob, "SEND"), 200, "OK")
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(time.Until(authed.Add(expires + 500*time.Millisecond)))
 	req2 := send(t, alice, res.UsePath+" "+bobURI, aliceURI, "e2", []byte("after"))
 	expectResponse(t, alice, req2.TID, 481)
 }

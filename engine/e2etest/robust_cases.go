@@ -128,16 +128,18 @@ func testUnderscoreMethod(t *testing.T, start *suite) {
 // §6.3 makes expiry binding only when the AUTH asked for it); an unused
 // one does not.
 func testSoftExpiry(t *testing.T, start *suite) {
+	// Long enough to set up and use the pair on a busy machine.
+	const expires = 4 * time.Second
 	e := startEnv(t, start, func(c *engine.Config) {
-		c.ExpiresMin, c.ExpiresDefault = time.Second, time.Second
+		c.ExpiresMin, c.ExpiresDefault = time.Second, expires
 	})
+	authed := time.Now()
 	p := newPair(t, e)
-	unused, unusedUse := e.auth("alice", client.FormMsrplib)
-	_ = unused
+	_, unusedUse := e.auth("alice", client.FormMsrplib)
 	req := send(t, p.alice, p.to, aliceURI, "s1", []byte("in use"))
 	expectResponse(t, p.alice, req.TID, 200)
 	p.expectDelivered(t, []byte("in use"))
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(time.Until(authed.Add(expires + time.Second)))
 	req2 := send(t, p.alice, p.to, aliceURI, "s2", []byte("past Expires"))
 	expectResponse(t, p.alice, req2.TID, 200)
 	p.expectDelivered(t, []byte("past Expires"))
@@ -150,7 +152,9 @@ func testSoftExpiry(t *testing.T, start *suite) {
 // without a request.
 func testSoftExpiryIdle(t *testing.T, start *suite) {
 	e := startEnv(t, start, func(c *engine.Config) {
-		c.ExpiresMin, c.ExpiresDefault = time.Second, time.Second
+		// Expires long enough to set up and use the pair on a busy
+		// machine; idleness ends it long before.
+		c.ExpiresMin, c.ExpiresDefault = time.Second, time.Minute
 		c.IdleTimeout = 500 * time.Millisecond
 	})
 	p := newPair(t, e)
@@ -169,7 +173,9 @@ func testSoftExpiryIdle(t *testing.T, start *suite) {
 func testRefreshAuth(t *testing.T, start *suite) {
 	e := startEnv(t, start, func(c *engine.Config) { c.ExpiresMin = time.Second })
 	bob := e.dial()
-	res, err := bob.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: bobURI, User: "bob", Password: Password, Expires: 2})
+	const expires = 4 * time.Second // long enough to refresh on a busy machine
+	authed := time.Now()
+	res, err := bob.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: bobURI, User: "bob", Password: Password, Expires: int(expires / time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,8 +187,8 @@ func testRefreshAuth(t *testing.T, start *suite) {
 	if ref.UsePath != res.UsePath || ref.Expires != 60 {
 		t.Fatalf("refresh gave Use-Path %q Expires %d, want %q 60", ref.UsePath, ref.Expires, res.UsePath)
 	}
-	// The first Expires (2 s) no longer ends it.
-	time.Sleep(2500 * time.Millisecond)
+	// The first Expires no longer ends it.
+	time.Sleep(time.Until(authed.Add(expires + 500*time.Millisecond)))
 	alice := e.dial()
 	req := send(t, alice, res.UsePath+" "+bobURI, aliceURI, "r1", []byte("refreshed"))
 	expectResponse(t, alice, req.TID, 200)

@@ -35,38 +35,12 @@ func (c *Conn) handleRequest(w *Worker, f *codec.Frame, rest []byte) int {
 		c.skipBody(f)
 		return 0
 	}
-	if !c.relayClaimOK(f) {
-		c.reject(w, f, &stForbidden)
-		c.skipBody(f)
-		return 0
-	}
-	if isMethod(m, "AUTH") && codec.PathLen(f.ToPath()) == 1 {
+	if isMethod(m, "AUTH") && codec.PathLen(f.ToPath()) == 1 && c.relayClaimOK(f) {
 		c.handleAuth(w, f)
 		c.skipBody(f)
 		return 0
 	}
-	if r := c.relay; r.methods != nil && !r.methods[string(m)] && !isMethod(m, "SEND") && !isMethod(m, "REPORT") && !isMethod(m, "AUTH") {
-		c.reject(w, f, &stNotSupported)
-		c.skipBody(f)
-		return 0
-	}
-	if _, err := f.ByteRange(); err != nil {
-		c.reject(w, f, &stBadRequest)
-		c.skipBody(f)
-		return 0
-	}
-	if st := checkPaths(f); st != nil {
-		c.reject(w, f, st)
-		c.skipBody(f)
-		return 0
-	}
-	rt, st := c.findRoute(w, f)
-	if st == nil && rt.grownFromPath(f) > c.relay.cfg.Limits.MaxLine {
-		// The next hop, with limits like ours, would take the frame for
-		// a protocol violation and drop the connection, and every
-		// session on it with the frame.
-		st = &stBadRequest
-	}
+	rt, st := c.routeChecked(w, f)
 	if st != nil {
 		c.reject(w, f, st)
 		c.skipBody(f)
@@ -74,6 +48,32 @@ func (c *Conn) handleRequest(w *Worker, f *codec.Frame, rest []byte) int {
 	}
 	c.succeeded.Store(true)
 	return c.forward(w, f, rest, &rt)
+}
+
+// routeChecked applies the checks a request to forward must pass, then
+// finds its route; a refusal is the status to answer with.
+func (c *Conn) routeChecked(w *Worker, f *codec.Frame) (route, *routeStatus) {
+	m := f.Method()
+	switch {
+	case !c.relayClaimOK(f):
+		return route{}, &stForbidden
+	case c.relay.methods != nil && !c.relay.methods[string(m)] && !isMethod(m, "SEND") && !isMethod(m, "REPORT") && !isMethod(m, "AUTH"):
+		return route{}, &stNotSupported
+	}
+	if _, err := f.ByteRange(); err != nil {
+		return route{}, &stBadRequest
+	}
+	if st := checkPaths(f); st != nil {
+		return route{}, st
+	}
+	rt, st := c.findRoute(w, f)
+	if st == nil && rt.grownFromPath(f) > c.relay.cfg.Limits.MaxLine {
+		// The next hop, with limits like ours, would take the frame for
+		// a protocol violation and drop the connection, and every
+		// session on it with the frame.
+		return route{}, &stBadRequest
+	}
+	return rt, st
 }
 
 // relayClaimOK checks a request that claims to come through a relay (two

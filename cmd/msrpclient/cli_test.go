@@ -58,10 +58,35 @@ func TestAuth(t *testing.T) {
 			t.Errorf("form %s: %v", form, err)
 		}
 	}
-	args := []string{"--relay", relay, "--user", "alice", "--password", "wrong", "--realm-host", "example.com"}
+	args := []string{"--relay", relay, "--transport", "tcp", "--user", "alice", "--password", "wrong", "--realm-host", "example.com"}
 	err := runReceive(context.Background(), args, &strings.Builder{}, logWriter{t, "receive: "})
 	if err == nil || !strings.Contains(err.Error(), "AUTH refused") {
 		t.Errorf("wrong password: %v", err)
 	}
 	t.Logf("error as shown: %v", err)
+}
+
+// TestSendTransportDefault: without --transport, send speaks tls to a relay
+// it logs in at (the relay's default) and follows the first To-Path URI's
+// scheme when it goes straight to the receiver's relay.
+func TestSendTransportDefault(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--to-path", "msrp://127.0.0.1:1/s;tcp"}, "tcp"},
+		{[]string{"--to-path", "msrps://127.0.0.1:1/s;tcp"}, "tls"},
+		{[]string{"--to-path", "msrp://127.0.0.1:1/s;tcp", "--relay", "127.0.0.1:2", "--user", "u", "--password", "p"}, "tls"},
+		{[]string{"--to-path", "msrps://127.0.0.1:1/s;tcp", "--transport", "tcp"}, "tcp"},
+	} {
+		var f sendFlags
+		fs := sendFlagSet(&f, &strings.Builder{})
+		if err := parseFlags(fs, append(tc.args, "--message", "x")); err != nil {
+			t.Fatal(err)
+		}
+		fs.Visit(func(fl *flag.Flag) { f.transportSet = f.transportSet || fl.Name == "transport" })
+		if err := f.check(); err != nil || f.conn.transport != tc.want {
+			t.Errorf("%q: transport %s, err %v; want %s", tc.args, f.conn.transport, err, tc.want)
+		}
+	}
 }

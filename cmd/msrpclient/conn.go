@@ -39,7 +39,9 @@ func (c *connFlags) register(fs *flag.FlagSet, relayHelp string) {
 	fs.StringVar(&c.user, "user", "", "user name for the relay's digest AUTH")
 	fs.StringVar(&c.password, "password", "", "password for --user")
 	fs.StringVar(&c.realmHost, "realm-host", "", "host for the AUTH To-Path, usually the SIP domain (default: the relay host)")
-	fs.StringVar(&c.transport, "transport", "tcp", "tcp, or tls for msrps")
+	// tls, as the relay listens by default: a client on tcp against a TLS
+	// listener sees only a closed connection.
+	fs.StringVar(&c.transport, "transport", "tls", "tls (msrps, the relay's default), or tcp for a plain msrp listener (tcp://)")
 	fs.StringVar(&c.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust for tls (default: the system roots)")
 	fs.BoolVar(&c.insecure, "insecure", false, "with tls, do not verify the relay's certificate")
 	fs.StringVar(&c.authForm, "auth-form", "rfc", "how to write the digest: rfc, msrplib (quoted qop and nc) or uri (with uri=)")
@@ -112,16 +114,18 @@ func (c *connFlags) dial(ctx context.Context, addr string) (*msrpConn, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, authTimeout)
 	defer cancel()
-	var nc net.Conn
-	if cfg != nil {
-		d := tls.Dialer{Config: cfg}
-		nc, err = d.DialContext(ctx, "tcp", addr)
-	} else {
-		var d net.Dialer
-		nc, err = d.DialContext(ctx, "tcp", addr)
-	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	if cfg != nil {
+		nc, err = handshake(ctx, nc, cfg, addr)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		nc = &sniffConn{Conn: nc}
 	}
 	return newMsrpConn(nc, c.scheme()), nil
 }

@@ -66,7 +66,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer mc.Close()
 	usePath, err := f.conn.auth(mc, f.conn.relay)
 	if err != nil {
-		return err
+		return f.conn.explain(err, mc)
 	}
 	fmt.Fprintf(stdout, "path: %s %s\n", usePath, mc.uri)
 	fmt.Fprintf(stderr, "logged in at %s as %s; waiting for messages\n", f.conn.relay, f.conn.user)

@@ -168,6 +168,8 @@ func send(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
+// authArgs logs in at relay as user. The test relays listen on plain TCP
+// (tlsFront adds TLS), so the args name tcp: msrpclient's default is tls.
 func authArgs(relay, user string) []string {
-	return []string{"--relay", relay, "--user", user, "--password", e2etest.Password, "--realm-host", e2etest.Realm}
+	return []string{"--relay", relay, "--transport", "tcp", "--user", user, "--password", e2etest.Password, "--realm-host", e2etest.Realm}
 }

@@ -42,7 +42,7 @@ func sendFlagSet(f *sendFlags, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&f.window, "window", 8, "chunks that may await their 200 at once")
 	fs.StringVar(&f.contentType, "content-type", "", "Content-Type (default text/plain for --message, application/octet-stream for --file)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for any response or REPORT before failing")
-	fs.Lookup("transport").Usage = "tcp, or tls for msrps (default: tls when there is no --user and the first --to-path URI is msrps, else tcp)"
+	fs.Lookup("transport").Usage = "tls (msrps) or tcp (msrp) (default: with --user tls, the relay's default; without, the first --to-path URI's scheme)"
 	fs.Lookup("transport").DefValue = ""
 	fs.BoolVar(&f.successReport, "success-report", true, "ask for a success REPORT and wait for it: proof the receiver got the whole message, not just the first relay")
 	fs.Usage = func() {
@@ -94,7 +94,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return ctx.Err()
 	}
 	if err != nil {
-		return err
+		return f.conn.explain(err, s.mc)
 	}
 	d := time.Since(start)
 	fmt.Fprintf(stdout, "sent %d bytes in %v (%s)\n", msg.total, d.Round(time.Millisecond), rate(msg.total, d))
@@ -118,8 +118,9 @@ func (f *sendFlags) check() error {
 		return errors.New("--user needs --relay: the relay to log in at")
 	}
 	if !f.transportSet && f.conn.user == "" {
-		if u, _ := codec.ParseURI([]byte(firstURI(f.toPath))); u.Secure() {
-			f.conn.transport = "tls" // msrps: the receiver's relay speaks TLS
+		// Straight to the receiver's relay: its URI says how it listens.
+		if u, _ := codec.ParseURI([]byte(firstURI(f.toPath))); !u.Secure() {
+			f.conn.transport = "tcp"
 		}
 	}
 	return f.conn.check()
@@ -179,7 +180,7 @@ func connectSender(ctx context.Context, f *sendFlags, stderr io.Writer) (*sender
 		use, err := f.conn.auth(mc, addr)
 		if err != nil {
 			mc.Close()
-			return nil, err
+			return nil, f.conn.explain(err, mc)
 		}
 		toPath = use + " " + toPath
 	}

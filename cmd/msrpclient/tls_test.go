@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -17,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/msrprelay/msrprelay/engine/e2etest"
 )
 
 // tlsFront terminates TLS on 127.0.0.1 and passes the bytes to the relay:
@@ -107,5 +111,50 @@ func TestTLS(t *testing.T) {
 	}
 	if line := rr.out.next(t, 10*time.Second); !strings.HasSuffix(line, ";tcp: over tls") {
 		t.Errorf("receive printed %q", line)
+	}
+}
+
+// TestTransportHints: msrpclient defaults to tls, as the relay does; a
+// mismatch in either direction, or an untrusted certificate, fails with a
+// hint naming the flag that fixes it.
+func TestTransportHints(t *testing.T) {
+	relay, _ := startRelay(t) // plain TCP
+	front, ca := tlsFront(t, relay)
+	login := []string{"--user", "bob", "--password", e2etest.Password, "--realm-host", e2etest.Realm, "--timeout", "100ms"}
+	run := func(args ...string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		err := runReceive(ctx, append(append([]string{}, login...), args...), &strings.Builder{}, logWriter{t, "receive: "})
+		t.Logf("%q: %v", args, err)
+		return err
+	}
+	// The default (no --transport) is tls and works against a TLS relay.
+	if err := run("--relay", front, "--tls-ca", ca); err != nil {
+		t.Errorf("default transport against TLS: %v", err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--relay", relay}, "--transport tcp"},                           // tls to a tcp:// listener
+		{[]string{"--relay", front}, "--tls-ca"},                                  // unknown CA
+		{[]string{"--relay", front, "--transport", "tcp"}, "--transport tls"},     // tcp to a TLS listener
+		{[]string{"--relay", relay, "--transport", "tcp", "--password", "x"}, ""}, // a real refusal: no hint
+	} {
+		err := run(tc.args...)
+		if err == nil {
+			t.Errorf("%q: no error", tc.args)
+			continue
+		}
+		var h *hintError
+		if tc.want == "" {
+			if errors.As(err, &h) {
+				t.Errorf("%q: unexpected hint: %v", tc.args, err)
+			}
+			continue
+		}
+		if !errors.As(err, &h) || !strings.Contains(h.hint, tc.want) {
+			t.Errorf("%q: %v; want a hint naming %s", tc.args, err, tc.want)
+		}
 	}
 }

@@ -12,8 +12,13 @@ import (
 )
 
 // handleAuth answers an AUTH addressed to this relay (RFC 4976 §5.1, §6.3,
-// §9.1). Every AUTH gets an answer: 400, 401, 403, 423 or 200.
-func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
+// §9.1). Every AUTH gets an answer: 400, 401, 403, 423 or 200, or 500 when
+// the user database cannot say (see UserStore).
+func (c *Conn) handleAuth(w *Worker, f *codec.Frame) { c.authenticate(w, f, nil) }
+
+// authenticate is handleAuth; given is the UserStore's answer for an AUTH
+// that waited for one.
+func (c *Conn) authenticate(w *Worker, f *codec.Frame, given *Secret) {
 	r := c.relay
 	to := f.ToPath()
 	u, err := codec.ParseURI(to)
@@ -59,8 +64,19 @@ func (c *Conn) handleAuth(w *Worker, f *codec.Frame) {
 		c.authRefused(w, f, 400, "Bad Request", "malformed Authorization")
 		return
 	}
-	now := r.cfg.Now()
-	res := r.nonces.Verify(r.creds.Load(), &d, realm, to, c.id, now)
+	var res digest.Result
+	if r.cfg.Users == nil {
+		res = r.nonces.Verify(r.creds.Load(), &d, realm, to, c.id, r.cfg.Now())
+	} else {
+		var storeErr error
+		var wait bool
+		if res, storeErr, wait = c.verifyWithStore(f, &d, realm, given); wait {
+			return
+		} else if storeErr != nil {
+			c.storeUnavailable(w, f, storeErr)
+			return
+		}
+	}
 	switch res.Verdict {
 	case digest.VerdictOK:
 	case digest.VerdictStale:
@@ -274,13 +290,19 @@ func (c *Conn) challengeLater(w *Worker, f *codec.Frame, realm []byte) {
 	// is out; an AUTH arriving meanwhile is answered at once, since an
 	// answer held back longer would be lost with the connection.
 	if c.relay.sourceFailing(c.remote.Addr()) && int(c.authFails.Load()) <= c.relay.cfg.MaxAuthFailures {
-		c.sessMu.Lock()
-		c.delayed = append(c.delayed, delayedFrame{due: c.relay.now() + int64(c.relay.cfg.AuthFailureDelay), b: append([]byte(nil), w.scratch...)})
-		c.sessMu.Unlock()
+		c.holdAnswer(w.scratch)
+		c.closeIfFailedTooOften()
 		return
 	}
 	c.answer(w, w.scratch)
 	c.closeIfFailedTooOften()
+}
+
+// holdAnswer queues an answer for sendDelayed to send once it is due.
+func (c *Conn) holdAnswer(b []byte) {
+	c.sessMu.Lock()
+	c.delayed = append(c.delayed, delayedFrame{due: c.relay.now() + int64(c.relay.cfg.AuthFailureDelay), b: append([]byte(nil), b...)})
+	c.sessMu.Unlock()
 }
 
 func (c *Conn) authRefused(w *Worker, f *codec.Frame, code int, reason, why string) {
@@ -302,31 +324,50 @@ func (c *Conn) countAuthFailure() {
 	c.authFails.Add(1)
 }
 
+// closeIfFailedTooOften closes the connection after too many failures,
+// once their answers are out. Called on the connection's own goroutine,
+// after the failure's answer was queued or held: when answers are held,
+// the last one carries the close, so sendDelayed (on the timer goroutine)
+// never decides from a count the loop may have raised for an answer it
+// has not held yet.
 func (c *Conn) closeIfFailedTooOften() {
+	n := int(c.authFails.Load())
+	if n < c.relay.cfg.MaxAuthFailures {
+		return
+	}
 	c.sessMu.Lock()
 	held := len(c.delayed) > 0
-	c.sessMu.Unlock()
 	if held {
-		return // sendDelayed closes once the answers held back are out
+		c.delayed[len(c.delayed)-1].closes = true
 	}
-	if n := int(c.authFails.Load()); n >= c.relay.cfg.MaxAuthFailures {
-		c.Note(zerolog.InfoLevel, "closing after repeated AUTH failures").Int("failures", n).Send()
-		c.closeAfterFlush()
+	c.sessMu.Unlock()
+	if !held {
+		c.closeForFailures(n)
 	}
+}
+
+func (c *Conn) closeForFailures(n int) {
+	c.Note(zerolog.InfoLevel, "closing after repeated AUTH failures").Int("failures", n).Send()
+	c.closeAfterFlush()
 }
 
 type delayedFrame struct {
-	due int64
-	b   []byte
+	due    int64
+	b      []byte
+	closes bool // the connection closes once this answer is out
 }
 
+// sendDelayed sends the held answers that are due, and closes the
+// connection after them if one of them answered its last allowed failure.
 func (c *Conn) sendDelayed(w *Worker, now int64) {
 	c.sessMu.Lock()
 	var ready [][]byte
+	closes := false
 	keep := c.delayed[:0]
 	for _, d := range c.delayed {
 		if d.due <= now {
 			ready = append(ready, d.b)
+			closes = closes || d.closes
 		} else {
 			keep = append(keep, d)
 		}
@@ -336,8 +377,8 @@ func (c *Conn) sendDelayed(w *Worker, now int64) {
 	for _, b := range ready {
 		c.out.writeFrame(w, nil, b)
 	}
-	if len(ready) > 0 {
-		c.closeIfFailedTooOften()
+	if closes {
+		c.closeForFailures(int(c.authFails.Load()))
 	}
 }
 

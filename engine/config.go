@@ -24,6 +24,10 @@ type Config struct {
 	Domains []string
 	// Credentials is the user store. Reload it with Relay.SetCredentials.
 	Credentials *digest.Credentials
+	// Users, when set, is asked instead of Credentials (a database).
+	Users UserStore
+	// Accounting, when set, receives a record of every session that ends.
+	Accounting Accounting
 
 	ExpiresMin     time.Duration // default 60 s
 	ExpiresDefault time.Duration // default 30 min

@@ -42,6 +42,7 @@ type Conn struct {
 	replay    *replayGuard // allocated on the first authenticated AUTH
 
 	paused     atomic.Bool
+	authWait   atomic.Bool // an AUTH waits for the UserStore (see users.go)
 	closed     atomic.Bool
 	closing    atomic.Bool // close once the queued bytes are out
 	succeeded  atomic.Bool // made a successful request (RFC 4976 §6.1)
@@ -122,9 +123,10 @@ func (c *Conn) authLimitReached() bool {
 
 func (c *Conn) inFrame() bool { return c.midFrame.Load() }
 
-// Paused reports whether Receive stopped early for backpressure; the
-// driver must not call Receive again until the Link's Resume.
-func (c *Conn) Paused() bool { return c.paused.Load() }
+// Paused reports whether Receive stopped early, for backpressure or while
+// an AUTH waits for the user database; the driver must not call Receive
+// again until the Link's Resume.
+func (c *Conn) Paused() bool { return c.paused.Load() || c.authWait.Load() }
 
 // ID is the connection's number in logs.
 func (c *Conn) ID() uint64 { return c.id }
@@ -157,7 +159,7 @@ func (c *Conn) Receive(w *Worker, buf []byte) (int, error) {
 	c.takeIn()
 	defer c.putIn()
 	done := 0
-	for done < len(buf) && !c.paused.Load() {
+	for done < len(buf) && !c.Paused() {
 		if c.closing.Load() {
 			// Turned away: what the peer still sends is dropped rather
 			// than buffered until the close.

@@ -23,30 +23,40 @@ const (
 	Panics         // a bug caught while handling one connection: it was closed, the process went on
 	DialsRefused   // a next hop not dialed: too many next hops, or one session dialing too many
 	LogsSuppressed // log lines dropped by the per-event, per-source rate limit
+	AuthStoreLookups
+	AuthStoreErrors
+	AccountingWritten
+	AccountingDropped
+	AccountingWriteErrors
 	numCounters
 )
 
 // counterInfo is each counter's metric name (without namespace, units
 // last) and what it counts, for an operator reading the metric's HELP.
 var counterInfo = [numCounters]struct{ name, help string }{
-	ConnsOpened:         {"connections_opened", "Connections accepted or dialed."},
-	ConnsClosed:         {"connections_closed", "Connections closed, for any reason."},
-	ConnsRefused:        {"connections_refused", "Connections refused at accept: connection caps, or shutting down."},
-	SessionsCreated:     {"sessions_created", "Sessions created by a successful AUTH."},
-	SessionsEnded:       {"sessions_ended", "Sessions ended: connection closed, expired or idle."},
-	FramesIn:            {"frames_received", "MSRP frames (requests and responses) received."},
-	FramesForwarded:     {"frames_forwarded", "Complete frames queued toward a next hop or a client."},
-	BytesIn:             {"received_bytes", "Bytes read from peers (after TLS)."},
-	BytesOut:            {"sent_bytes", "Bytes written to peers (before TLS)."},
-	AuthOK:              {"auth_successes", "AUTH requests accepted (new sessions and refreshes)."},
-	AuthFailures:        {"auth_failures", "AUTH requests refused: wrong credentials, replays, bad Expires, limits."},
-	ReportsSent:         {"reports_generated", "Failure REPORTs this relay generated."},
-	ProtocolErrors:      {"protocol_errors", "Requests refused (4xx) and connections closed for bad input."},
-	TransactionTimeouts: {"transaction_timeouts", "Forwarded requests whose next hop did not answer in time."},
-	SenderPauses:        {"sender_pauses", "Times a sender stopped being read until its receiver drained: a sign of slow receivers."},
-	Panics:              {"panics", "Bugs caught while handling one connection: that connection was closed, the process went on. Report them."},
-	DialsRefused:        {"dials_refused", "Next hops not dialed: too many next hops, or one session dialing too many."},
-	LogsSuppressed:      {"log_lines_suppressed", "Log lines dropped by the per-event, per-source rate limit."},
+	ConnsOpened:           {"connections_opened", "Connections accepted or dialed."},
+	ConnsClosed:           {"connections_closed", "Connections closed, for any reason."},
+	ConnsRefused:          {"connections_refused", "Connections refused at accept: connection caps, or shutting down."},
+	SessionsCreated:       {"sessions_created", "Sessions created by a successful AUTH."},
+	SessionsEnded:         {"sessions_ended", "Sessions ended: connection closed, expired or idle."},
+	FramesIn:              {"frames_received", "MSRP frames (requests and responses) received."},
+	FramesForwarded:       {"frames_forwarded", "Complete frames queued toward a next hop or a client."},
+	BytesIn:               {"received_bytes", "Bytes read from peers (after TLS)."},
+	BytesOut:              {"sent_bytes", "Bytes written to peers (before TLS)."},
+	AuthOK:                {"auth_successes", "AUTH requests accepted (new sessions and refreshes)."},
+	AuthFailures:          {"auth_failures", "AUTH requests refused: wrong credentials, replays, bad Expires, limits."},
+	ReportsSent:           {"reports_generated", "Failure REPORTs this relay generated."},
+	ProtocolErrors:        {"protocol_errors", "Requests refused (4xx) and connections closed for bad input."},
+	TransactionTimeouts:   {"transaction_timeouts", "Forwarded requests whose next hop did not answer in time."},
+	SenderPauses:          {"sender_pauses", "Times a sender stopped being read until its receiver drained: a sign of slow receivers."},
+	Panics:                {"panics", "Bugs caught while handling one connection: that connection was closed, the process went on. Report them."},
+	DialsRefused:          {"dials_refused", "Next hops not dialed: too many next hops, or one session dialing too many."},
+	LogsSuppressed:        {"log_lines_suppressed", "Log lines dropped by the per-event, per-source rate limit."},
+	AuthStoreLookups:      {"auth_database_lookups", "AUTHs that waited for the user database: the user was not in the cache."},
+	AuthStoreErrors:       {"auth_database_errors", "AUTHs answered 500 because the user database failed or did not answer within --db-timeout."},
+	AccountingWritten:     {"accounting_records_written", "Session records written to the accounting database."},
+	AccountingDropped:     {"accounting_records_dropped", "Session records lost: the accounting queue was full (database down or slow) or the relay stopped before writing them."},
+	AccountingWriteErrors: {"accounting_write_errors", "Failed writes to the accounting database; their records stay queued and are retried."},
 }
 
 // Name is the counter's metric name (without namespace).

@@ -242,9 +242,13 @@ func (r *Relay) endSession(s *Session, why string) {
 		return
 	}
 	r.cfg.Metrics.Add(SessionsEnded, 1)
+	rec := r.sessionRecord(s, why)
 	s.owner.logAt(zerolog.InfoLevel).Str("session", s.logID).Str("user", s.user).Str("why", why).
-		Int64("bytes_from_client", s.bytesFromClient.Load()).Int64("bytes_to_client", s.bytesToClient.Load()).
-		Int64("requests_from_client", s.reqsFromClient.Load()).Int64("requests_to_client", s.reqsToClient.Load()).
-		Float64("duration_s", time.Duration(r.now()-s.created).Seconds()).
+		Int64("bytes_from_client", rec.BytesFromClient).Int64("bytes_to_client", rec.BytesToClient).
+		Int64("requests_from_client", rec.RequestsFromClient).Int64("requests_to_client", rec.RequestsToClient).
+		Float64("duration_s", rec.End.Sub(rec.Start).Seconds()).
 		Msg("session ended")
+	if r.cfg.Accounting != nil {
+		r.cfg.Accounting.Record(rec)
+	}
 }

@@ -124,23 +124,58 @@ type Result struct {
 // stack; an escaped Authorization too long for that is Malformed.
 func (n *Nonces) Verify(creds *Credentials, d *codec.Digest, realm, uri []byte, connID uint64, now time.Time) Result {
 	var ubuf [hashBufSize]byte
-	p, ok := unquote(d, ubuf[:0])
+	p, want, res, ok := checkSyntax(d, uri, ubuf[:0])
 	if !ok {
-		return Result{Verdict: VerdictMalformed}
+		return res
+	}
+	ha1, known := creds.Lookup(p.username, realm)
+	return n.verify(&p, &want, res, ha1, known, realm, uri, connID, now)
+}
+
+// UserName is the user an Authorization names, with escapes resolved into
+// buf, for a store that must be asked before VerifyHA1 can run. ok is
+// false when Verify would find the Authorization malformed: such an AUTH
+// is answered without asking any store.
+func UserName(d *codec.Digest, uri, buf []byte) (user []byte, ok bool) {
+	p, _, _, ok := checkSyntax(d, uri, buf)
+	return p.username, ok
+}
+
+// VerifyHA1 is Verify for a secret looked up elsewhere (a database): ha1
+// is the user's HA1 in realm, known false when there is no such user.
+func (n *Nonces) VerifyHA1(ha1 [32]byte, known bool, d *codec.Digest, realm, uri []byte, connID uint64, now time.Time) Result {
+	var ubuf [hashBufSize]byte
+	p, want, res, ok := checkSyntax(d, uri, ubuf[:0])
+	if !ok {
+		return res
+	}
+	return n.verify(&p, &want, res, ha1, known, realm, uri, connID, now)
+}
+
+// checkSyntax applies the rules of RFC 4976 §9.1 to an Authorization;
+// want is the response it carries, in lower case. On failure res is the
+// Malformed result.
+func checkSyntax(d *codec.Digest, uri, buf []byte) (p params, want [32]byte, res Result, ok bool) {
+	p, ok = unquote(d, buf)
+	if !ok {
+		return p, want, Result{Verdict: VerdictMalformed}, false
 	}
 	nc, ok := parseNC(p.nc)
 	if !ok || len(p.username) == 0 || len(p.cnonce) == 0 || len(p.nonce) == 0 ||
 		!equalFold(p.qop, "auth") || len(p.response) != 32 ||
 		(p.algorithm != nil && !equalFold(p.algorithm, "md5")) ||
 		(p.uri != nil && !bytes.Equal(p.uri, uri)) {
-		return Result{Verdict: VerdictMalformed}
+		return p, want, Result{Verdict: VerdictMalformed}, false
 	}
-	var want [32]byte
 	if !lowerHex(want[:], p.response) {
-		return Result{Verdict: VerdictMalformed}
+		return p, want, Result{Verdict: VerdictMalformed}, false
 	}
-	res := Result{NC: nc}
+	return p, want, Result{NC: nc}, true
+}
 
+// verify decides the verdict of a well-formed Authorization given the
+// user's secret.
+func (n *Nonces) verify(p *params, want *[32]byte, res Result, ha1 [32]byte, known bool, realm, uri []byte, connID uint64, now time.Time) Result {
 	// An answer for another realm or with another opaque answers no
 	// challenge of ours: re-challenge rather than count a failure.
 	if !bytes.Equal(p.realm, realm) {
@@ -156,7 +191,6 @@ func (n *Nonces) Verify(creds *Credentials, d *codec.Digest, realm, uri []byte, 
 	}
 	status := n.Check(p.nonce, connID, realm, now)
 
-	ha1, known := creds.Lookup(p.username, realm)
 	// Hash even for an unknown user so that timing does not tell which
 	// user names exist.
 	got := Response(ha1[:], []byte("AUTH"), uri, p.nonce, p.nc, p.cnonce, p.qop)

@@ -55,7 +55,7 @@ deb:
 
 run: build
 	@echo "msrprelay on msrps://127.0.0.1:2855 (users alice/alice-password, bob/bob-password, realm msrprelay.local)"
-	@echo "try it:  ./bin/msrpclient receive --relay 127.0.0.1:2855 --transport tls --tls-ca bin/msrprelay-ephemeral.pem --user bob --password bob-password --realm-host msrprelay.local"
+	@echo "try it:  ./bin/msrpclient receive --relay 127.0.0.1:2855 --tls-ca bin/msrprelay-ephemeral.pem --user bob --password bob-password --realm-host msrprelay.local"
 	@echo "         ./bin/msrpclient send --tls-ca bin/msrprelay-ephemeral.pem --to-path '<path printed by receive>' --message hello"
 	@echo "metrics: http://127.0.0.1:9855/metrics"
 	./bin/msrprelay --config configs/msrprelay.yaml $(RUN_ARGS)

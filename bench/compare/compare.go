@@ -34,11 +34,14 @@ const (
 
 // Report is a whole comparison.
 type Report struct {
-	At        time.Time        `json:"at"`
-	Quick     bool             `json:"quick"`
-	Rounds    int              `json:"rounds"`
-	PerRunSec float64          `json:"per_run_seconds"`
-	CPUs      int              `json:"cpus"`
+	At        time.Time `json:"at"`
+	Quick     bool      `json:"quick"`
+	Rounds    int       `json:"rounds"`
+	PerRunSec float64   `json:"per_run_seconds"`
+	CPUs      int       `json:"cpus"`
+	// Machine is the host and how busy it was; nil in reports from
+	// before it was recorded.
+	Machine   *Machine         `json:"machine,omitempty"`
 	Targets   []string         `json:"targets"`
 	Scenarios []ScenarioReport `json:"scenarios"`
 	Notes     []string         `json:"notes,omitempty"`
@@ -105,6 +108,7 @@ func runCase(ctx context.Context, lt load.Target, c Case, perRun time.Duration) 
 // Compare runs every scenario against every target and summarises.
 func Compare(ctx context.Context, o Options) (*Report, error) {
 	o = o.withDefaults()
+	machine := readMachine() // before our own relays add to the load
 	targets, cleanup, err := startTargets(o)
 	if err != nil {
 		return nil, err
@@ -151,7 +155,7 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 			}
 		}
 	}
-	rep := &Report{At: time.Now().UTC(), Quick: o.Quick, Rounds: o.Rounds, PerRunSec: o.PerRun.Seconds(), CPUs: runtime.NumCPU()}
+	rep := &Report{At: time.Now().UTC(), Quick: o.Quick, Rounds: o.Rounds, PerRunSec: o.PerRun.Seconds(), CPUs: runtime.NumCPU(), Machine: machine}
 	if o.Density > 0 {
 		d, err := runDensity(ctx, o)
 		if err != nil {
@@ -159,6 +163,7 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 		}
 		rep.Density = d
 	}
+	machine.LoadEnd = readLoad()
 	for _, t := range targets {
 		rep.Targets = append(rep.Targets, t.Name)
 	}

@@ -13,13 +13,13 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	if r.Quick {
 		mode = fmt.Sprintf("quick: one run of %.0f s per scenario and target", r.PerRunSec)
 	}
-	fmt.Fprintf(&b, "# msrpbench compare\n\n%s UTC, %d CPUs, %s. Targets: %s.\n\n",
-		r.At.Format("2006-01-02 15:04"), r.CPUs, mode, strings.Join(r.Targets, ", "))
+	fmt.Fprintf(&b, "# msrpbench compare\n\n%s UTC, %d CPUs, %s. Targets: %s.\n\n%s\n\n",
+		r.At.Format("2006-01-02 15:04"), r.CPUs, mode, strings.Join(r.Targets, ", "), r.Machine.describe())
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "- %s\n", n)
 	}
 	b.WriteString("- x gnet: throughput and relay CPU per message relative to the gnet engine (CPU below 1 is cheaper).\n")
-	b.WriteString("\nLatency percentiles per scenario: [latest.svg](latest.svg).\n")
+	b.WriteString("\nCharts of the message cases, every target on one axis: [throughput](throughput.svg), [latency p50 to p99](latency.svg).\n")
 	for _, s := range r.Scenarios {
 		switch s.Kind {
 		case File:

@@ -50,27 +50,46 @@ func TestMarkdown(t *testing.T) {
 	}
 }
 
-func TestSVGIsWellFormed(t *testing.T) {
-	var b bytes.Buffer
-	if err := WriteSVG(&b, sampleReport()); err != nil {
-		t.Fatal(err)
-	}
-	d := xml.NewDecoder(&b)
-	lines := 0
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			break
+// TestChartsAreWellFormed: both charts parse as XML; the throughput chart
+// has a bar per target that ran (the failed one draws nothing) and the
+// latency chart a p50-p99 line each.
+func TestChartsAreWellFormed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		draw func(io.Writer, *Report) error
+		elem string
+	}{
+		{"throughput", WriteThroughputSVG, "rect"},
+		{"latency", WriteLatencySVG, "circle"},
+	} {
+		var b bytes.Buffer
+		if err := tc.draw(&b, sampleReport()); err != nil {
+			t.Fatal(err)
 		}
-		if err != nil {
-			t.Fatalf("svg: %v", err)
+		text := b.String()
+		d := xml.NewDecoder(&b)
+		n := 0
+		for {
+			tok, err := d.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s svg: %v", tc.name, err)
+			}
+			if se, ok := tok.(xml.StartElement); ok && se.Name.Local == tc.elem {
+				n++
+			}
 		}
-		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
-			lines++
+		if tc.elem == "rect" {
+			n -= 1 + 3 // the background and the legend's three targets
 		}
-	}
-	if lines != 2 { // the failed target draws nothing
-		t.Fatalf("%d polylines, want 2", lines)
+		if n != 2 {
+			t.Errorf("%s: %d %s elements for the targets, want 2:\n%s", tc.name, n, tc.elem, text)
+		}
+		if !strings.Contains(text, "machine load not recorded") {
+			t.Errorf("%s: no machine line", tc.name)
+		}
 	}
 }
 

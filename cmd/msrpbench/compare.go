@@ -15,7 +15,8 @@ import (
 func compareCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("msrpbench compare", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "one short run per scenario and target (make bench)")
-	out := fs.String("out", "bench/results", "directory for latest.json, latest.md and latest.svg")
+	out := fs.String("out", "", "directory for the report (latest.json, latest.md, throughput.svg, latency.svg) (default bench/results, bench/results/quick with --quick)")
+	from := fs.String("from", "", "run nothing: draw the report in this latest.json again into --out (default its directory)")
 	kamailio := fs.String("kamailio", "", "address of a Kamailio msrp relay with digest AUTH to compare too (e.g. 127.0.0.1:2866)")
 	bin := fs.String("msrprelay", "./bin/msrprelay", "the relay binary (make build)")
 	rounds := fs.Int("rounds", 0, "rounds without --quick (default 5)")
@@ -27,6 +28,17 @@ func compareCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *from != "" {
+		rep, err := compare.ReadReport(*from)
+		if err != nil {
+			return err
+		}
+		if *out == "" {
+			*out = filepath.Dir(*from)
+		}
+		return writeReport(*out, rep)
+	}
+	*out = outDir(*out, *quick)
 	o := compare.Options{Quick: *quick, Rounds: *rounds, PerRun: *perRun, Msrprelay: *bin, Kamailio: *kamailio,
 		Density: *density, DensityActive: *active, Pin: *pin >= 0, RelayCPU: max(*pin, 0),
 		Log: func(format string, a ...any) {
@@ -39,12 +51,31 @@ func compareCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := compare.WriteFiles(*out, rep); err != nil {
-		return err
-	}
 	if err := compare.WriteMarkdown(os.Stdout, rep); err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stderr, "wrote", filepath.Join(*out, "latest.md"))
+	return writeReport(*out, rep)
+}
+
+func writeReport(dir string, rep *compare.Report) error {
+	if err := compare.WriteFiles(dir, rep); err != nil {
+		return err
+	}
+	for _, f := range compare.Files {
+		fmt.Fprintln(os.Stderr, "wrote", filepath.Join(dir, f))
+	}
 	return nil
+}
+
+// outDir is where a comparison's report goes: --out, else bench/results for
+// a full run and bench/results/quick for a quick one, so that a quick run
+// never replaces the full run's report that the README quotes.
+func outDir(out string, quick bool) string {
+	switch {
+	case out != "":
+		return out
+	case quick:
+		return "bench/results/quick"
+	}
+	return "bench/results"
 }

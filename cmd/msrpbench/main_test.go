@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/bench/compare"
 )
 
 func TestParseAuthForm(t *testing.T) {
@@ -54,6 +57,36 @@ func TestDensityRejectsBadFlags(t *testing.T) {
 	} {
 		if err := densityCmd(context.Background(), args); err == nil {
 			t.Errorf("%v accepted", args)
+		}
+	}
+}
+
+func TestCompareOutDir(t *testing.T) {
+	for _, tc := range []struct {
+		out   string
+		quick bool
+		want  string
+	}{{"", false, "bench/results"}, {"", true, "bench/results/quick"}, {"x", true, "x"}} {
+		if got := outDir(tc.out, tc.quick); got != tc.want {
+			t.Errorf("outDir(%q, %v) = %q, want %q", tc.out, tc.quick, got, tc.want)
+		}
+	}
+}
+
+// TestCompareFrom draws a stored report again without running anything.
+func TestCompareFrom(t *testing.T) {
+	dir := t.TempDir()
+	r := &compare.Report{Rounds: 1, CPUs: 2, Targets: []string{"gnet"}}
+	if err := compare.WriteFiles(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "again")
+	if err := compareCmd(context.Background(), []string{"--from", filepath.Join(dir, "latest.json"), "--out", out}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range compare.Files {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
 		}
 	}
 }

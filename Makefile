@@ -64,9 +64,10 @@ microbench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 # The load tool against both engines and the plain TCP forwarder, same
-# scenarios back to back; writes bench/results/latest.{md,json,svg}.
-# `make bench` is one short run each (a few minutes); `make bench-full` is
-# five alternating rounds with medians. Add a Kamailio peer with
+# scenarios back to back; writes latest.{md,json}, throughput.svg and
+# latency.svg. `make bench` is one short run each (a few minutes) into
+# bench/results/quick/; `make bench-full` is five alternating rounds with
+# medians into bench/results/ (the figures the README quotes). Add a Kamailio peer with
 # BENCH_ARGS='--kamailio 127.0.0.1:2866'.
 BENCH_DENSITY ?= --density 9000 --active
 

@@ -77,7 +77,10 @@ func machineShort(m *Machine, cpus int) string {
 	}
 	s := fmt.Sprintf("%s, %d CPUs", m.CPUModel, m.CPUs)
 	if len(m.LoadStart) == 3 {
-		s += fmt.Sprintf("; load average %.2f (1 min) before the run", m.LoadStart[0])
+		s += fmt.Sprintf("; 1-minute load average %.2f before the run", m.LoadStart[0])
+	}
+	if len(m.LoadEnd) == 3 {
+		s += fmt.Sprintf(", %.2f after", m.LoadEnd[0])
 	}
 	if m.busy() {
 		s += ": busy"

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -87,6 +89,18 @@ func TestCompareFrom(t *testing.T) {
 	for _, f := range compare.Files {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestHelpIsNotAnError: every subcommand's -h ends in flag.ErrHelp, which
+// main treats as success (exit 0) rather than printing it as an error.
+func TestHelpIsNotAnError(t *testing.T) {
+	for name, cmd := range map[string]func(context.Context, []string) error{
+		"run": runCmd, "compare": compareCmd, "density": densityCmd, "forward": forwardCmd, "soak": soakCmd,
+	} {
+		if err := cmd(context.Background(), []string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%s -h: %v, want flag.ErrHelp", name, err)
 		}
 	}
 }

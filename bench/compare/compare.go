@@ -108,6 +108,10 @@ func runCase(ctx context.Context, lt load.Target, c Case, perRun time.Duration) 
 // Compare runs every scenario against every target and summarises.
 func Compare(ctx context.Context, o Options) (*Report, error) {
 	o = o.withDefaults()
+	cases, err := o.cases()
+	if err != nil {
+		return nil, err
+	}
 	machine := readMachine() // before our own relays add to the load
 	targets, cleanup, err := startTargets(o)
 	if err != nil {
@@ -120,7 +124,6 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	defer cleanup()
-	cases := o.cases()
 	runs := make([][][]*load.Result, len(cases)) // case, target, round
 	errs := make([][]string, len(cases))
 	for i := range cases {

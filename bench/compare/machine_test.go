@@ -66,3 +66,18 @@ func TestWriteFilesAndReadBack(t *testing.T) {
 		t.Errorf("markdown:\n%s", md)
 	}
 }
+
+// TestOnlyScenarios: --scenarios picks cases by name, in the order given,
+// and a name that is no case is an error naming the valid ones.
+func TestOnlyScenarios(t *testing.T) {
+	cs, err := Options{Only: []string{"TLS 10/4", "1/1"}}.cases()
+	if err != nil || len(cs) != 2 || cs[0].Name != "TLS 10/4" || cs[1].Name != "1/1" {
+		t.Fatalf("cases %v, %v", cs, err)
+	}
+	if _, err := (Options{Only: []string{"10/5"}}).cases(); err == nil || !strings.Contains(err.Error(), `"10/5"`) || !strings.Contains(err.Error(), "1000/1") {
+		t.Errorf("unknown scenario: %v", err)
+	}
+	if cs, err := (Options{}).cases(); err != nil || len(cs) != len(Cases()) {
+		t.Errorf("all: %d cases, %v", len(cs), err)
+	}
+}

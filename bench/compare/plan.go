@@ -1,7 +1,9 @@
 package compare
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/msrprelay/msrprelay/bench/load"
@@ -128,16 +130,24 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-func (o Options) cases() []Case {
+// cases are the cases to run: all, or those named in Only. A name that is
+// no case is an error, not a comparison that silently runs nothing.
+func (o Options) cases() ([]Case, error) {
 	all := Cases()
 	if len(o.Only) == 0 {
-		return all
+		return all, nil
 	}
 	var out []Case
-	for _, c := range all {
-		if slices.Contains(o.Only, c.Name) {
-			out = append(out, c)
+	for _, name := range o.Only {
+		i := slices.IndexFunc(all, func(c Case) bool { return c.Name == name })
+		if i < 0 {
+			var names []string
+			for _, c := range all {
+				names = append(names, c.Name)
+			}
+			return nil, fmt.Errorf("no scenario %q; the scenarios are: %s", name, strings.Join(names, ", "))
 		}
+		out = append(out, all[i])
 	}
-	return out
+	return out, nil
 }

@@ -77,6 +77,16 @@ type Config struct {
 	// Defaults 1 MiB and 256 KiB.
 	HighWater int64
 	LowWater  int64
+	// RelayWindow bounds, per sending client, the bytes of SEND chunks
+	// forwarded onto connections shared with other relays whose
+	// hop-by-hop 200s have not come back; the client pauses beyond it. A
+	// relay receiving on a shared connection holds those 200s back while
+	// the chunk's target is congested, so a stalled receiver pauses its
+	// own sender, not the connection every session shares. A target
+	// reached through a shared connection pauses that connection only
+	// past HighWater plus four windows (a peer relay that ignores the
+	// window). Default 1 MiB.
+	RelayWindow int64
 	// MaxPendingTransactions bounds forwarded requests awaiting a response
 	// on one connection; senders pause above it. Default 4096.
 	MaxPendingTransactions int
@@ -128,6 +138,9 @@ func (c *Config) fill() error {
 	}
 	if c.LowWater <= 0 || c.LowWater >= c.HighWater {
 		c.LowWater = c.HighWater / 4
+	}
+	if c.RelayWindow <= 0 {
+		c.RelayWindow = 1 << 20
 	}
 	if c.MaxPendingTransactions <= 0 {
 		c.MaxPendingTransactions = 4096

@@ -41,7 +41,13 @@ type Conn struct {
 	authFails atomic.Int32
 	replay    *replayGuard // allocated on the first authenticated AUTH
 
-	paused     atomic.Bool
+	paused atomic.Bool
+	// inflight is the bytes of this client's chunks on shared relay
+	// connections not yet answered 200; windowWait says it is paused for
+	// them (see window.go).
+	inflight   atomic.Int64
+	windowWait atomic.Bool
+	relayed    atomic.Bool // carried a request that came through a relay
 	authWait   atomic.Bool // an AUTH waits for the UserStore (see users.go)
 	closed     atomic.Bool
 	closing    atomic.Bool // close once the queued bytes are out
@@ -282,7 +288,7 @@ func (c *Conn) finishInbound(w *Worker, flag byte) {
 	// (a next hop that just closed) or be answered very fast, and the
 	// failure or success REPORT must not reach the sender before the 200
 	// for the request it reports on.
-	c.sendAck(w)
+	c.sendAck(w, cur.ackTarget())
 	switch cur.mode {
 	case modeCollect:
 		cur.txn.setBodyLen(len(cur.buf.B) - cur.head)
@@ -315,7 +321,14 @@ func (c *Conn) deliver(w *Worker, target *Conn, t *txn, parts ...[]byte) {
 func (c *Conn) checkBackpressure(w *Worker, target *Conn) {
 	cfg := &c.relay.cfg
 	o := &target.out
-	if !o.full(cfg) {
+	c.checkWindow()
+	if target != c && c.shared() {
+		// Other sessions share this connection: the target's own sender
+		// is paced by the 200s held for it (window.go).
+		if !o.fullForShared(cfg) {
+			return
+		}
+	} else if !o.full(cfg) {
 		return
 	}
 	was := c.paused.Swap(true)
@@ -468,7 +481,8 @@ func (c *Conn) Closed(w *Worker) {
 	if c.hopKey != "" || c.isRelay() {
 		status = &stHopClosed
 	}
-	failed, waiters := c.out.shut(status)
+	failed, waiters, acks := c.out.shut(status)
+	sendAcks(w, acks) // before the failure REPORTs for the same chunks
 	for _, t := range failed {
 		r.failTxn(w, t, status.code, status.reason)
 	}
@@ -485,4 +499,17 @@ func (c *Conn) close() {
 	} else {
 		c.Closed(nil)
 	}
+}
+
+// ackTarget is the connection the frame being received goes to, if any.
+func (cur *inbound) ackTarget() *Conn {
+	switch cur.mode {
+	case modeCollect:
+		return cur.target
+	case modeStream:
+		if cur.st != nil && cur.st.out != nil {
+			return cur.st.out.conn
+		}
+	}
+	return nil
 }

@@ -40,6 +40,9 @@ func (c *Conn) handleRequest(w *Worker, f *codec.Frame, rest []byte) int {
 		c.skipBody(f)
 		return 0
 	}
+	if codec.PathLen(f.FromPath()) > 1 && !c.relayed.Load() {
+		c.relayed.Store(true)
+	}
 	rt, st := c.routeChecked(w, f)
 	if st != nil {
 		c.reject(w, f, st)
@@ -121,7 +124,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		w.scratch = codec.AppendRewrite(w.scratch[:0], f, &rw)
 		w.scratch = codec.AppendEndLine(w.scratch, prefix.bytes(), f.Flag())
 		t.setBodyLen(0)
-		c.sendAck(w) // before the frame: see finishInbound
+		c.sendAck(w, rt.target) // before the frame: see finishInbound
 		c.sendFrame(w, rt.target, t, prefix, w.scratch)
 		return 0
 	}
@@ -135,7 +138,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 		w.scratch = codec.AppendBodyEnd(w.scratch, prefix.bytes(), r.Flag)
 		rt.acct.countBody(r.Body)
 		t.setBodyLen(r.Body)
-		c.sendAck(w) // before the frame: see finishInbound
+		c.sendAck(w, rt.target) // before the frame: see finishInbound
 		c.sendFrame(w, rt.target, t, prefix, w.scratch[:head], rest[:r.Body], w.scratch[head:])
 		return r.End
 	}
@@ -222,9 +225,14 @@ func (c *Conn) ackLater(f *codec.Frame, rt *route) {
 	c.in.cur.ack = b
 }
 
-func (c *Conn) sendAck(w *Worker) {
+// sendAck sends the hop-by-hop 200 for the frame just received, or holds
+// it at its target while that is congested if this connection is shared
+// with other sessions (window.go).
+func (c *Conn) sendAck(w *Worker, target *Conn) {
 	if b := c.in.cur.ack; b != nil {
-		c.answer(w, b.B)
+		if target == nil || target == c || !c.shared() || !target.out.holdAck(c, b.B) {
+			c.answer(w, b.B)
+		}
 		waitPool.Put(b)
 		c.in.cur.ack = nil
 	}
@@ -330,6 +338,7 @@ func (c *Conn) handleResponse(w *Worker, f *codec.Frame) {
 	if t.kind == txnSend {
 		// Hop by hop: a 200 ends it; anything else becomes a REPORT.
 		if f.Code() != 200 && t.fr != codec.ReportNo {
+			c.out.releaseAcks(w)
 			c.relay.sendReport(w, t, f.Code(), string(f.Comment()))
 			c.checkBackpressure(w, t.origin)
 		}
@@ -392,12 +401,16 @@ func (c *Conn) tick(w *Worker, now int64) {
 	}
 	c.sendDelayed(w, now)
 	c.out.cutStalled(w)
+	c.out.releaseAgedAcks(w, now)
 	c.out.mu.Lock()
 	w.due = c.out.txns.due(now-int64(cfg.TransactionTimeout), w.due[:0])
 	if c.idleFor(now, time.Second) {
 		c.out.txns.shrink()
 	}
 	c.out.mu.Unlock()
+	if len(w.due) > 0 {
+		c.out.releaseAcks(w)
+	}
 	for _, t := range w.due {
 		c.relay.cfg.Metrics.Add(TransactionTimeouts, 1)
 		c.relay.failTxn(w, t, 408, "Request Timeout")

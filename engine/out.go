@@ -58,6 +58,9 @@ type out struct {
 	// queued, or idle between a cut and their sender's next bytes. A
 	// close must fail every one of them, idle ones included.
 	streams []*stream
+	// acks are hop-by-hop 200s held back from relays sending to this
+	// congested connection (window.go).
+	acks []heldAck
 }
 
 // outItem is a waiting complete frame (buf) or a stream with data (st).
@@ -102,7 +105,7 @@ func (o *out) writeFrame(from *Worker, t *txn, parts ...[]byte) bool {
 		for _, p := range parts {
 			b.B = append(b.B, p...)
 		}
-		o.txns.add(t, o.conn.relay.now())
+		o.addTxn(t, o.conn.relay.now())
 	} else {
 		b := waitPool.Get()
 		for _, p := range parts {
@@ -179,7 +182,7 @@ func (o *out) cutPiece(st *stream) {
 	n := len(b.B)
 	b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), '+')
 	o.size.Add(int64(len(b.B) - n))
-	o.txns.add(st.pieceTxn(), o.conn.relay.now())
+	o.addTxn(st.pieceTxn(), o.conn.relay.now())
 	st.nextPiece()
 	o.open = nil
 }
@@ -197,7 +200,7 @@ func (o *out) drainQueue() {
 			b := o.pendingBuf()
 			b.B = append(b.B, it.buf.B...)
 			waitPool.Put(it.buf)
-			o.txns.add(it.txn, o.conn.relay.now())
+			o.addTxn(it.txn, o.conn.relay.now())
 			continue
 		}
 		st := it.st
@@ -244,7 +247,7 @@ func (o *out) finishStream(st *stream) {
 	n := len(b.B)
 	b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), st.flag)
 	o.size.Add(int64(len(b.B) - n))
-	o.txns.add(st.pieceTxn(), o.conn.relay.now())
+	o.addTxn(st.pieceTxn(), o.conn.relay.now())
 	st.done = true
 	o.detach(st)
 	o.open = nil
@@ -288,6 +291,9 @@ func (o *out) streamData(from *Worker, st *stream, p []byte) {
 		return
 	}
 	o.size.Add(int64(len(p)))
+	if o.onWire(st) {
+		o.cutLongPiece(st)
+	}
 	if o.onWire(st) {
 		o.writeStreamData(st, p)
 	} else {
@@ -431,7 +437,7 @@ func (o *out) addWaiter(c *Conn) bool {
 // reports whether senders still wait (the driver should look again later).
 func (o *out) drained() (stillWaiting bool) {
 	o.mu.Lock()
-	if len(o.waiters) == 0 {
+	if len(o.waiters) == 0 && !o.hasAcks() {
 		o.mu.Unlock()
 		return false
 	}
@@ -439,9 +445,10 @@ func (o *out) drained() (stillWaiting bool) {
 		o.mu.Unlock()
 		return true
 	}
-	ws := o.waiters
-	o.waiters = nil
+	ws, acks := o.waiters, o.acks
+	o.waiters, o.acks = nil, nil
 	o.mu.Unlock()
+	sendAcks(nil, acks)
 	for _, w := range ws {
 		w.resume()
 	}
@@ -452,11 +459,11 @@ func (o *out) drained() (stillWaiting bool) {
 // senders still send is reported failed with status once they end the
 // chunk), waiting transactions fail, paused senders resume (to find the
 // target gone).
-func (o *out) shut(status *routeStatus) (failed []*txn, waiters []*Conn) {
+func (o *out) shut(status *routeStatus) (failed []*txn, waiters []*Conn, acks []heldAck) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
-		return nil, nil
+		return nil, nil, nil
 	}
 	o.closed = true
 	if o.pending != nil {
@@ -466,13 +473,13 @@ func (o *out) shut(status *routeStatus) (failed []*txn, waiters []*Conn) {
 	}
 	now := o.conn.relay.now()
 	if o.open != nil && o.open.headerOut {
-		o.txns.add(o.open.pieceTxn(), now)
+		o.addTxn(o.open.pieceTxn(), now)
 	}
 	for _, it := range o.queue {
 		if it.buf != nil {
 			o.size.Add(-int64(len(it.buf.B)))
 			waitPool.Put(it.buf)
-			o.txns.add(it.txn, now)
+			o.addTxn(it.txn, now)
 		} else if it.st != o.open {
 			o.size.Add(-int64(len(it.st.wait.B)))
 		}
@@ -486,5 +493,6 @@ func (o *out) shut(status *routeStatus) (failed []*txn, waiters []*Conn) {
 	o.queue = nil
 	o.open = nil
 	waiters, o.waiters = o.waiters, nil
-	return o.txns.drain(), waiters
+	acks, o.acks = o.acks, nil
+	return o.txns.drain(), waiters, acks
 }

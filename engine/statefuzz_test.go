@@ -1381,6 +1381,7 @@ func (m *sfModel) needsTime() bool {
 		c.sessMu.Unlock()
 		c.out.mu.Lock()
 		behind := c.out.open != nil && len(c.out.queue) > 0
+		behind = behind || len(c.out.acks) > 0
 		c.out.mu.Unlock()
 		if c.out.txns.len() > 0 || delayed > 0 || c.Paused() || behind {
 			return true
@@ -1477,6 +1478,15 @@ func (m *sfModel) checkSettled() {
 		}
 		if !stalled && c.out.txns.len() != 0 {
 			m.fail("c%d: %d transactions left after every timeout", sc.n, c.out.txns.len())
+		}
+		if !stalled && c.inflight.Load() != 0 {
+			m.fail("c%d: %d window bytes still counted after every transaction ended", sc.n, c.inflight.Load())
+		}
+		c.out.mu.Lock()
+		acks := len(c.out.acks)
+		c.out.mu.Unlock()
+		if !stalled && acks != 0 {
+			m.fail("c%d: %d hop-by-hop 200s still held after everything drained", sc.n, acks)
 		}
 		if len(sc.sock) > 0 {
 			m.fail("c%d: %d bytes never read", sc.n, len(sc.sock))

@@ -31,6 +31,7 @@ type txn struct {
 	fr      codec.Report
 	rng     codec.ByteRange
 	sent    int64 // unix nanos when it reached the wire
+	credit  int64 // window bytes the origin gets back when it ends (window.go)
 	// data holds the origin's From-Path, this relay's URI as the origin
 	// addressed it, and the Message-ID; the offsets split it.
 	data            []byte
@@ -64,6 +65,10 @@ func newTxn() *txn { return txnPool.Get().(*txn) }
 func freeTxn(t *txn) {
 	if t == nil {
 		return
+	}
+	if t.credit > 0 {
+		t.origin.returnCredit(t.credit)
+		t.credit = 0
 	}
 	t.origin = nil
 	t.data = t.data[:0]

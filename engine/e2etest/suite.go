@@ -27,7 +27,7 @@ func runCases(t *testing.T, s *suite, cases []suiteCase) {
 }
 
 // allCases is every list of cases; each file of cases keeps its own list.
-var allCases = slices.Concat(coreCases, robustCases, dropCases, hostileCases, panicCases, storeCases)
+var allCases = slices.Concat(coreCases, robustCases, dropCases, hostileCases, panicCases, storeCases, fairnessCases)
 
 var coreCases = []suiteCase{
 	{"AuthForms", testAuthForms},

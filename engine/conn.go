@@ -452,6 +452,7 @@ func (c *Conn) Closed(w *Worker) {
 		}
 		if in.cur.mode == modeCollect {
 			waitPool.Put(in.cur.buf)
+			freeTxn(in.cur.txn) // never registered: nobody else holds it
 		}
 		if in.cur.ack != nil {
 			waitPool.Put(in.cur.ack)

@@ -1255,7 +1255,9 @@ func (m *sfModel) closeConn(sc *sfConn) {
 
 // processCloses closes what the relay asked to close (drivers close on
 // their own loop, after the call that asked).
-func (m *sfModel) processCloses() {
+// It reports whether it closed any: a close queues answers and REPORTs
+// for others, which must then be pumped.
+func (m *sfModel) processCloses() (closed bool) {
 	for again := true; again; {
 		again = false
 		for _, sc := range m.conns {
@@ -1263,10 +1265,11 @@ func (m *sfModel) processCloses() {
 				m.logf("  c%d closed as the relay asked", sc.n)
 				sfCount("closed by relay")
 				m.closeConn(sc)
-				again = true
+				again, closed = true, true
 			}
 		}
 	}
+	return closed
 }
 
 func (m *sfModel) opDial(p *sfProg) {
@@ -1403,7 +1406,7 @@ func (m *sfModel) settle() {
 			for _, sc := range m.conns {
 				progress = m.pumpOne(sc, 0, true) || progress
 			}
-			m.processCloses()
+			progress = m.processCloses() || progress
 			if !progress {
 				break
 			}
@@ -1474,7 +1477,7 @@ func (m *sfModel) checkSettled() {
 			m.fail("c%d still paused after everything drained\n%s", sc.n, m.dump())
 		}
 		if !stalled && c.out.backlog() != 0 {
-			m.fail("c%d: backlog %d after everything was written", sc.n, c.out.backlog())
+			m.fail("c%d: backlog %d after everything was written\n%s", sc.n, c.out.backlog(), m.dump())
 		}
 		if !stalled && c.out.txns.len() != 0 {
 			m.fail("c%d: %d transactions left after every timeout", sc.n, c.out.txns.len())

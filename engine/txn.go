@@ -107,6 +107,12 @@ func (tt *txnTable) add(t *txn, now int64) {
 	t.sent = now
 	if old, dup := tt.m[t.key]; dup {
 		tt.size.Add(-int64(len(old.data)))
+		if old.credit > 0 {
+			// Replaced, never answered: its window bytes are not in
+			// flight any more.
+			old.origin.returnCredit(old.credit)
+			old.credit = 0
+		}
 	} else {
 		tt.n.Add(1)
 	}

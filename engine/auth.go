@@ -87,13 +87,13 @@ func (c *Conn) authenticate(w *Worker, f *codec.Frame, given *Secret) {
 		return
 	default:
 		c.Note(zerolog.InfoLevel, "AUTH failed").Str("verdict", res.Verdict.String()).Bytes("user", d.Username).Send()
-		c.countAuthFailure()
+		c.countAuthFailure(AuthFailures)
 		c.challengeLater(w, f, realm)
 		return
 	}
 	if !c.freshNC(d.Nonce, res.NC) {
 		c.Note(zerolog.InfoLevel, "AUTH replayed a nonce count").Bytes("user", d.Username).Send()
-		c.countAuthFailure()
+		c.countAuthFailure(AuthFailReplays)
 		c.challengeLater(w, f, realm)
 		return
 	}
@@ -311,15 +311,17 @@ func (c *Conn) authRefused(w *Worker, f *codec.Frame, code int, reason, why stri
 	c.noteAuthFailure(w)
 }
 
-// noteAuthFailure counts a failure whose answer is already queued, and
-// closes the connection (after that answer) when there were too many.
+// noteAuthFailure counts an AUTH refused for its form or a limit, whose
+// answer is already queued, and closes the connection (after that answer)
+// when there were too many failures.
 func (c *Conn) noteAuthFailure(w *Worker) {
-	c.countAuthFailure()
+	c.countAuthFailure(AuthFailRefused)
 	c.closeIfFailedTooOften()
 }
 
-func (c *Conn) countAuthFailure() {
-	c.relay.cfg.Metrics.Add(AuthFailures, 1)
+// countAuthFailure counts a failed AUTH under its verdict's counter.
+func (c *Conn) countAuthFailure(verdict Counter) {
+	c.relay.cfg.Metrics.Add(verdict, 1)
 	c.relay.noteSourceFailure(c.remote.Addr())
 	c.authFails.Add(1)
 }
@@ -348,6 +350,7 @@ func (c *Conn) closeIfFailedTooOften() {
 
 func (c *Conn) closeForFailures(n int) {
 	c.Note(zerolog.InfoLevel, "closing after repeated AUTH failures").Int("failures", n).Send()
+	c.decideClose(ConnsClosedAuthFailures)
 	c.closeAfterFlush()
 }
 

@@ -51,6 +51,7 @@ type Conn struct {
 	authWait   atomic.Bool // an AUTH waits for the UserStore (see users.go)
 	closed     atomic.Bool
 	closing    atomic.Bool // close once the queued bytes are out
+	closeWhy   atomic.Int32 // the Counter saying why this relay closed it; 0 until it decides
 	succeeded  atomic.Bool // made a successful request (RFC 4976 §6.1)
 	opened     int64
 	lastActive atomic.Int64
@@ -180,6 +181,7 @@ func (c *Conn) Receive(w *Worker, buf []byte) (int, error) {
 		}
 		done += n
 		if err != nil {
+			c.decideClose(ConnsClosedProtocolError)
 			return done, err
 		}
 		if n == 0 {
@@ -445,7 +447,7 @@ func (c *Conn) Closed(w *Worker) {
 	}
 	r := c.relay
 	r.forget(c)
-	r.cfg.Metrics.Add(ConnsClosed, 1)
+	r.cfg.Metrics.Add(c.closeReason(), 1)
 	if in := c.in; in != nil {
 		if in.cur.mode == modeStream {
 			in.cur.st.out.streamEnd(w, in.cur.st, '#')
@@ -491,6 +493,26 @@ func (c *Conn) Closed(w *Worker) {
 		p.resume()
 	}
 	c.logAt(zerolog.DebugLevel).Msg("connection closed")
+}
+
+// closeFor records why this relay closes the connection (the first reason
+// wins) and asks the driver to close it.
+func (c *Conn) closeFor(why Counter) {
+	c.decideClose(why)
+	c.close()
+}
+
+// decideClose records why this relay is closing the connection, for the
+// connections_closed metric; the first reason wins.
+func (c *Conn) decideClose(why Counter) { c.closeWhy.CompareAndSwap(0, int32(why)) }
+
+// closeReason is the counter for the close: the relay's reason, or the
+// peer's doing (or the network's) when the relay decided nothing.
+func (c *Conn) closeReason() Counter {
+	if why := Counter(c.closeWhy.Load()); why != 0 {
+		return why
+	}
+	return ConnsClosed
 }
 
 // close asks the driver to close the connection.

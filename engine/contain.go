@@ -15,6 +15,9 @@ import (
 // still shows where the panic began.
 func (r *Relay) Panicked(c *Conn, v any) {
 	r.cfg.Metrics.Add(Panics, 1)
+	if c != nil {
+		c.decideClose(ConnsClosedPanic)
+	}
 	e := r.log.WithLevel(zerolog.ErrorLevel)
 	if c != nil {
 		e = c.logAt(zerolog.ErrorLevel)

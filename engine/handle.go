@@ -288,6 +288,7 @@ func (c *Conn) rejectMalformed(w *Worker, f *codec.Frame, err error) {
 func (c *Conn) noteFailure() {
 	c.refusals++
 	if !c.succeeded.Load() && c.refusals >= c.relay.cfg.MaxAuthFailures+2 {
+		c.decideClose(ConnsClosedRefusals)
 		c.closeAfterFlush()
 	}
 }
@@ -386,17 +387,17 @@ func (c *Conn) tick(w *Worker, now int64) {
 	cfg := &c.relay.cfg
 	if !c.succeeded.Load() && c.lis != nil && now-c.opened > int64(cfg.ProbationTimeout) {
 		c.Note(zerolog.InfoLevel, "closing: no successful request in the probation period").Send()
-		c.close()
+		c.closeFor(ConnsClosedProbation)
 		return
 	}
 	if c.idle(now) {
 		c.logAt(zerolog.InfoLevel).Msg("closing: idle without a session")
-		c.close()
+		c.closeFor(ConnsClosedIdle)
 		return
 	}
 	if c.hopKey != "" && c.idleFor(now, cfg.HopIdleTimeout) && c.out.txns.len() == 0 && c.out.backlog() == 0 {
 		c.logAt(zerolog.DebugLevel).Str("next_hop", c.hopKey).Msg("closing: idle next hop")
-		c.close()
+		c.closeFor(ConnsClosedIdle)
 		return
 	}
 	c.sendDelayed(w, now)

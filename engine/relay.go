@@ -119,10 +119,10 @@ func (r *Relay) now() int64 { return r.cfg.Now().UnixNano() }
 // Open registers a new connection accepted on lis. The driver calls
 // Receive, Flush and Closed on the result.
 func (r *Relay) Open(link Link, remote netip.AddrPort, lis Listener, peer PeerInfo) *Conn {
-	return r.newConn(link, remote, &lis, peer, "")
+	return r.newConn(link, remote, &lis, peer, "", lis.Secure)
 }
 
-func (r *Relay) newConn(link Link, remote netip.AddrPort, lis *Listener, peer PeerInfo, hopKey string) *Conn {
+func (r *Relay) newConn(link Link, remote netip.AddrPort, lis *Listener, peer PeerInfo, hopKey string, secure bool) *Conn {
 	c := &Conn{relay: r, id: r.nextID.Add(1), remote: remote, lis: lis, peer: peer, hopKey: hopKey}
 	if link != nil {
 		c.link.Store(&link)
@@ -134,7 +134,11 @@ func (r *Relay) newConn(link Link, remote netip.AddrPort, lis *Listener, peer Pe
 	r.connMu.Lock()
 	r.conns[c] = struct{}{}
 	r.connMu.Unlock()
-	r.cfg.Metrics.Add(ConnsOpened, 1)
+	if secure {
+		r.cfg.Metrics.Add(ConnsOpenedTLS, 1)
+	} else {
+		r.cfg.Metrics.Add(ConnsOpened, 1)
+	}
 	return c
 }
 

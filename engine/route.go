@@ -272,7 +272,7 @@ func (r *Relay) nextHop(u *codec.URI, s *Session) (*Conn, *routeStatus) {
 		r.cfg.Metrics.Add(DialsRefused, 1)
 		return nil, &stHopUnreachable
 	}
-	h := r.newConn(nil, nopAddr, nil, PeerInfo{}, key)
+	h := r.newConn(nil, nopAddr, nil, PeerInfo{}, key, u.Secure())
 	r.hops[key] = h
 	r.hopsMu.Unlock()
 	serverName := strings.Trim(host, "[]")

@@ -25,11 +25,7 @@ type metrics struct {
 func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for i := range m.counters {
-		c := engine.Counter(i)
-		m.counters[i] = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "msrprelay", Name: c.Name() + "_total", Help: c.Help()})
-		m.reg.MustRegister(m.counters[i])
-	}
+	m.registerCounters()
 	version, commit := buildVersion()
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "msrprelay", Name: "build_info",
 		Help:        "Always 1; the labels say which build is running.",
@@ -37,6 +33,30 @@ func newMetrics() *metrics {
 	info.Set(1)
 	m.reg.MustRegister(info)
 	return m
+}
+
+// registerCounters registers one Prometheus counter per engine counter;
+// engine counters sharing a name become one metric with a label.
+func (m *metrics) registerCounters() {
+	vecs := map[string]*prometheus.CounterVec{}
+	for i := range m.counters {
+		c := engine.Counter(i)
+		label, value := c.Label()
+		if label == "" {
+			m.counters[i] = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "msrprelay", Name: c.Name() + "_total", Help: c.Help()})
+			m.reg.MustRegister(m.counters[i])
+			continue
+		}
+		vec := vecs[c.Name()]
+		if vec == nil {
+			vec = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "msrprelay", Name: c.Name() + "_total", Help: c.Help()}, []string{label})
+			vecs[c.Name()] = vec
+			m.reg.MustRegister(vec)
+		}
+		// Created now, so that every label value is exported from the
+		// start, at 0: a rate over a series that appears later is wrong.
+		m.counters[i] = vec.WithLabelValues(value)
+	}
 }
 
 // Add implements engine.Metrics.

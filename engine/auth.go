@@ -253,8 +253,16 @@ func (c *Conn) newSession(user, realm string, expires time.Duration, hard bool) 
 	s.logID = string(u[len(u)-4-sessionIDLen : len(u)-4-sessionIDLen+6])
 	r.sessions.add(s)
 	c.sessMu.Lock()
-	c.owned = append(c.owned, s)
+	// An AUTH answered off the loop (after a user-store lookup) may meet
+	// a close that already took the owned sessions: end this one here.
+	gone := c.closed.Load()
+	if !gone {
+		c.owned = append(c.owned, s)
+	}
 	c.sessMu.Unlock()
+	if gone {
+		r.endSession(s, "connection closed")
+	}
 	return s
 }
 

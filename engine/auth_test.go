@@ -67,3 +67,16 @@ func TestAuthLimitClosesAfterAnswer(t *testing.T) {
 		t.Fatal("not closed after the answer")
 	}
 }
+
+// An AUTH answered off the loop (after a user-store lookup) can create its
+// session after the connection closed: the session ends at once instead
+// of living on with no owner.
+func TestSessionOfClosedConnectionEnds(t *testing.T) {
+	r, _ := testRelay(t, nil)
+	c, _ := open(r)
+	c.Closed(nil)
+	c.newSession("alice", "example.com", time.Hour, false)
+	if n := r.Sessions(); n != 0 {
+		t.Fatalf("%d sessions live on a closed connection", n)
+	}
+}

@@ -53,6 +53,9 @@ type options struct {
 	tlsEphemeralCert string
 	stateDir         string
 	coLocate         bool
+
+	db  dbOptions
+	acc accOptions
 }
 
 // listFlag is a repeatable flag.
@@ -72,6 +75,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 usage:
   msrprelay [flags]                  run the relay
   msrprelay passwd FILE USER REALM   add or replace a user in an htdigest file
+  msrprelay db init URL              create the accounting table (--acc-table) in a database
   msrprelay --version                print the version and commit
 
 flags:
@@ -84,7 +88,8 @@ flags:
 	fs.StringVar(&o.hostname, "hostname", "", "host name in Use-Path URIs and recognised in To-Path (default: the machine's host name)")
 	fs.StringVar(&o.realm, "realm", "", "digest realm (default: the host of the AUTH To-Path, i.e. the user's domain)")
 	fs.StringVar(&o.domains, "domains", "", "comma-separated AUTH domains to serve (default: any)")
-	fs.StringVar(&o.credentials, "credentials", "", "htdigest file of users (user:realm:HA1); reloaded on SIGHUP")
+	fs.StringVar(&o.credentials, "credentials", "", "htdigest file of users (user:realm:HA1; reloaded on SIGHUP), or a database: postgres://USER:PASS@HOST:PORT/DB or mysql://USER:PASS@HOST:PORT/DB (see --db-*)")
+	addDatabaseFlags(fs, o)
 	fs.StringVar(&o.engine, "engine", "gnet", "I/O engine: gnet (epoll reactor) or goroutine (two goroutines per connection)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate for msrps (reloaded on SIGHUP); its first DNS name is the default --hostname")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
@@ -156,7 +161,7 @@ func (o *options) check() error {
 	case o.maxAuthFailures <= 0:
 		return fmt.Errorf("--max-auth-failures (%d) must be at least 1", o.maxAuthFailures)
 	}
-	return nil
+	return o.checkDatabases()
 }
 
 func applyConfigFile(fs *flag.FlagSet, path string) error {

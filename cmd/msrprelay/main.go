@@ -2,6 +2,7 @@
 //
 //	msrprelay [flags]                      run the relay
 //	msrprelay passwd FILE USER REALM       add or replace a user (password on stdin)
+//	msrprelay db init URL                  create the accounting table
 //	msrprelay --version                    print the version and commit
 package main
 
@@ -18,6 +19,13 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "passwd" {
 		if err := runPasswd(os.Args[2:], os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "msrprelay passwd:", err)
+			os.Exit(2)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "db" {
+		if err := runDB(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "msrprelay db:", err)
 			os.Exit(2)
 		}
 		return

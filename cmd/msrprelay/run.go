@@ -17,6 +17,7 @@ import (
 	"github.com/msrprelay/msrprelay/engine/digest"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv"
 	"github.com/msrprelay/msrprelay/engine/goroutinedrv"
+	"github.com/msrprelay/msrprelay/engine/sqldb"
 )
 
 // fdHeadroom is kept free under the open-files limit for dials, the admin
@@ -60,6 +61,11 @@ func run(args []string) error {
 	}
 	metrics := newMetrics()
 	cfg.Metrics = metrics
+	closeDatabases, err := openDatabases(o, &cfg, log)
+	defer closeDatabases()
+	if err != nil {
+		return err
+	}
 	relay, err := engine.New(cfg, engineListeners(listens))
 	if err != nil {
 		return err
@@ -87,7 +93,7 @@ func run(args []string) error {
 		return err
 	}
 	log.Info().Strs("listen", o.listen).Str("hostname", cfg.Hostname).Int("max_connections", maxConns).
-		Int("users", credCount(cfg.Credentials)).Msg("msrprelay started")
+		Str("credentials", credentialsSource(o)).Int("users", credCount(cfg.Credentials)).Msg("msrprelay started")
 	return waitForSignals(o, relay, srv, tlsSt, done, log)
 }
 
@@ -150,8 +156,8 @@ func waitForSignals(o *options, relay *engine.Relay, srv server, t *tlsState, do
 }
 
 func reloadCredentials(o *options, relay *engine.Relay, log zerolog.Logger) {
-	if o.credentials == "" {
-		return
+	if o.credentials == "" || sqldb.IsURL(o.credentials) {
+		return // the database is asked again once --db-cache-ttl runs out
 	}
 	c, err := digest.LoadCredentials(o.credentials)
 	if err != nil {
@@ -172,14 +178,15 @@ func relayConfig(o *options, listens []listen, log zerolog.Logger) (engine.Confi
 		host = h
 	}
 	var creds *digest.Credentials
-	if o.credentials != "" {
+	switch {
+	case o.credentials == "":
+		log.Warn().Msg("no --credentials: every AUTH will fail")
+	case !sqldb.IsURL(o.credentials): // a database is openDatabases' to install
 		c, err := digest.LoadCredentials(o.credentials)
 		if err != nil {
 			return engine.Config{}, err
 		}
 		creds = c
-	} else {
-		log.Warn().Msg("no --credentials: every AUTH will fail")
 	}
 	var aliases []string
 	for _, l := range listens {

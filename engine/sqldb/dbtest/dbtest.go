@@ -275,9 +275,24 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
-// Close stops the server and removes its files.
+// Close stops the server at once, its data being thrown away, and
+// removes its files. PostgreSQL's immediate shutdown (SIGQUIT) takes its
+// backends with it, which a SIGKILL would leave behind.
 func (s *Server) Close() {
-	s.Stop()
+	if s.cmd != nil {
+		sig := syscall.SIGKILL
+		if s.Dialect == sqldb.Postgres {
+			sig = syscall.SIGQUIT
+		}
+		_ = s.cmd.Process.Signal(sig)
+		select {
+		case <-s.exit:
+		case <-time.After(10 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.exit
+		}
+		s.cmd = nil
+	}
 	os.RemoveAll(s.dir)
 }
 

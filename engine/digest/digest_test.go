@@ -193,6 +193,16 @@ func TestVerify(t *testing.T) {
 			if res.Verdict != tc.want || res.NC != tc.wantNC {
 				t.Fatalf("Verify = %v nc %d, want %v nc %d", res.Verdict, res.NC, tc.want, tc.wantNC)
 			}
+			// A store asked for UserName's user, then VerifyHA1, decides
+			// as Verify does with the file.
+			user, ok := UserName(&d, []byte(vURI), nil)
+			if ok != (tc.want != VerdictMalformed) || (ok && string(user) != a.user) {
+				t.Fatalf("UserName = %q %v for %v", user, ok, tc.want)
+			}
+			ha1, known := creds.Lookup(user, []byte(vRealm))
+			if got := n.VerifyHA1(ha1, known, &d, []byte(vRealm), []byte(vURI), c, now); got != res {
+				t.Fatalf("VerifyHA1 = %+v, Verify = %+v", got, res)
+			}
 			var wantRsp [32]byte
 			if tc.want == VerdictOK {
 				wantRsp = Response([]byte(vHA1), nil, []byte(vURI), []byte(a.nonce), []byte(a.nc), []byte(a.cnonce), []byte(a.qop))

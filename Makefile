@@ -17,7 +17,7 @@ build:
 	$(GO) build -o bin/ ./cmd/...
 
 # The allocation tests run without -race (the race detector allocates).
-ALLOC_PKGS := ./codec ./engine ./engine/digest ./bench/load
+ALLOC_PKGS := ./codec ./engine ./engine/digest ./bench/load ./tlsshim
 
 test: lint
 	$(GO) test -race -count=1 $(PKGS)

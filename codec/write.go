@@ -1,7 +1,5 @@
 package codec
 
-import "github.com/valyala/bytebufferpool"
-
 // Rewrite says how to forward a parsed header block (RFC 4976 §6.4): a new
 // transaction id, new paths, optionally a new Byte-Range. Every other header
 // line is copied byte for byte, in its original order.
@@ -188,14 +186,3 @@ func AppendHeaderInt(dst []byte, name string, n int64) []byte {
 	dst = appendInt(dst, n)
 	return append(dst, '\r', '\n')
 }
-
-// framePool holds buffers for frame headers and small frames. Bodies, which
-// are much larger, belong in a pool of their own so that neither pool's
-// calibration throws away the other's buffers.
-var framePool bytebufferpool.Pool
-
-// GetFrameBuffer takes an empty buffer for writing frames from the pool.
-func GetFrameBuffer() *bytebufferpool.ByteBuffer { return framePool.Get() }
-
-// PutFrameBuffer returns a buffer taken with GetFrameBuffer.
-func PutFrameBuffer(b *bytebufferpool.ByteBuffer) { framePool.Put(b) }

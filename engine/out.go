@@ -8,7 +8,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/msrprelay/msrprelay/codec"
-	"github.com/msrprelay/msrprelay/engine/bufpool"
+	"github.com/msrprelay/msrprelay/internal/bufpool"
 )
 
 // minChunk is the body size below which a relay should not cut a chunk

@@ -13,6 +13,7 @@
 // keeps the partial record it has and returns the error without breaking
 // the connection, so the next Read continues the record.
 //
-// Buffers the shim owns come from bytebufferpool and go back when empty, so
-// an idle session holds only crypto/tls's own per-connection state.
+// Buffers the shim owns (bytebufferpool.ByteBuffer) come from the module's
+// pools (internal/bufpool) and go back when empty, so an idle session holds
+// only crypto/tls's own per-connection state.
 package tlsshim

@@ -9,11 +9,15 @@ import (
 	"time"
 
 	"github.com/valyala/bytebufferpool"
+
+	"github.com/msrprelay/msrprelay/internal/bufpool"
 )
 
 // Pools for the shim's own buffers: ciphertext waiting for crypto/tls, and
-// ciphertext crypto/tls produced for the socket.
-var inPool, outPool bytebufferpool.Pool
+// ciphertext crypto/tls produced for the socket. A session carrying chat
+// and one carrying a file share them, so they keep large buffers after
+// many small ones (package bufpool says why not bytebufferpool.Pool).
+var inPool, outPool bufpool.Pool
 
 // errWouldBlock is what the adapter returns in fed mode when it has no
 // ciphertext: a temporary net.Error, so tls.Conn keeps its state.
@@ -180,18 +184,9 @@ func (s *Session) Output() []byte {
 // back to the pool, so an idle session holds none.
 func (s *Session) Written() {
 	if s.ad.out != nil {
-		putEmptied(&outPool, s.ad.out)
+		outPool.Put(s.ad.out)
 		s.ad.out = nil
 	}
-}
-
-// putEmptied returns a buffer whose bytes were consumed to p, sized by its
-// capacity: bytebufferpool calibrates on the length at Put, and emptied
-// buffers would teach it that every buffer is tiny, after which it drops
-// every buffer it is given and each use allocates anew.
-func putEmptied(p *bytebufferpool.Pool, b *bytebufferpool.ByteBuffer) {
-	b.B = b.B[:cap(b.B)]
-	p.Put(b)
 }
 
 // Release returns the session's buffers; call it when the connection is

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/msrprelay/msrprelay/engine"
-	"github.com/msrprelay/msrprelay/engine/bufpool"
+	"github.com/msrprelay/msrprelay/internal/bufpool"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 

@@ -313,7 +313,8 @@ func (c *Conn) deliver(w *Worker, target *Conn, t *txn, parts ...[]byte) {
 		return
 	}
 	if t != nil {
-		c.relay.failTxn(w, t, 481, "Session Does Not Exist")
+		st := target.goneStatus()
+		c.relay.failTxn(w, t, st.code, st.reason)
 	}
 }
 
@@ -477,13 +478,7 @@ func (c *Conn) Closed(w *Worker) {
 		}
 		s.hop.CompareAndSwap(c, nil)
 	}
-	// Toward a client whose connection is gone the session is gone too
-	// (481); a relay connection that dropped is a next hop that did not
-	// answer (408).
-	status := &stNoSession
-	if c.hopKey != "" || c.isRelay() {
-		status = &stHopClosed
-	}
+	status := c.goneStatus()
 	failed, waiters, acks := c.out.shut(status)
 	sendAcks(w, acks) // before the failure REPORTs for the same chunks
 	for _, t := range failed {
@@ -513,6 +508,17 @@ func (c *Conn) closeReason() Counter {
 		return why
 	}
 	return ConnsClosed
+}
+
+// goneStatus is what a request forwarded to this connection fails with
+// once it closed: toward a client whose connection is gone the session is
+// gone too (481); a relay connection that dropped is a next hop that did
+// not answer (408).
+func (c *Conn) goneStatus() *routeStatus {
+	if c.hopKey != "" || c.isRelay() {
+		return &stHopClosed
+	}
+	return &stNoSession
 }
 
 // close asks the driver to close the connection.

@@ -171,7 +171,8 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 	freeTxn(t)
 	if !rt.target.out.startStream(st) {
 		st.release()
-		c.relay.failTxnTemplate(w, st, 481, "Session Does Not Exist")
+		gone := rt.target.goneStatus()
+		c.relay.failTxnTemplate(w, st, gone.code, gone.reason)
 		c.in.cur.mode = modeSkip
 		return 0
 	}

@@ -99,3 +99,30 @@ func TestDialsBounded(t *testing.T) {
 		t.Fatalf("%d dials in a minute from one session, want its cap of 3", len(d.dials))
 	}
 }
+
+// hangUpDialer is a next hop that accepts and closes at once, before the
+// request that made the relay dial it is queued.
+type hangUpDialer struct{}
+
+func (hangUpDialer) Dial(c *Conn, hostport string, secure bool, serverName string) { c.Closed(nil) }
+
+// A request for a next hop that closed before it could be queued fails as
+// the hop's fault (408), not as a missing session (481).
+func TestNextHopGoneBeforeQueued(t *testing.T) {
+	r, _ := testRelay(t, nil)
+	r.SetDialer(hangUpDialer{})
+	bob, lb := open(r)
+	s := bob.newSession("bob", "example.com", time.Hour, true)
+	bob.succeeded.Store(true)
+	var w Worker
+	receive(t, &w, bob, sendFrame("tid00009", string(s.uri)+" msrp://carol.example.com:9/c;tcp", bobURI, "1-5/5", []byte("hello")))
+	var report *decodedFrame
+	for _, f := range decode(t, lb.flush()) {
+		if string(f.f.Method()) == "REPORT" {
+			report = f
+		}
+	}
+	if report == nil || header(report, "Status") != "000 408 Next Hop Closed" {
+		t.Fatalf("REPORT %+v, want status 000 408", report)
+	}
+}

@@ -193,11 +193,11 @@ func (s *Store) Lookup(user, realm string, done func(engine.Secret)) {
 	}
 	l := &lookup{key: key, user: user, realm: realm, deadline: time.Now().Add(s.o.Timeout), waiters: []func(engine.Secret){done}}
 	s.inflight[key] = l
-	s.mu.Unlock()
 	// The answer comes by the deadline whatever the database does.
 	l.timer = time.AfterFunc(s.o.Timeout, func() {
 		s.finish(l, engine.Secret{Err: &lookupError{fmt.Sprintf("no answer within %v", s.o.Timeout)}})
 	})
+	s.mu.Unlock()
 	select {
 	case s.queue <- l:
 	default:
@@ -209,7 +209,7 @@ func (s *Store) Lookup(user, realm string, done func(engine.Secret)) {
 type lookup struct {
 	key, user, realm string
 	deadline         time.Time
-	timer            *time.Timer
+	timer            *time.Timer           // s.mu
 	waiters          []func(engine.Secret) // s.mu
 	finished         bool                  // s.mu
 }
@@ -267,8 +267,9 @@ func (s *Store) finish(l *lookup, sec engine.Secret) {
 	}
 	waiters := l.waiters
 	l.waiters = nil
+	timer := l.timer
 	s.mu.Unlock()
-	l.timer.Stop()
+	timer.Stop()
 	for _, done := range waiters {
 		done(sec)
 	}

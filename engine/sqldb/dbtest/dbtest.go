@@ -68,9 +68,11 @@ func StartPostgres() (*Server, error) {
 	}
 	pwfile := filepath.Join(s.dir, "pw")
 	if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
+		s.Close()
 		return nil, err
 	}
 	if err := s.own(pwfile); err != nil {
+		s.Close()
 		return nil, err
 	}
 	data := filepath.Join(s.dir, "data")
@@ -79,13 +81,15 @@ func StartPostgres() (*Server, error) {
 		s.Close()
 		return nil, fmt.Errorf("initdb: %v: %s", err, out)
 	}
-	s.args = []string{filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(s.Port), "-k", s.dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=200"}
 	s.adminDriver = "pgx"
-	s.adminDSN = fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/postgres", user, password, s.Port)
-	s.URL = fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s", user, password, s.Port, dbName)
-	if err := s.Start(); err != nil {
+	err = s.startOnFreePort(func(port int) {
+		s.args = []string{filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", s.dir,
+			"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+			"-c", "full_page_writes=off", "-c", "max_connections=200"}
+		s.adminDSN = fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/postgres", user, password, port)
+		s.URL = fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s", user, password, port, dbName)
+	})
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -115,14 +119,16 @@ func StartMariaDB() (*Server, error) {
 		return nil, fmt.Errorf("mariadb-install-db: %v: %s", err, out)
 	}
 	sock := filepath.Join(s.dir, "sock")
-	s.args = []string{server, "--no-defaults", "--datadir=" + data, "--port=" + strconv.Itoa(s.Port),
-		"--bind-address=127.0.0.1", "--socket=" + sock, "--pid-file=" + filepath.Join(s.dir, "pid"),
-		"--log-error=" + filepath.Join(s.dir, "error.log"), "--skip-name-resolve", "--skip-log-bin",
-		"--innodb-flush-log-at-trx-commit=0", "--innodb-buffer-pool-size=32M", "--max-connections=300"}
 	s.adminDriver = "mysql"
 	s.adminDSN = "root@unix(" + sock + ")/"
-	s.URL = fmt.Sprintf("mysql://%s:%s@127.0.0.1:%d/%s", user, password, s.Port, dbName)
-	if err := s.Start(); err != nil {
+	err = s.startOnFreePort(func(port int) {
+		s.args = []string{server, "--no-defaults", "--datadir=" + data, "--port=" + strconv.Itoa(port),
+			"--bind-address=127.0.0.1", "--socket=" + sock, "--pid-file=" + filepath.Join(s.dir, "pid"),
+			"--log-error=" + filepath.Join(s.dir, "error.log"), "--skip-name-resolve", "--skip-log-bin",
+			"--innodb-flush-log-at-trx-commit=0", "--innodb-buffer-pool-size=32M", "--max-connections=300"}
+		s.URL = fmt.Sprintf("mysql://%s:%s@127.0.0.1:%d/%s", user, password, port, dbName)
+	})
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -170,14 +176,27 @@ func newServer(d sqldb.Dialect, prefix string) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	s.Port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	return s, nil
+}
+
+// startOnFreePort starts the server on a port found free, which another
+// test package starting a server at the same moment may take first: then
+// it tries another. configure sets what depends on the port.
+func (s *Server) startOnFreePort(configure func(port int)) error {
+	var err error
+	for try := 0; try < 3; try++ {
+		l, lerr := net.Listen("tcp", "127.0.0.1:0")
+		if lerr != nil {
+			return lerr
+		}
+		s.Port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		configure(s.Port)
+		if err = s.Start(); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // Database servers refuse to run as root (CI runs as root): there they

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/bench/load"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // The credentials of the relays this package starts. The AUTH To-Path
@@ -244,7 +244,7 @@ func startTargets(o Options) ([]*target, func(), error) {
 			return fail(err)
 		}
 		lt := load.Target{Name: engine, Addrs: []string{c.addr},
-			RealmHost: benchHost, User: benchUser, Password: benchPassword, AuthForm: client.FormRFC}
+			RealmHost: benchHost, User: benchUser, Password: benchPassword, AuthForm: endpoint.FormRFC}
 		tt := lt
 		tt.Addrs, tt.TLS = []string{c.tlsAddr}, cert.client
 		targets = append(targets, &target{child: c, Target: lt, tls: &tt})
@@ -256,7 +256,7 @@ func startTargets(o Options) ([]*target, func(), error) {
 	targets = append(targets, &target{child: fw, Target: load.Target{Name: ForwarderTarget, Kind: load.KindForwarder, Addrs: []string{fw.addr}}})
 	if o.Kamailio != "" {
 		targets = append(targets, &target{Target: load.Target{Name: "kamailio", Addrs: []string{o.Kamailio},
-			RealmHost: benchHost, User: benchUser, Password: "xyz123", AuthForm: client.FormURI,
+			RealmHost: benchHost, User: benchUser, Password: "xyz123", AuthForm: endpoint.FormURI,
 			PIDs: kamailioPIDs()}, maxBody: kamailioMaxBody})
 	}
 	return targets, cleanup, nil

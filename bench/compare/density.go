@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/bench/load"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // MaxDensity is the most idle sessions compare opens: two connections
@@ -71,7 +71,7 @@ func runDensity(ctx context.Context, o Options) (*DensityReport, error) {
 			continue
 		}
 		t := load.Target{Name: engine, Addrs: []string{c.addr}, RealmHost: benchHost, User: benchUser,
-			Password: benchPassword, AuthForm: client.FormRFC, PID: c.pid()}
+			Password: benchPassword, AuthForm: endpoint.FormRFC, PID: c.pid()}
 		do := load.DensityOptions{Sessions: o.Density}
 		if o.DensityActive {
 			do.Active = &load.Scenario{Name: fmt.Sprintf("%d/1", densityActivePairs), Pairs: densityActivePairs,

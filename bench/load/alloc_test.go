@@ -3,7 +3,10 @@
 package load
 
 import (
+	"bytes"
 	"testing"
+
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // The per-message path (stamp a SEND in place; parse, verify and answer
@@ -13,13 +16,14 @@ func TestPerMessageAllocs(t *testing.T) {
 	out := make([]byte, 0, 4096)
 	wire := make([]byte, 0, 4096)
 	self := []byte("msrp://127.0.0.1:2/bob;tcp")
-	r := &frameReader{buf: make([]byte, 4096)}
+	src := bytes.NewReader(nil)
+	r := endpoint.NewReader(src, 4096)
 	var seq uint64
 	var tr seqTracker
 	allocs := testing.AllocsPerRun(1000, func() {
 		wire = tpl.appendSend(wire[:0], 1, seq, 1)
-		r.r, r.w = 0, copy(r.buf, wire)
-		body, _, _, err := r.parse()
+		src.Reset(wire)
+		body, _, err := r.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,7 +32,7 @@ func TestPerMessageAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr.add(s)
-		out = appendOK(out[:0], &r.f, self)
+		out = appendOK(out[:0], r.Frame(), self)
 		seq++
 	})
 	if allocs != 0 {
@@ -41,13 +45,14 @@ func BenchmarkPerMessage(b *testing.B) {
 	out := make([]byte, 0, 4096)
 	wire := make([]byte, 0, 4096)
 	self := []byte("msrp://127.0.0.1:2/bob;tcp")
-	r := &frameReader{buf: make([]byte, 4096)}
+	src := bytes.NewReader(nil)
+	r := endpoint.NewReader(src, 4096)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		wire = tpl.appendSend(wire[:0], 1, uint64(i), 1)
-		r.r, r.w = 0, copy(r.buf, wire)
-		body, _, _, _ := r.parse()
+		src.Reset(wire)
+		body, _, _ := r.Next()
 		_, _, _ = checkBody(body)
-		out = appendOK(out[:0], &r.f, self)
+		out = appendOK(out[:0], r.Frame(), self)
 	}
 }

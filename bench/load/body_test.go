@@ -1,7 +1,10 @@
 package load
 
 import (
+	"bytes"
 	"testing"
+
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 func TestBodyRoundTrip(t *testing.T) {
@@ -50,21 +53,22 @@ func TestSendTemplateParses(t *testing.T) {
 	for seq := uint64(0); seq < 3; seq++ {
 		buf = tpl.appendSend(buf, 5, seq, int64(seq*1000))
 	}
-	r := &frameReader{nc: nil, buf: buf, w: len(buf)}
+	r := endpoint.NewReader(bytes.NewReader(buf), len(buf))
 	for seq := uint64(0); seq < 3; seq++ {
-		body, flag, done, err := r.parse()
-		if !done || err != nil || r.bad != nil || flag != '$' {
-			t.Fatalf("frame %d: done=%v err=%v bad=%v flag=%c", seq, done, err, r.bad, flag)
+		body, flag, err := r.Next()
+		if err != nil || r.Malformed() != nil || flag != '$' {
+			t.Fatalf("frame %d: err=%v malformed=%v flag=%c", seq, err, r.Malformed(), flag)
 		}
+		f := r.Frame()
 		got, ts, err := checkBody(body)
 		if err != nil || got != seq || ts != int64(seq*1000) {
 			t.Fatalf("frame %d: body %d %d %v", seq, got, ts, err)
 		}
-		if string(r.f.MessageID()) != string(r.f.TID()) {
-			t.Fatalf("Message-ID %s != tid %s", r.f.MessageID(), r.f.TID())
+		if string(f.MessageID()) != string(f.TID()) {
+			t.Fatalf("Message-ID %s != tid %s", f.MessageID(), f.TID())
 		}
-		ok := appendOK(nil, &r.f, []byte("msrp://127.0.0.1:2/bob;tcp"))
-		if want := "MSRP " + string(r.f.TID()) + " 200 OK\r\nTo-Path: msrp://127.0.0.1:3/alice;tcp\r\n"; string(ok[:len(want)]) != want {
+		ok := appendOK(nil, f, []byte("msrp://127.0.0.1:2/bob;tcp"))
+		if want := "MSRP " + string(f.TID()) + " 200 OK\r\nTo-Path: msrp://127.0.0.1:3/alice;tcp\r\n"; string(ok[:len(want)]) != want {
 			t.Fatalf("200: %q", ok)
 		}
 	}
@@ -87,12 +91,13 @@ func TestChunkTemplate(t *testing.T) {
 		if len(wire) > tpl.maxFrameLen() {
 			t.Fatalf("frame of %d bytes over maxFrameLen %d", len(wire), tpl.maxFrameLen())
 		}
-		r := &frameReader{buf: wire, w: len(wire)}
-		body, flag, done, err := r.parse()
-		if err != nil || !done {
-			t.Fatalf("chunk %d: done %v err %v\n%s", seq, done, err, wire)
+		r := endpoint.NewReader(bytes.NewReader(wire), len(wire))
+		body, flag, err := r.Next()
+		if err != nil {
+			t.Fatalf("chunk %d: %v\n%s", seq, err, wire)
 		}
-		br, err := r.f.ByteRange()
+		f := r.Frame()
+		br, err := f.ByteRange()
 		if err != nil || br.Start != w.start || br.End != w.end || br.Total != 250 || flag != w.flag {
 			t.Fatalf("chunk %d: range %+v flag %c, want %+v", seq, br, flag, w)
 		}
@@ -100,9 +105,9 @@ func TestChunkTemplate(t *testing.T) {
 			t.Fatalf("chunk %d: body seq %d ts %d len %d err %v", seq, s, ts, len(body), err)
 		}
 		if seq == 0 {
-			msgID = string(r.f.MessageID())
-		} else if string(r.f.MessageID()) != msgID {
-			t.Fatalf("chunk %d: Message-ID %s, want %s", seq, r.f.MessageID(), msgID)
+			msgID = string(f.MessageID())
+		} else if string(f.MessageID()) != msgID {
+			t.Fatalf("chunk %d: Message-ID %s, want %s", seq, f.MessageID(), msgID)
 		}
 	}
 }

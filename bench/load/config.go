@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // Kind is what the target is.
@@ -64,7 +64,7 @@ type Target struct {
 	RealmHost string
 	User      string
 	Password  string
-	AuthForm  client.AuthForm
+	AuthForm  endpoint.AuthForm
 	// PID, when not zero, is the relay process whose CPU and memory are
 	// sampled; PIDs adds further processes of the same relay.
 	PID  int

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // DensityOptions configure an idle-density measurement.
@@ -219,28 +220,28 @@ func (d *dialer) openIdle(ctx context.Context, i int, s *idleSession) error {
 		return fmt.Errorf("alice: SEND: %w", err)
 	}
 	// Small buffers: these readers live only for the setup.
-	br := newFrameReader(s.bob, 4096)
-	body, _, err := br.next()
+	br := endpoint.NewReader(s.bob, 4096)
+	body, _, err := br.Next()
 	if err != nil {
 		return fmt.Errorf("bob: read SEND: %w", err)
 	}
-	if br.bad != nil || br.f.IsResponse() || !codec.EqualFold(br.f.Method(), "SEND") {
-		return fmt.Errorf("bob: expected a SEND, got %q", br.f.Method())
+	if f := br.Frame(); br.Malformed() != nil || f.IsResponse() || !codec.EqualFold(f.Method(), "SEND") {
+		return fmt.Errorf("bob: expected a SEND, got %q", f.Method())
 	}
 	if _, _, err := checkBody(body); err != nil {
 		return fmt.Errorf("bob: %w", err)
 	}
-	if _, err := s.bob.Write(appendOK(nil, &br.f, []byte(bobURI))); err != nil {
+	if _, err := s.bob.Write(appendOK(nil, br.Frame(), []byte(bobURI))); err != nil {
 		return fmt.Errorf("bob: 200: %w", err)
 	}
-	ar := newFrameReader(s.alice, 4096)
-	if _, _, err := ar.next(); err != nil {
+	ar := endpoint.NewReader(s.alice, 4096)
+	if _, _, err := ar.Next(); err != nil {
 		return fmt.Errorf("alice: read answer: %w", err)
 	}
-	if !ar.f.IsResponse() || ar.f.Code() != 200 {
-		return fmt.Errorf("alice: expected 200, got %d %q", ar.f.Code(), ar.f.Method())
+	if f := ar.Frame(); !f.IsResponse() || f.Code() != 200 {
+		return fmt.Errorf("alice: expected 200, got %d %q", f.Code(), f.Method())
 	}
-	if br.buffered() || ar.buffered() {
+	if br.Buffered() || ar.Buffered() {
 		return errors.New("unexpected frames after the first SEND")
 	}
 	return nil

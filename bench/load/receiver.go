@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // bobStats are one receiver's counts, read once it has stopped.
@@ -22,23 +23,23 @@ type bobStats struct {
 // read; nothing is allocated per message.
 func (p *pair) receive(rs *runState) {
 	st := &p.bobStats
-	fr := newFrameReader(p.bob, rs.readBuf)
-	fr.throttle(rs.sc.ReceiveRate)
+	fr := endpoint.NewReader(p.bob, rs.readBuf)
+	fr.Throttle(rs.sc.ReceiveRate)
 	out := make([]byte, 0, 8<<10)
 	lats := make([]int64, 0, 512)
 	var partial []byte
 	start := rs.start
 	for {
-		body, flag, err := fr.next()
+		body, flag, err := fr.Next()
 		if err != nil {
 			if !p.closing.Load() {
 				st.err = err
 			}
 			return
 		}
-		f := &fr.f
+		f := fr.Frame()
 		switch {
-		case fr.bad != nil:
+		case fr.Malformed() != nil:
 			st.badFrame++
 		case f.IsResponse() || !codec.EqualFold(f.Method(), "SEND"):
 			st.unexpected++
@@ -74,14 +75,14 @@ func (p *pair) receive(rs *runState) {
 			if st.seq.unique == before {
 				break
 			}
-			lats = append(lats, (fr.readAt.Sub(start).Nanoseconds()-ts)/1000)
+			lats = append(lats, (fr.LastRead().Sub(start).Nanoseconds()-ts)/1000)
 			p.delivered.Add(1)
 			select {
 			case p.credits <- struct{}{}:
 			default:
 			}
 		}
-		if !fr.buffered() || len(out) > 32<<10 || len(lats) == cap(lats) {
+		if !fr.Buffered() || len(out) > 32<<10 || len(lats) == cap(lats) {
 			if len(out) > 0 {
 				if _, err := p.bob.Write(out); err != nil {
 					if !p.closing.Load() {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/bench/forwarder"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv"
@@ -54,7 +54,7 @@ func startRelay(t *testing.T) string {
 
 func relayTarget(addr string) Target {
 	return Target{Name: "gnet", Addrs: []string{addr}, RealmHost: e2etest.Realm,
-		User: "alice", Password: e2etest.Password, AuthForm: client.FormRFC}
+		User: "alice", Password: e2etest.Password, AuthForm: endpoint.FormRFC}
 }
 
 func checkClean(t *testing.T, res *Result, want int64) {

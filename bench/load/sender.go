@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // aliceStats are one sender's counts, read once it has stopped.
@@ -103,18 +104,18 @@ func (p *pair) readAlice(rs *runState) {
 	st := &p.aliceStats
 	st.status = map[int]int64{}
 	st.reports = map[int]int64{}
-	fr := newFrameReader(p.alice, 16<<10)
+	fr := endpoint.NewReader(p.alice, 16<<10)
 	for {
-		_, _, err := fr.next()
+		_, _, err := fr.Next()
 		if err != nil {
 			if !p.closing.Load() {
 				st.err = err
 			}
 			return
 		}
-		f := &fr.f
+		f := fr.Frame()
 		switch {
-		case fr.bad != nil:
+		case fr.Malformed() != nil:
 			st.badFrame++
 		case f.IsResponse() && f.Code() == 200:
 			st.oks++

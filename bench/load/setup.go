@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 const (
@@ -110,9 +110,10 @@ func (d *dialer) endpointURI(nc net.Conn, name string) string {
 // auth runs the AUTH exchange on nc and returns the Use-Path.
 func (d *dialer) auth(nc net.Conn, addr, from string) (string, error) {
 	_, port, _ := net.SplitHostPort(addr)
-	c := client.New(nc)
+	// The AUTH exchange reads small frames only.
+	c := endpoint.NewSize(nc, 16<<10)
 	c.SetDeadline(time.Now().Add(authTimeout))
-	res, err := c.Auth(client.AuthOptions{
+	res, err := c.Auth(endpoint.AuthOptions{
 		RelayURI: d.scheme() + "://" + d.t.RealmHost + ":" + port + ";tcp",
 		FromURI:  from, User: d.t.User, Password: d.t.Password, Form: d.t.AuthForm,
 	})

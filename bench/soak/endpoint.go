@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	msrp "github.com/msrprelay/msrprelay/endpoint"
 )
 
 const (
@@ -161,7 +161,7 @@ type endpoint struct {
 	raw      net.Conn // tls.Conn or TCPConn
 	tcp      *net.TCPConn
 	rd       *readConn
-	c        *client.Conn
+	c        *msrp.Conn
 	uri      string
 	relayURI string // this relay, as AUTH's To-Path names it
 	use      string // Use-Path after AUTH
@@ -169,7 +169,7 @@ type endpoint struct {
 	wmu      sync.Mutex
 
 	// under s.mu
-	pending  map[string]func(*client.Frame)
+	pending  map[string]func(*msrp.Frame)
 	tx       map[string]*txMsg
 	rx       map[string]*rxMsg
 	inbox    []string // completed incoming messages, in order
@@ -211,9 +211,9 @@ func (s *scene) dial(name string, secure bool) (*endpoint, error) {
 	}
 	_ = raw.SetDeadline(s.deadline.Add(10 * time.Second))
 	ep := &endpoint{s: s, name: name, raw: raw, tcp: tcp, readDone: make(chan struct{}),
-		pending: map[string]func(*client.Frame){}, tx: map[string]*txMsg{}, rx: map[string]*rxMsg{}}
+		pending: map[string]func(*msrp.Frame){}, tx: map[string]*txMsg{}, rx: map[string]*rxMsg{}}
 	ep.rd = &readConn{Conn: raw, ep: ep}
-	ep.c = client.New(ep.rd)
+	ep.c = msrp.New(ep.rd)
 	port := tcp.LocalAddr().(*net.TCPAddr).Port
 	ep.uri = scheme + "://127.0.0.1:" + strconv.Itoa(port) + "/" + name + strconv.Itoa(port) + ";tcp"
 	ep.relayURI = scheme + "://127.0.0.1:" + addr[strings.LastIndexByte(addr, ':')+1:] + ";tcp"
@@ -251,12 +251,12 @@ func (ep *endpoint) write(b []byte) error {
 }
 
 // request writes req; cb (called with s.mu held) gets its response.
-func (ep *endpoint) request(req *client.Request, cb func(*client.Frame)) error {
+func (ep *endpoint) request(req *msrp.Request, cb func(*msrp.Frame)) error {
 	return ep.requestPartial(req, cb, -1)
 }
 
 // requestPartial writes only the first n bytes of req's frame when n >= 0.
-func (ep *endpoint) requestPartial(req *client.Request, cb func(*client.Frame), n int) error {
+func (ep *endpoint) requestPartial(req *msrp.Request, cb func(*msrp.Frame), n int) error {
 	b := req.Append(nil)
 	if cb != nil {
 		ep.s.mu.Lock()
@@ -272,9 +272,9 @@ func (ep *endpoint) requestPartial(req *client.Request, cb func(*client.Frame), 
 var errClosed = errors.New("connection closed before the response")
 
 // roundTrip writes req and waits for its response.
-func (ep *endpoint) roundTrip(req *client.Request, timeout time.Duration) (*client.Frame, error) {
-	ch := make(chan *client.Frame, 1)
-	if err := ep.request(req, func(f *client.Frame) { ch <- f }); err != nil {
+func (ep *endpoint) roundTrip(req *msrp.Request, timeout time.Duration) (*msrp.Frame, error) {
+	ch := make(chan *msrp.Frame, 1)
+	if err := ep.request(req, func(f *msrp.Frame) { ch <- f }); err != nil {
 		return nil, err
 	}
 	t := time.NewTimer(timeout)
@@ -302,24 +302,13 @@ func (ep *endpoint) readErrNow() error {
 
 // authOpts are the AUTH parameters toward to (the relay, or a session URI
 // for a refresh).
-func (ep *endpoint) authOpts(to, password string, expires int) client.AuthOptions {
-	return client.AuthOptions{RelayURI: to, FromURI: ep.uri, User: user, Password: password, Expires: expires}
-}
-
-func authRequest(o client.AuthOptions, authz string) *client.Request {
-	req := &client.Request{Method: "AUTH", ToPath: o.RelayURI, FromPath: o.FromURI}
-	if o.Expires > 0 {
-		req.Headers = append(req.Headers, [2]string{"Expires", strconv.Itoa(o.Expires)})
-	}
-	if authz != "" {
-		req.Headers = append(req.Headers, [2]string{"Authorization", authz})
-	}
-	return req
+func (ep *endpoint) authOpts(to, password string, expires int) msrp.AuthOptions {
+	return msrp.AuthOptions{RelayURI: to, FromURI: ep.uri, User: user, Password: password, Expires: expires}
 }
 
 // challenge sends a bare AUTH and returns the 401.
-func (ep *endpoint) challenge(o client.AuthOptions) (*client.Frame, error) {
-	f, err := ep.roundTrip(authRequest(o, ""), authTimeout)
+func (ep *endpoint) challenge(o msrp.AuthOptions) (*msrp.Frame, error) {
+	f, err := ep.roundTrip(msrp.AuthRequest(o, ""), authTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("AUTH: %w", err)
 	}
@@ -330,12 +319,12 @@ func (ep *endpoint) challenge(o client.AuthOptions) (*client.Frame, error) {
 }
 
 // answer sends the AUTH answering challenge ch and returns the response.
-func (ep *endpoint) answer(o client.AuthOptions, ch *client.Frame) (*client.Frame, error) {
-	a, err := client.Authorization(o, ch, "00000001")
+func (ep *endpoint) answer(o msrp.AuthOptions, ch *msrp.Frame) (*msrp.Frame, error) {
+	a, err := msrp.Authorization(o, ch, "00000001")
 	if err != nil {
 		return nil, err
 	}
-	f, err := ep.roundTrip(authRequest(o, a), authTimeout)
+	f, err := ep.roundTrip(msrp.AuthRequest(o, a), authTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("AUTH: %w", err)
 	}
@@ -382,7 +371,7 @@ func (ep *endpoint) readLoop() {
 	}
 }
 
-func (ep *endpoint) onResponse(f *client.Frame, err error) {
+func (ep *endpoint) onResponse(f *msrp.Frame, err error) {
 	s := ep.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -402,7 +391,7 @@ func (ep *endpoint) onResponse(f *client.Frame, err error) {
 	s.notifyLocked()
 }
 
-func (ep *endpoint) onRequest(f *client.Frame, err error) {
+func (ep *endpoint) onRequest(f *msrp.Frame, err error) {
 	switch f.Method {
 	case "SEND":
 		ep.onSend(f, err)
@@ -417,7 +406,7 @@ func (ep *endpoint) onRequest(f *client.Frame, err error) {
 	}
 }
 
-func (ep *endpoint) onSend(f *client.Frame, rerr error) {
+func (ep *endpoint) onSend(f *msrp.Frame, rerr error) {
 	s := ep.s
 	st := &s.r.stats
 	id := f.Header("Message-ID")
@@ -479,7 +468,7 @@ func (ep *endpoint) onSend(f *client.Frame, rerr error) {
 		}
 	}
 	if successReport {
-		rep := &client.Request{Method: "REPORT", ToPath: fromPath, FromPath: ep.uri, Headers: [][2]string{
+		rep := &msrp.Request{Method: "REPORT", ToPath: fromPath, FromPath: ep.uri, Headers: [][2]string{
 			{"Message-ID", id}, {"Byte-Range", "1-" + strconv.FormatInt(m.total, 10) + "/" + strconv.FormatInt(m.total, 10)},
 			{"Status", "000 200 OK"}}}
 		_ = ep.request(rep, nil)
@@ -492,7 +481,7 @@ func patternByte(id string, off int64) byte {
 	return b[0]
 }
 
-func (ep *endpoint) onReport(f *client.Frame) {
+func (ep *endpoint) onReport(f *msrp.Frame) {
 	s := ep.s
 	id := f.Header("Message-ID")
 	status := f.Header("Status")
@@ -575,12 +564,12 @@ func (ep *endpoint) send(m *txMsg, o sendOpts) error {
 			flag = '$'
 		}
 		c := &txChunk{first: off + 1, last: off + n, sent: time.Now()}
-		req := &client.Request{Method: "SEND", ToPath: o.toPath, FromPath: ep.uri, Headers: [][2]string{
+		req := &msrp.Request{Method: "SEND", ToPath: o.toPath, FromPath: ep.uri, Headers: [][2]string{
 			{"Message-ID", m.id},
 			{"Byte-Range", fmt.Sprintf("%d-%d/%d", c.first, c.last, m.total)},
 			{"Success-Report", sr}, {"Failure-Report", "yes"}},
 			ContentType: "application/octet-stream", Body: b, Flag: flag}
-		cb := func(f *client.Frame) {
+		cb := func(f *msrp.Frame) {
 			c.code = f.Code
 			if f.Code != 200 {
 				m.refused++
@@ -606,7 +595,7 @@ func (ep *endpoint) send(m *txMsg, o sendOpts) error {
 	return nil
 }
 
-// readConn is what the client reads from: it may throttle reads to a rate
+// readConn is what the msrp.Conn reads from: it may throttle reads to a rate
 // and drop the connection once a number of bytes has been read.
 type readConn struct {
 	net.Conn
@@ -643,7 +632,7 @@ func (r *readConn) dropAfter(n int64, rst bool) {
 	r.mu.Unlock()
 }
 
-// Write serialises with the endpoint's other writes (client.Respond
+// Write serialises with the endpoint's other writes (msrp.Conn.Respond
 // writes through here).
 func (r *readConn) Write(b []byte) (int, error) {
 	r.ep.wmu.Lock()

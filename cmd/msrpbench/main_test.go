@@ -8,12 +8,12 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/bench/compare"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 func TestParseAuthForm(t *testing.T) {
-	for in, want := range map[string]client.AuthForm{"rfc": client.FormRFC, "msrplib": client.FormMsrplib, "uri": client.FormURI} {
+	for in, want := range map[string]endpoint.AuthForm{"rfc": endpoint.FormRFC, "msrplib": endpoint.FormMsrplib, "uri": endpoint.FormURI} {
 		if got, err := parseAuthForm(in); err != nil || got != want {
 			t.Errorf("%s: %v %v", in, got, err)
 		}

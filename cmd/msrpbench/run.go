@@ -12,21 +12,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/bench/compare"
 	"github.com/msrprelay/msrprelay/bench/load"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
-func parseAuthForm(s string) (client.AuthForm, error) {
-	switch s {
-	case "rfc", "":
-		return client.FormRFC, nil
-	case "msrplib":
-		return client.FormMsrplib, nil
-	case "uri":
-		return client.FormURI, nil
+func parseAuthForm(s string) (endpoint.AuthForm, error) {
+	if s == "" {
+		return endpoint.FormRFC, nil
 	}
-	return 0, fmt.Errorf("--auth-form %q: want rfc, msrplib or uri", s)
+	form, err := endpoint.ParseAuthForm(s)
+	if err != nil {
+		return 0, fmt.Errorf("--auth-form %q: want rfc, msrplib or uri", s)
+	}
+	return form, nil
 }
 
 func tlsConfig(transport, ca string, insecure bool) (*tls.Config, error) {

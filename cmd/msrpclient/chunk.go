@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 
-	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // errRead marks a failure to read the file being sent.
@@ -47,8 +46,8 @@ func (s *sender) sendSmall(m *outMessage, body *io.SectionReader, rng codec.Byte
 	if _, err := io.ReadFull(body, b); err != nil {
 		return fmt.Errorf("%w: %w", errRead, err)
 	}
-	*tid = newTIDFor(b)
-	s.frame = s.appendChunkHeader(s.frame[:0], m, *tid, rng)
+	*tid = endpoint.NewTIDFor(b)
+	s.frame = s.chunkHeader(m, rng).AppendHeader(s.frame[:0], *tid)
 	s.frame = append(s.frame, b...)
 	s.frame = codec.AppendBodyEnd(s.frame, []byte(*tid), flag)
 	return s.mc.write(s.frame)
@@ -57,17 +56,11 @@ func (s *sender) sendSmall(m *outMessage, body *io.SectionReader, rng codec.Byte
 // sendLarge streams the body from the file through s.buf. The file is read
 // twice: first to pick a transaction id whose end-line it does not contain.
 func (s *sender) sendLarge(m *outMessage, body *io.SectionReader, rng codec.ByteRange, flag byte, tid *string) error {
-	for {
-		*tid = client.NewTID()
-		found, err := sectionContains(body, []byte("-------"+*tid), s.buf)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errRead, err)
-		}
-		if !found {
-			break
-		}
+	var err error
+	if *tid, err = endpoint.NewTIDForSection(body, s.buf); err != nil {
+		return fmt.Errorf("%w: %w", errRead, err)
 	}
-	s.frame = s.appendChunkHeader(s.frame[:0], m, *tid, rng)
+	s.frame = s.chunkHeader(m, rng).AppendHeader(s.frame[:0], *tid)
 	return s.mc.writeFrame(func(w io.Writer) error {
 		if _, err := w.Write(s.frame); err != nil {
 			return err
@@ -80,44 +73,8 @@ func (s *sender) sendLarge(m *outMessage, body *io.SectionReader, rng codec.Byte
 	})
 }
 
-// sectionContains reports whether r holds pat, reading it through buf
-// (which must be longer than pat).
-func sectionContains(r *io.SectionReader, pat, buf []byte) (bool, error) {
-	var off int64
-	keep := 0 // bytes carried over from the last read: a match may span reads
-	for off < r.Size() {
-		n, err := r.ReadAt(buf[keep:], off)
-		if n == 0 && err != nil {
-			return false, err
-		}
-		off += int64(n)
-		if bytes.Contains(buf[:keep+n], pat) {
-			return true, nil
-		}
-		total := keep + n
-		keep = min(len(pat)-1, total)
-		copy(buf, buf[total-keep:total])
-	}
-	return false, nil
-}
-
-// appendChunkHeader writes a SEND chunk's header (RFC 4975 §7.1): paths
-// first, then Message-ID, Byte-Range, reports, Content-Disposition, and
-// Content-Type and the blank line last; the body follows.
-func (s *sender) appendChunkHeader(dst []byte, m *outMessage, tid string, rng codec.ByteRange) []byte {
-	dst = codec.AppendRequestLine(dst, []byte(tid), "SEND")
-	dst = codec.AppendHeaderString(dst, "To-Path", s.toPath)
-	dst = codec.AppendHeaderString(dst, "From-Path", s.mc.uri)
-	dst = codec.AppendHeaderString(dst, "Message-ID", s.msgID)
-	dst = append(dst, "Byte-Range: "...)
-	dst = codec.AppendByteRange(dst, rng)
-	dst = append(dst, "\r\nFailure-Report: yes\r\n"...)
-	if s.f.successReport {
-		dst = append(dst, "Success-Report: yes\r\n"...)
-	}
-	if m.disposition != "" {
-		dst = codec.AppendHeaderString(dst, "Content-Disposition", m.disposition)
-	}
-	dst = codec.AppendHeaderString(dst, "Content-Type", m.ctype)
-	return append(dst, "\r\n"...)
+// chunkHeader is the header of m's chunk covering rng.
+func (s *sender) chunkHeader(m *outMessage, rng codec.ByteRange) *endpoint.Chunk {
+	return &endpoint.Chunk{ToPath: s.toPath, FromPath: s.mc.uri, MessageID: s.msgID, Range: rng,
+		SuccessReport: s.f.successReport, Disposition: m.disposition, ContentType: m.ctype}
 }

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // authTimeout bounds connecting plus the AUTH exchange: a relay that does
@@ -61,16 +61,12 @@ func (c *connFlags) check() error {
 	return nil
 }
 
-func (c *connFlags) form() (client.AuthForm, error) {
-	switch c.authForm {
-	case "rfc":
-		return client.FormRFC, nil
-	case "msrplib":
-		return client.FormMsrplib, nil
-	case "uri":
-		return client.FormURI, nil
+func (c *connFlags) form() (endpoint.AuthForm, error) {
+	form, err := endpoint.ParseAuthForm(c.authForm)
+	if err != nil {
+		return 0, fmt.Errorf("--auth-form must be rfc, msrplib or uri, not %q", c.authForm)
 	}
-	return 0, fmt.Errorf("--auth-form must be rfc, msrplib or uri, not %q", c.authForm)
+	return form, nil
 }
 
 func (c *connFlags) scheme() string {
@@ -140,23 +136,23 @@ func (c *connFlags) auth(mc *msrpConn, relayAddr string) (string, error) {
 		host = c.realmHost
 	}
 	form, _ := c.form()
-	opts := client.AuthOptions{
+	opts := endpoint.AuthOptions{
 		RelayURI: c.scheme() + "://" + hostForURI(host) + ":" + port + ";tcp",
 		FromURI:  mc.uri,
 		User:     c.user,
 		Password: c.password,
 		Form:     form,
 	}
-	// client.Conn reads through a buffer of its own. That is safe here:
+	// endpoint.Conn reads through a buffer of its own. That is safe here:
 	// the relay sends nothing on this connection but the answers to our
 	// two AUTHs until our URI is in someone's path, which needs the
 	// Use-Path that the last answer carries. After Auth the buffer is
 	// empty and mc reads the socket itself.
-	cc := client.New(mc.nc)
+	cc := endpoint.New(mc.nc)
 	cc.SetDeadline(time.Now().Add(authTimeout))
 	defer cc.SetDeadline(time.Time{})
 	res, err := cc.Auth(opts)
-	if errors.Is(err, client.ErrAuth) {
+	if errors.Is(err, endpoint.ErrAuth) {
 		return "", fmt.Errorf("AUTH at %s as %s: %w (check --user, --password and --realm-host)", relayAddr, c.user, err)
 	}
 	if err != nil {
@@ -176,12 +172,17 @@ func hostForURI(host string) string {
 	return host
 }
 
+// readBufSize holds any header block the codec accepts (64 KiB by default)
+// with room to spare, and is what one read asks the kernel for.
+const readBufSize = 128 << 10
+
 // msrpConn is one MSRP connection: a frame reader for one goroutine and a
 // writer any goroutine may use, plus the URI that names our end of it.
 type msrpConn struct {
 	nc  net.Conn
-	rd  *frameReader
-	uri string // msrp[s]://<local address>/<random>;tcp
+	ec  *endpoint.Conn
+	rd  *endpoint.Reader // ec's
+	uri string           // msrp[s]://<local address>/<random>;tcp
 
 	wmu sync.Mutex
 	// stall is how long one write may block (the peer not reading)
@@ -194,10 +195,12 @@ func newMsrpConn(nc net.Conn, scheme string) *msrpConn {
 	if a, ok := nc.LocalAddr().(*net.TCPAddr); ok {
 		host, port = a.IP.String(), strconv.Itoa(a.Port)
 	}
+	ec := endpoint.NewSize(nc, readBufSize)
 	return &msrpConn{
 		nc:    nc,
-		rd:    newFrameReader(nc),
-		uri:   scheme + "://" + hostForURI(host) + ":" + port + "/" + client.NewTID() + ";tcp",
+		ec:    ec,
+		rd:    ec.Reader(),
+		uri:   scheme + "://" + hostForURI(host) + ":" + port + "/" + endpoint.NewTID() + ";tcp",
 		stall: authTimeout,
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 )
 
@@ -156,13 +156,13 @@ func TestTwoFilesAtOnce(t *testing.T) {
 // relay's refusal or failure REPORT rather than hang or claim success.
 func TestReceiverGone(t *testing.T) {
 	relay, _ := startRelay(t)
-	bob, err := client.Dial(relay, nil, 5*time.Second)
+	bob, err := endpoint.Dial(relay, nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer bob.Close()
 	bob.SetDeadline(time.Now().Add(20 * time.Second))
-	res, err := bob.Auth(client.AuthOptions{RelayURI: "msrp://" + e2etest.Realm + ":" + portOf(relay) + ";tcp",
+	res, err := bob.Auth(endpoint.AuthOptions{RelayURI: "msrp://" + e2etest.Realm + ":" + portOf(relay) + ";tcp",
 		FromURI: "msrp://127.0.0.1:9/bob;tcp", User: "bob", Password: e2etest.Password})
 	if err != nil {
 		t.Fatal(err)

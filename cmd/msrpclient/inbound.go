@@ -13,18 +13,18 @@ import (
 	"strings"
 
 	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // maxText is the largest text message kept in memory to print; a larger or
 // unsized text body is saved like a file.
 const maxText = 1 << 20
 
-// inbound is one message being reassembled from its chunks (RFC 4975
-// §7.1.1). Chunks may come in any order and a relay may cut one chunk into
-// several frames, so every frame's body is written at its own Byte-Range
-// start, and the message is complete once the chunk flagged '$' has been
-// seen and every byte up to its end has arrived.
+// inbound is one message being reassembled from its chunks into memory
+// (a text to print) or into a file.
 type inbound struct {
+	*endpoint.Assembly
+
 	id       string
 	fromPath string // the SEND's From-Path: where a REPORT goes
 	ctype    string
@@ -33,20 +33,17 @@ type inbound struct {
 	text []byte   // the body of a text message, sized from Byte-Range
 	file *os.File // or the file a non-text body is written to
 	path string
-
-	total    int64 // codec.Unknown until a Byte-Range gives it
-	received int64 // body bytes written
-	end      int64 // where the message ends, once the '$' chunk is in; -1 before
 }
 
 // newInbound starts a message from its first frame: a text/* body of known,
 // modest size without a file name is kept to print, anything else goes to
 // a new file in dir.
-func newInbound(h *head, rng codec.ByteRange, dir string) (*inbound, error) {
-	m := &inbound{id: h.Get("Message-ID"), fromPath: h.Get("From-Path"), ctype: h.Get("Content-Type"), total: rng.Total, end: -1}
-	name := dispositionFilename(h.Get("Content-Disposition"))
+func newInbound(h *endpoint.Frame, rng codec.ByteRange, dir string) (*inbound, error) {
+	m := &inbound{id: h.Header("Message-ID"), fromPath: h.Header("From-Path"), ctype: h.Header("Content-Type")}
+	name := dispositionFilename(h.Header("Content-Disposition"))
 	if isText(m.ctype) && name == "" && rng.Total != codec.Unknown && rng.Total <= maxText {
 		m.text = make([]byte, rng.Total)
+		m.Assembly = endpoint.NewAssembly(endpoint.SliceAt(m.text), rng.Total)
 		return m, nil
 	}
 	if name == "" {
@@ -57,6 +54,7 @@ func newInbound(h *head, rng codec.ByteRange, dir string) (*inbound, error) {
 		return nil, err
 	}
 	m.file, m.path = f, path
+	m.Assembly = endpoint.NewAssembly(f, rng.Total)
 	return m, nil
 }
 
@@ -68,30 +66,7 @@ func isText(ctype string) bool {
 // sender is the URI of the endpoint that sent the message: the last URI of
 // the From-Path (the first is the hop the message came from, usually our
 // own relay).
-func (m *inbound) sender() string { return string(codec.LastURI([]byte(m.fromPath))) }
-
-// writer returns where the body of a frame starting at Byte-Range start
-// goes. Writes past the total the sender declared fail.
-func (m *inbound) writer(start int64) io.Writer {
-	var wa io.WriterAt = m.file
-	if m.file == nil {
-		wa = sliceAt(m.text)
-	}
-	return &countingWriter{w: io.NewOffsetWriter(boundedAt{wa, m.total}, start-1), n: &m.received}
-}
-
-// chunkDone records the flag of a frame whose body went to writer(start)
-// and carried n bytes.
-func (m *inbound) chunkDone(flag byte, start, n int64) {
-	if flag == '$' {
-		m.end = start - 1 + n
-	}
-}
-
-func (m *inbound) complete() bool { return m.end >= 0 && m.received >= m.end }
-
-// size is the message's length once complete.
-func (m *inbound) size() int64 { return m.end }
+func (m *inbound) sender() string { return endpoint.LastURI(m.fromPath) }
 
 // discard drops a message that will not complete (aborted, or the
 // connection ended): a partial file is removed.
@@ -106,7 +81,7 @@ func (m *inbound) discard() {
 // back rather than hashing on the way in, because chunks may come in any
 // order.
 func (m *inbound) finishFile() (sum string, err error) {
-	if err := m.file.Truncate(m.end); err != nil {
+	if err := m.file.Truncate(m.Size()); err != nil {
 		return "", err
 	}
 	if _, err := m.file.Seek(0, io.SeekStart); err != nil {
@@ -169,41 +144,4 @@ func createUnique(dir, name string) (*os.File, string, error) {
 		}
 	}
 	return nil, "", fmt.Errorf("no free file name for %q in %s", name, dir)
-}
-
-// sliceAt writes into a fixed byte slice.
-type sliceAt []byte
-
-func (s sliceAt) WriteAt(p []byte, off int64) (int, error) {
-	if off < 0 || off+int64(len(p)) > int64(len(s)) {
-		return 0, errBeyondTotal
-	}
-	return copy(s[off:], p), nil
-}
-
-var errBeyondTotal = errors.New("body runs past the Byte-Range total")
-
-// boundedAt refuses writes past limit (codec.Unknown: no limit).
-type boundedAt struct {
-	w     io.WriterAt
-	limit int64
-}
-
-func (b boundedAt) WriteAt(p []byte, off int64) (int, error) {
-	if b.limit != codec.Unknown && off+int64(len(p)) > b.limit {
-		return 0, errBeyondTotal
-	}
-	return b.w.WriteAt(p, off)
-}
-
-// countingWriter adds what it writes to *n.
-type countingWriter struct {
-	w io.Writer
-	n *int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	*c.n += int64(n)
-	return n, err
 }

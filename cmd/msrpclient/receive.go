@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 type receiveFlags struct {
@@ -74,7 +74,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer stop()
 	rc := &receiver{mc: mc, f: &f, out: stdout, log: stderr, msgs: make(map[string]*inbound)}
 	defer rc.discardAll()
-	mc.rd.idle = f.timeout
+	mc.rd.SetIdle(f.timeout)
 	err = rc.loop()
 	if ctx.Err() != nil {
 		return nil
@@ -109,7 +109,7 @@ type receiver struct {
 
 func (rc *receiver) loop() error {
 	for rc.f.count == 0 || rc.done < rc.f.count {
-		h, err := rc.mc.rd.next()
+		h, err := rc.mc.rd.ReadHead()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return rc.idleEnd()
 		}
@@ -133,55 +133,55 @@ func (rc *receiver) idleEnd() error {
 	return nil
 }
 
-func (rc *receiver) handle(h *head) error {
+func (rc *receiver) handle(h *endpoint.Frame) error {
 	switch {
 	case h.Method == "":
 		fmt.Fprintf(rc.log, "response %d %s (ignored)\n", h.Code, h.Comment)
-	case h.Err != nil:
-		fmt.Fprintf(rc.log, "malformed %s: %v\n", h.Method, h.Err)
+	case h.Malformed != nil:
+		fmt.Fprintf(rc.log, "malformed %s: %v\n", h.Method, h.Malformed)
 		return rc.skipAndRespond(h, 400, "Bad Request")
 	case h.Method == "SEND":
 		return rc.handleSend(h)
 	case h.Method == "REPORT":
-		fmt.Fprintf(rc.log, "REPORT for %s: %s (ignored)\n", h.Get("Message-ID"), h.Get("Status"))
+		fmt.Fprintf(rc.log, "REPORT for %s: %s (ignored)\n", h.Header("Message-ID"), h.Header("Status"))
 	default:
 		return rc.skipAndRespond(h, 501, "Not Implemented")
 	}
-	_, err := rc.mc.rd.skip(h)
+	_, err := rc.mc.rd.Skip(h)
 	return err
 }
 
-func (rc *receiver) skipAndRespond(h *head, code int, comment string) error {
-	if _, err := rc.mc.rd.skip(h); err != nil {
+func (rc *receiver) skipAndRespond(h *endpoint.Frame, code int, comment string) error {
+	if _, err := rc.mc.rd.Skip(h); err != nil {
 		return err
 	}
 	return rc.respond(h, code, comment)
 }
 
-func (rc *receiver) respond(h *head, code int, comment string) error {
-	if !wantsResponse(h, code) {
+func (rc *receiver) respond(h *endpoint.Frame, code int, comment string) error {
+	if !endpoint.WantsResponse(h, code) {
 		return nil
 	}
-	rc.wbuf = appendResponse(rc.wbuf[:0], h, code, comment, rc.mc.uri)
+	rc.wbuf = endpoint.AppendResponse(rc.wbuf[:0], h, code, comment, rc.mc.uri)
 	return rc.mc.write(rc.wbuf)
 }
 
 // handleSend takes one SEND frame: checks it is for us, writes its body
 // where it belongs, answers it, and finishes the message when it is
 // complete.
-func (rc *receiver) handleSend(h *head) error {
-	if !sameSession(firstURI(h.Get("To-Path")), rc.mc.uri) {
-		fmt.Fprintf(rc.log, "SEND for another session %s refused\n", firstURI(h.Get("To-Path")))
+func (rc *receiver) handleSend(h *endpoint.Frame) error {
+	if !sameSession(endpoint.FirstURI(h.Header("To-Path")), rc.mc.uri) {
+		fmt.Fprintf(rc.log, "SEND for another session %s refused\n", endpoint.FirstURI(h.Header("To-Path")))
 		return rc.skipAndRespond(h, 481, "Session Does Not Exist")
 	}
-	id := h.Get("Message-ID")
+	id := h.Header("Message-ID")
 	rng, err := sendRange(h)
 	if err != nil || id == "" {
 		fmt.Fprintf(rc.log, "SEND without a valid Message-ID and Byte-Range refused\n")
 		return rc.skipAndRespond(h, 400, "Bad Request")
 	}
 	m := rc.msgs[id]
-	if m == nil && !h.HasBody && h.Get("Content-Type") == "" {
+	if m == nil && !h.HasBody && h.Header("Content-Type") == "" {
 		return rc.skipAndRespond(h, 200, "OK") // keep-alive (or empty) SEND
 	}
 	if m == nil {
@@ -193,10 +193,10 @@ func (rc *receiver) handleSend(h *head) error {
 }
 
 // start begins a new message.
-func (rc *receiver) start(h *head, rng codec.ByteRange) (*inbound, error) {
+func (rc *receiver) start(h *endpoint.Frame, rng codec.ByteRange) (*inbound, error) {
 	m, err := newInbound(h, rng, rc.f.dir)
 	if err != nil {
-		return nil, fmt.Errorf("message %s: %w", h.Get("Message-ID"), err)
+		return nil, fmt.Errorf("message %s: %w", h.Header("Message-ID"), err)
 	}
 	rc.msgs[m.id] = m
 	if m.file != nil {
@@ -207,24 +207,24 @@ func (rc *receiver) start(h *head, rng codec.ByteRange) (*inbound, error) {
 
 // chunk writes one frame's body into m, answers the frame and, when the
 // message is complete or aborted, finishes it.
-func (rc *receiver) chunk(h *head, m *inbound, rng codec.ByteRange) error {
-	if strings.EqualFold(h.Get("Success-Report"), "yes") {
+func (rc *receiver) chunk(h *endpoint.Frame, m *inbound, rng codec.ByteRange) error {
+	if strings.EqualFold(h.Header("Success-Report"), "yes") {
 		m.report = true
 	}
-	before := m.received
+	before := m.Received()
 	flag, werr, err := rc.readBody(h, m, rng)
 	if err != nil {
 		return err
 	}
 	if werr != nil {
 		fmt.Fprintf(rc.log, "message %s: %v\n", m.id, werr)
-		if errors.Is(werr, errBeyondTotal) {
+		if errors.Is(werr, endpoint.ErrBeyondTotal) {
 			return rc.respond(h, 400, "Bad Request")
 		}
 		_ = rc.respond(h, 413, "Cannot Store")
 		return fmt.Errorf("message %s: %w", m.id, werr)
 	}
-	m.chunkDone(flag, rng.Start, m.received-before)
+	m.ChunkDone(flag, rng.Start, m.Received()-before)
 	if err := rc.respond(h, 200, "OK"); err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func (rc *receiver) chunk(h *head, m *inbound, rng codec.ByteRange) error {
 		fmt.Fprintf(rc.log, "message %s aborted by the sender; discarded\n", m.id)
 		delete(rc.msgs, m.id)
 		m.discard()
-	case m.complete():
+	case m.Complete():
 		delete(rc.msgs, m.id)
 		return rc.finish(m)
 	}
@@ -242,11 +242,11 @@ func (rc *receiver) chunk(h *head, m *inbound, rng codec.ByteRange) error {
 
 // readBody writes the frame's body into m. werr is a failure to store it,
 // err a failure to read it.
-func (rc *receiver) readBody(h *head, m *inbound, rng codec.ByteRange) (flag byte, werr, err error) {
+func (rc *receiver) readBody(h *endpoint.Frame, m *inbound, rng codec.ByteRange) (flag byte, werr, err error) {
 	if !h.HasBody {
 		return h.Flag, nil, nil
 	}
-	flag, werr, err = rc.mc.rd.body(m.writer(rng.Start))
+	flag, werr, err = rc.mc.rd.Body(m.Writer(rng.Start))
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return 0, nil, fmt.Errorf("nothing received for %v in the middle of a chunk of message %s", rc.f.timeout, m.id)
 	}
@@ -260,48 +260,34 @@ func (rc *receiver) readBody(h *head, m *inbound, rng codec.ByteRange) (flag byt
 // if the sender asked for one (RFC 4975 §7.1.2).
 func (rc *receiver) finish(m *inbound) error {
 	if m.file == nil {
-		fmt.Fprintf(rc.out, "message from %s: %s\n", m.sender(), m.text[:m.size()])
+		fmt.Fprintf(rc.out, "message from %s: %s\n", m.sender(), m.text[:m.Size()])
 	} else {
 		sum, err := m.finishFile()
 		if err != nil {
 			os.Remove(m.path)
 			return fmt.Errorf("saving %s: %w", m.path, err)
 		}
-		fmt.Fprintf(rc.out, "saved %s (%d bytes, sha256 %s)\n", m.path, m.size(), sum)
+		fmt.Fprintf(rc.out, "saved %s (%d bytes, sha256 %s)\n", m.path, m.Size(), sum)
 	}
 	rc.done++
 	if !m.report {
 		return nil
 	}
-	return rc.mc.write(appendSuccessReport(nil, m, rc.mc.uri))
-}
-
-// appendSuccessReport writes a REPORT covering the whole message, back
-// along the SEND's From-Path.
-func appendSuccessReport(dst []byte, m *inbound, ownURI string) []byte {
-	tid := []byte(client.NewTID())
-	dst = codec.AppendRequestLine(dst, tid, "REPORT")
-	dst = codec.AppendHeaderString(dst, "To-Path", m.fromPath)
-	dst = codec.AppendHeaderString(dst, "From-Path", ownURI)
-	dst = codec.AppendHeaderString(dst, "Message-ID", m.id)
-	dst = append(dst, "Byte-Range: "...)
-	dst = codec.AppendByteRange(dst, codec.ByteRange{Start: 1, End: m.size(), Total: m.size()})
-	dst = append(dst, "\r\nStatus: 000 200 OK\r\n"...)
-	return codec.AppendEndLine(dst, tid, '$')
+	return rc.mc.write(endpoint.AppendSuccessReport(nil, m.fromPath, rc.mc.uri, m.id, m.Size()))
 }
 
 // discardAll removes the files of messages that never completed.
 func (rc *receiver) discardAll() {
 	for id, m := range rc.msgs {
-		fmt.Fprintf(rc.log, "message %s incomplete (%d bytes received); discarded\n", id, m.received)
+		fmt.Fprintf(rc.log, "message %s incomplete (%d bytes received); discarded\n", id, m.Received())
 		m.discard()
 	}
 }
 
 // sendRange is a SEND's Byte-Range; without one the chunk is the whole
 // message (RFC 4975 §7.1.1: 1-*/*).
-func sendRange(h *head) (codec.ByteRange, error) {
-	v := h.Get("Byte-Range")
+func sendRange(h *endpoint.Frame) (codec.ByteRange, error) {
+	v := h.Header("Byte-Range")
 	if v == "" {
 		return codec.ByteRange{Start: 1, End: codec.Unknown, Total: codec.Unknown}, nil
 	}

@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
-	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // pipeReceiver is a receiver on one end of a pipe, with the test playing
@@ -20,9 +19,9 @@ import (
 // as written, in an order no relay may choose to produce.
 type pipeReceiver struct {
 	peer   net.Conn
-	uri    string      // the receiver's own URI
-	frames chan *head  // what the receiver writes back
-	out    *lineWriter // its stdout
+	uri    string               // the receiver's own URI
+	frames chan *endpoint.Frame // what the receiver writes back
+	out    *lineWriter          // its stdout
 	err    chan error
 	dir    string
 }
@@ -31,18 +30,18 @@ func newPipeReceiver(t *testing.T, count int) *pipeReceiver {
 	t.Helper()
 	a, b := net.Pipe()
 	mc := newMsrpConn(a, "msrp")
-	pr := &pipeReceiver{peer: b, uri: mc.uri, frames: make(chan *head, 100), out: newLineWriter(), err: make(chan error, 1), dir: t.TempDir()}
+	pr := &pipeReceiver{peer: b, uri: mc.uri, frames: make(chan *endpoint.Frame, 100), out: newLineWriter(), err: make(chan error, 1), dir: t.TempDir()}
 	rc := &receiver{mc: mc, f: &receiveFlags{dir: pr.dir, count: count}, out: pr.out, log: logWriter{t, "receive: "}, msgs: make(map[string]*inbound)}
 	go func() {
 		defer rc.discardAll()
 		pr.err <- rc.loop()
 	}()
 	go func() {
-		rd := newFrameReader(b)
+		rd := endpoint.NewReader(b, readBufSize)
 		for {
-			h, err := rd.next()
+			h, err := rd.ReadHead()
 			if err == nil {
-				_, err = rd.skip(h)
+				_, err = rd.Skip(h)
 			}
 			if err != nil {
 				close(pr.frames)
@@ -69,7 +68,7 @@ type chunk struct {
 // send writes c to the receiver and returns its transaction id.
 func (pr *pipeReceiver) send(t *testing.T, c chunk) string {
 	t.Helper()
-	req := client.Request{Method: "SEND", ToPath: pr.uri, FromPath: peerURI, Flag: c.flag, ContentType: c.ctype, Body: []byte(c.body),
+	req := endpoint.Request{Method: "SEND", ToPath: pr.uri, FromPath: peerURI, Flag: c.flag, ContentType: c.ctype, Body: []byte(c.body),
 		Headers: append([][2]string{{"Message-ID", c.msgID}, {"Byte-Range", c.rng}}, c.headers...)}
 	if req.ContentType == "" && c.body != "" {
 		req.ContentType = "application/octet-stream"
@@ -78,7 +77,7 @@ func (pr *pipeReceiver) send(t *testing.T, c chunk) string {
 	return req.TID
 }
 
-func (pr *pipeReceiver) write(t *testing.T, req *client.Request) {
+func (pr *pipeReceiver) write(t *testing.T, req *endpoint.Request) {
 	t.Helper()
 	pr.peer.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if _, err := pr.peer.Write(req.Append(nil)); err != nil {
@@ -87,7 +86,7 @@ func (pr *pipeReceiver) write(t *testing.T, req *client.Request) {
 }
 
 // next is the next frame the receiver wrote.
-func (pr *pipeReceiver) next(t *testing.T) *head {
+func (pr *pipeReceiver) next(t *testing.T) *endpoint.Frame {
 	t.Helper()
 	select {
 	case h, ok := <-pr.frames:
@@ -108,7 +107,7 @@ func (pr *pipeReceiver) expectResponse(t *testing.T, tid string, code int) {
 	if h.Method != "" || h.TID != tid || h.Code != code {
 		t.Fatalf("got %s %q %d, want response %d to %s", h.TID, h.Method, h.Code, code, tid)
 	}
-	if to := h.Get("To-Path"); to != "msrp://127.0.0.1:7000/relaysession;tcp" {
+	if to := h.Header("To-Path"); to != "msrp://127.0.0.1:7000/relaysession;tcp" {
 		t.Errorf("response To-Path %q, want the previous hop only", to)
 	}
 }
@@ -153,7 +152,7 @@ func TestAbortAndReports(t *testing.T) {
 	pr.expectResponse(t, pr.send(t, chunk{msgID: "gone", rng: "5-*/8", body: "ef", flag: '#'}), 200)
 	pr.expectResponse(t, pr.send(t, chunk{msgID: "ka", rng: "1-0/0", flag: '$'}), 200)
 
-	other := client.Request{Method: "SEND", ToPath: "msrp://127.0.0.1:1/someoneelse;tcp", FromPath: peerURI,
+	other := endpoint.Request{Method: "SEND", ToPath: "msrp://127.0.0.1:1/someoneelse;tcp", FromPath: peerURI,
 		Headers: [][2]string{{"Message-ID", "x1"}, {"Byte-Range", "1-1/1"}}, ContentType: "text/plain", Body: []byte("x")}
 	pr.write(t, &other)
 	pr.expectResponse(t, other.TID, 481)
@@ -161,8 +160,8 @@ func TestAbortAndReports(t *testing.T) {
 	pr.send(t, chunk{msgID: "txt", rng: "1-5/5", body: "hello", ctype: "text/plain; charset=utf-8", flag: '$',
 		headers: [][2]string{{"Failure-Report", "no"}, {"Success-Report", "yes"}}})
 	rep := pr.next(t) // no 200 (Failure-Report: no), only the REPORT
-	if rep.Method != "REPORT" || rep.Get("To-Path") != peerURI || rep.Get("From-Path") != pr.uri ||
-		rep.Get("Message-ID") != "txt" || rep.Get("Byte-Range") != "1-5/5" || rep.Get("Status") != "000 200 OK" {
+	if rep.Method != "REPORT" || rep.Header("To-Path") != peerURI || rep.Header("From-Path") != pr.uri ||
+		rep.Header("Message-ID") != "txt" || rep.Header("Byte-Range") != "1-5/5" || rep.Header("Status") != "000 200 OK" {
 		t.Errorf("REPORT: %+v", rep)
 	}
 	if line := pr.out.next(t, 5*time.Second); line != "message from msrp://127.0.0.1:7001/alice;tcp: hello" {
@@ -192,14 +191,5 @@ func TestSafeName(t *testing.T) {
 	}
 	if got := dispositionFilename(`attachment; filename*=utf-8''r%C3%A9sum%C3%A9.txt`); got != "résumé.txt" {
 		t.Errorf("RFC 2231 name: %q", got)
-	}
-}
-
-func TestContainsEndLine(t *testing.T) {
-	if !containsEndLine([]byte("x\r\n-------abc$\r\n"), "abc") || containsEndLine([]byte("------abc"), "abc") {
-		t.Fatal("containsEndLine")
-	}
-	if tid := newTIDFor([]byte("anything")); !codec.ValidTID([]byte(tid)) {
-		t.Fatalf("tid %q", tid)
 	}
 }

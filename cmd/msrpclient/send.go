@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 type sendFlags struct {
@@ -119,7 +119,7 @@ func (f *sendFlags) check() error {
 	}
 	if !f.transportSet && f.conn.user == "" {
 		// Straight to the receiver's relay: its URI says how it listens.
-		if u, _ := codec.ParseURI([]byte(firstURI(f.toPath))); !u.Secure() {
+		if u, _ := codec.ParseURI([]byte(endpoint.FirstURI(f.toPath))); !u.Secure() {
 			f.conn.transport = "tcp"
 		}
 	}
@@ -132,7 +132,7 @@ func (f *sendFlags) relayAddr() string {
 	if f.conn.relay != "" {
 		return f.conn.relay
 	}
-	u, _ := codec.ParseURI([]byte(firstURI(f.toPath)))
+	u, _ := codec.ParseURI([]byte(endpoint.FirstURI(f.toPath)))
 	port := u.Port
 	if port < 0 {
 		port = 2855
@@ -186,8 +186,8 @@ func connectSender(ctx context.Context, f *sendFlags, stderr io.Writer) (*sender
 	}
 	mc.stall = f.timeout
 	fmt.Fprintf(stderr, "connected to %s; To-Path: %s\n", addr, toPath)
-	s := &sender{mc: mc, f: f, toPath: toPath, log: stderr, msgID: client.NewTID(),
-		events: make(chan *head, f.window+16), failed: make(chan error, 1), done: make(chan struct{})}
+	s := &sender{mc: mc, f: f, toPath: toPath, log: stderr, msgID: endpoint.NewTID(),
+		events: make(chan *endpoint.Frame, f.window+16), failed: make(chan error, 1), done: make(chan struct{})}
 	go s.readLoop()
 	return s, nil
 }

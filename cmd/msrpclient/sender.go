@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // sender sends one message over its connection. The goroutine that calls
@@ -19,9 +20,9 @@ type sender struct {
 	log    io.Writer
 	msgID  string
 
-	events chan *head    // responses and REPORTs, from readLoop
-	failed chan error    // readLoop's end: the connection is gone
-	done   chan struct{} // closed when transfer returns
+	events chan *endpoint.Frame // responses and REPORTs, from readLoop
+	failed chan error           // readLoop's end: the connection is gone
+	done   chan struct{}        // closed when transfer returns
 
 	pending  map[string]int64 // tid -> body bytes of chunks awaiting 200
 	acked    int64            // body bytes answered with 200
@@ -128,7 +129,7 @@ func connLost(err error) error {
 }
 
 // handle takes a response or REPORT from readLoop.
-func (s *sender) handle(h *head, prog *progress) error {
+func (s *sender) handle(h *endpoint.Frame, prog *progress) error {
 	if h.Method == "REPORT" {
 		return s.report(h)
 	}
@@ -148,16 +149,16 @@ func (s *sender) handle(h *head, prog *progress) error {
 
 // report takes a REPORT: a failure fails the send, the success REPORT for
 // the whole message ends the wait for it (RFC 4975 §7.1.2).
-func (s *sender) report(h *head) error {
-	st, err := codec.ParseStatus([]byte(h.Get("Status")))
-	if err != nil || h.Get("Message-ID") != s.msgID {
-		fmt.Fprintf(s.log, "REPORT for %q, Status %q (ignored)\n", h.Get("Message-ID"), h.Get("Status"))
+func (s *sender) report(h *endpoint.Frame) error {
+	st, err := codec.ParseStatus([]byte(h.Header("Status")))
+	if err != nil || h.Header("Message-ID") != s.msgID {
+		fmt.Fprintf(s.log, "REPORT for %q, Status %q (ignored)\n", h.Header("Message-ID"), h.Header("Status"))
 		return nil
 	}
 	if st.Code != 200 {
-		return fmt.Errorf("failure REPORT from %s for bytes %s: %s%s", h.Get("From-Path"), h.Get("Byte-Range"), h.Get("Status"), hint(st.Code))
+		return fmt.Errorf("failure REPORT from %s for bytes %s: %s%s", h.Header("From-Path"), h.Header("Byte-Range"), h.Header("Status"), hint(st.Code))
 	}
-	fmt.Fprintf(s.log, "success REPORT for bytes %s\n", h.Get("Byte-Range"))
+	fmt.Fprintf(s.log, "success REPORT for bytes %s\n", h.Header("Byte-Range"))
 	s.reported = true
 	return nil
 }
@@ -182,9 +183,9 @@ func hint(code int) string {
 func (s *sender) readLoop() {
 	var wbuf []byte
 	for {
-		h, err := s.mc.rd.next()
+		h, err := s.mc.rd.ReadHead()
 		if err == nil {
-			_, err = s.mc.rd.skip(h)
+			_, err = s.mc.rd.Skip(h)
 		}
 		if err != nil {
 			s.failed <- err
@@ -203,8 +204,8 @@ func (s *sender) readLoop() {
 			if h.Method == "SEND" {
 				code, comment = 200, "OK" // taken, and dropped
 			}
-			if wantsResponse(h, code) {
-				wbuf = appendResponse(wbuf[:0], h, code, comment, s.mc.uri)
+			if endpoint.WantsResponse(h, code) {
+				wbuf = endpoint.AppendResponse(wbuf[:0], h, code, comment, s.mc.uri)
 				_ = s.mc.write(wbuf)
 			}
 		}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine/digest"
 	"github.com/msrprelay/msrprelay/engine/sqldb"
 	"github.com/msrprelay/msrprelay/engine/sqldb/dbtest"
@@ -97,16 +97,16 @@ func TestDaemonWithDatabases(t *testing.T) {
 	waitListening(t, addr, logs)
 	t.Logf("databases and relay up after %v", time.Since(began))
 
-	auth := func(password string) (*client.Conn, error) {
-		c, err := client.Dial(addr, nil, 5*time.Second)
+	auth := func(password string) (*endpoint.Conn, error) {
+		c, err := endpoint.Dial(addr, nil, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.SetDeadline(time.Now().Add(10 * time.Second))
-		_, err = c.Auth(client.AuthOptions{RelayURI: fmt.Sprintf("msrp://example.com:%d;tcp", port), FromURI: "msrp://d.example.com:9/d;tcp", User: "dave", Password: password})
+		_, err = c.Auth(endpoint.AuthOptions{RelayURI: fmt.Sprintf("msrp://example.com:%d;tcp", port), FromURI: "msrp://d.example.com:9/d;tcp", User: "dave", Password: password})
 		return c, err
 	}
-	if c, err := auth("wrong"); !errors.Is(err, client.ErrAuth) {
+	if c, err := auth("wrong"); !errors.Is(err, endpoint.ErrAuth) {
 		t.Fatalf("wrong password: %v", err)
 	} else {
 		c.Close()

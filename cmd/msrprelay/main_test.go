@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine/digest"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
@@ -114,13 +114,13 @@ func TestConnectionCapUnderLowFileLimit(t *testing.T) {
 		c.Close()
 	}
 	time.Sleep(300 * time.Millisecond)
-	c, err := client.Dial(addr, nil, 2*time.Second)
+	c, err := endpoint.Dial(addr, nil, 2*time.Second)
 	if err != nil {
 		t.Fatalf("relay gone after the storm: %v\n%s", err, logs.String())
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Auth(client.AuthOptions{RelayURI: "msrp://example.com:" + fmt.Sprint(port) + ";tcp", FromURI: "msrp://a.example.com:9/a;tcp", User: "alice", Password: "pw"}); err != nil {
+	if _, err := c.Auth(endpoint.AuthOptions{RelayURI: "msrp://example.com:" + fmt.Sprint(port) + ";tcp", FromURI: "msrp://a.example.com:9/a;tcp", User: "alice", Password: "pw"}); err != nil {
 		t.Fatalf("AUTH after the storm: %v\n%s", err, logs.String())
 	}
 	t.Logf("%d of 150 connections accepted under a 100-file limit", open)
@@ -186,17 +186,17 @@ func users(t *testing.T) string {
 	return p
 }
 
-func tlsAuth(t *testing.T, addr string, port int, roots *x509.CertPool) (*client.Conn, tls.ConnectionState) {
+func tlsAuth(t *testing.T, addr string, port int, roots *x509.CertPool) (*endpoint.Conn, tls.ConnectionState) {
 	return tlsAuthWith(t, addr, port, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
 }
 
-func tlsAuthWith(t *testing.T, addr string, port int, cfg *tls.Config) (*client.Conn, tls.ConnectionState) {
-	c, err := client.Dial(addr, cfg, 5*time.Second)
+func tlsAuthWith(t *testing.T, addr string, port int, cfg *tls.Config) (*endpoint.Conn, tls.ConnectionState) {
+	c, err := endpoint.Dial(addr, cfg, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Auth(client.AuthOptions{RelayURI: fmt.Sprintf("msrps://example.com:%d;tcp", port), FromURI: "msrps://a.example.com:9/a;tcp", User: "alice", Password: "pw"}); err != nil {
+	if _, err := c.Auth(endpoint.AuthOptions{RelayURI: fmt.Sprintf("msrps://example.com:%d;tcp", port), FromURI: "msrps://a.example.com:9/a;tcp", User: "alice", Password: "pw"}); err != nil {
 		t.Fatal(err)
 	}
 	return c, c.Raw().(*tls.Conn).ConnectionState()
@@ -320,7 +320,7 @@ func TestCertificateReload(t *testing.T) {
 		t.Fatal("same certificate after reload")
 	}
 	// The first connection still works: its next AUTH is answered.
-	req := client.Request{Method: "AUTH", ToPath: fmt.Sprintf("msrps://example.com:%d;tcp", port), FromPath: "msrps://a.example.com:9/a;tcp"}
+	req := endpoint.Request{Method: "AUTH", ToPath: fmt.Sprintf("msrps://example.com:%d;tcp", port), FromPath: "msrps://a.example.com:9/a;tcp"}
 	old.Send(&req)
 	if f, err := old.ReadFrame(); err != nil || f.Code != 401 {
 		t.Fatalf("old connection after reload: %v %+v", err, f)

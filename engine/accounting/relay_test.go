@@ -10,7 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv"
@@ -72,9 +72,9 @@ func startRelay(t testing.TB, db *sqldb.DB, mod func(*engine.Config)) *relay {
 	return &relay{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), uri: fmt.Sprintf("msrp://%s:%d;tcp", e2etest.Realm, port), stop: stop}
 }
 
-func (r *relay) dial() *client.Conn {
+func (r *relay) dial() *endpoint.Conn {
 	r.t.Helper()
-	c, err := client.Dial(r.addr, nil, 20*time.Second)
+	c, err := endpoint.Dial(r.addr, nil, 20*time.Second)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -85,10 +85,10 @@ func (r *relay) dial() *client.Conn {
 
 // auth AUTHs user on a new connection; it returns the connection, its
 // Use-Path and the session's prefix (the row's session column).
-func (r *relay) auth(user string, expires int) (*client.Conn, string, string) {
+func (r *relay) auth(user string, expires int) (*endpoint.Conn, string, string) {
 	r.t.Helper()
 	c := r.dial()
-	res, err := c.Auth(client.AuthOptions{RelayURI: r.uri, FromURI: endpoint(user), User: user, Password: e2etest.Password, Expires: expires})
+	res, err := c.Auth(endpoint.AuthOptions{RelayURI: r.uri, FromURI: userURI(user), User: user, Password: e2etest.Password, Expires: expires})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -96,14 +96,14 @@ func (r *relay) auth(user string, expires int) (*client.Conn, string, string) {
 	return c, res.UsePath, sid[:6]
 }
 
-func endpoint(user string) string { return "msrp://" + user + ".example.com:9/" + user + ";tcp" }
+func userURI(user string) string { return "msrp://" + user + ".example.com:9/" + user + ";tcp" }
 
 // deliver sends body from one client to another along to and checks it
 // arrives; both hop-by-hop answers are read.
-func deliver(t testing.TB, from, to *client.Conn, path, fromURI string, body string) {
+func deliver(t testing.TB, from, to *endpoint.Conn, path, fromURI string, body string) {
 	t.Helper()
-	req := client.Request{Method: "SEND", ToPath: path, FromPath: fromURI,
-		Headers:     [][2]string{{"Message-ID", client.NewTID()}, {"Byte-Range", fmt.Sprintf("1-%d/%d", len(body), len(body))}},
+	req := endpoint.Request{Method: "SEND", ToPath: path, FromPath: fromURI,
+		Headers:     [][2]string{{"Message-ID", endpoint.NewTID()}, {"Byte-Range", fmt.Sprintf("1-%d/%d", len(body), len(body))}},
 		ContentType: "text/plain", Body: []byte(body)}
 	if err := from.Send(&req); err != nil {
 		t.Fatal(err)
@@ -143,10 +143,10 @@ func TestSingleHopDropped(t *testing.T) {
 		bob, use, sid := r.auth("bob", 0)
 		alice := r.dial()
 		for _, n := range []int{5, 100, 3000} {
-			deliver(t, alice, bob, use+" "+endpoint("bob"), endpoint("alice"), bodyOf(n))
+			deliver(t, alice, bob, use+" "+userURI("bob"), userURI("alice"), bodyOf(n))
 		}
 		for _, n := range []int{7, 50} {
-			deliver(t, bob, alice, use+" "+endpoint("alice"), endpoint("bob"), bodyOf(n))
+			deliver(t, bob, alice, use+" "+userURI("alice"), userURI("bob"), bodyOf(n))
 		}
 		bob.Close()
 		expectTraffic(t, waitRow(t, db, sid), "bob", "connection closed", 57, 3105, 2, 3)
@@ -162,9 +162,9 @@ func TestSharedRelay(t *testing.T) {
 		alice, useA, sa := r.auth("alice", 0)
 		bob, useB, sb := r.auth("bob", 0)
 		for _, n := range []int{10, 25} {
-			deliver(t, alice, bob, useA+" "+useB+" "+endpoint("bob"), endpoint("alice"), bodyOf(n))
+			deliver(t, alice, bob, useA+" "+useB+" "+userURI("bob"), userURI("alice"), bodyOf(n))
 		}
-		deliver(t, bob, alice, useB+" "+useA+" "+endpoint("alice"), endpoint("bob"), bodyOf(40))
+		deliver(t, bob, alice, useB+" "+useA+" "+userURI("alice"), userURI("bob"), bodyOf(40))
 		alice.Close()
 		bob.Close()
 		expectTraffic(t, waitRow(t, db, sa), "alice", "connection closed", 35, 40, 2, 1)
@@ -181,9 +181,9 @@ func TestTwoRelays(t *testing.T) {
 		alice, useA, sa := ra.auth("alice", 0)
 		bob, useB, sb := rb.auth("bob", 0)
 		for _, n := range []int{11, 22} {
-			deliver(t, alice, bob, useA+" "+useB+" "+endpoint("bob"), endpoint("alice"), bodyOf(n))
+			deliver(t, alice, bob, useA+" "+useB+" "+userURI("bob"), userURI("alice"), bodyOf(n))
 		}
-		deliver(t, bob, alice, useB+" "+useA+" "+endpoint("alice"), endpoint("bob"), bodyOf(44))
+		deliver(t, bob, alice, useB+" "+useA+" "+userURI("alice"), userURI("bob"), bodyOf(44))
 		alice.Close()
 		bob.Close()
 		expectTraffic(t, waitRow(t, db, sa), "alice", "connection closed", 33, 44, 2, 1)
@@ -201,7 +201,7 @@ func TestExpiredAndShutdown(t *testing.T) {
 		_, _, se := r.auth("carol", 1)
 		bob, use, sb := r.auth("bob", 0)
 		alice := r.dial()
-		deliver(t, alice, bob, use+" "+endpoint("bob"), endpoint("alice"), bodyOf(9))
+		deliver(t, alice, bob, use+" "+userURI("bob"), userURI("alice"), bodyOf(9))
 		expired := waitRow(t, db, se)
 		expectTraffic(t, expired, "carol", "expired", 0, 0, 0, 0)
 		if expired.DurationMS < 1000 || expired.DurationMS > 5000 {

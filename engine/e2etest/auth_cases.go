@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/digest"
 )
@@ -17,9 +17,9 @@ const aliceURI = "msrp://alice.example.com:9/a1;tcp"
 
 func testAuthForms(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
-	for _, form := range []client.AuthForm{client.FormRFC, client.FormMsrplib, client.FormURI} {
+	for _, form := range []endpoint.AuthForm{endpoint.FormRFC, endpoint.FormMsrplib, endpoint.FormURI} {
 		c := e.dial()
-		res, err := c.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: Password, Form: form, Expires: 600})
+		res, err := c.Auth(endpoint.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: Password, Form: form, Expires: 600})
 		if err != nil {
 			t.Fatalf("form %d: %v", form, err)
 		}
@@ -40,7 +40,7 @@ func testAuthForms(t *testing.T, start *suite) {
 func testAuthChallenge(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
 	c := e.dial()
-	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
+	req := endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
 	if err := c.Send(&req); err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +57,8 @@ func testAuthChallenge(t *testing.T, start *suite) {
 	}
 }
 
-func authWithPassword(c *client.Conn, e *env, pw string) error {
-	_, err := c.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: pw})
+func authWithPassword(c *endpoint.Conn, e *env, pw string) error {
+	_, err := c.Auth(endpoint.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: pw})
 	return err
 }
 
@@ -66,13 +66,13 @@ func testAuthFailuresClose(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
 	c := e.dial()
 	for i := 0; i < 2; i++ {
-		if err := authWithPassword(c, e, "wrong"); !errors.Is(err, client.ErrAuth) {
+		if err := authWithPassword(c, e, "wrong"); !errors.Is(err, endpoint.ErrAuth) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
 	// The third failure is answered, then the connection closes.
 	err := authWithPassword(c, e, "wrong")
-	if !errors.Is(err, client.ErrAuth) {
+	if !errors.Is(err, endpoint.ErrAuth) {
 		t.Fatalf("third attempt: %v", err)
 	}
 	if _, err := c.ReadFrame(); !errors.Is(err, io.EOF) {
@@ -87,7 +87,7 @@ func testAuthFailuresClose(t *testing.T, start *suite) {
 func testAuthStaleNonce(t *testing.T, start *suite) {
 	e := startEnv(t, start, func(c *engine.Config) { c.NonceTTL = 300 * time.Millisecond })
 	c := e.dial()
-	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
+	req := endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
 	c.Send(&req)
 	ch := expectResponse(t, c, req.TID, 401)
 	time.Sleep(400 * time.Millisecond)
@@ -102,18 +102,18 @@ func testAuthStaleNonce(t *testing.T, start *suite) {
 }
 
 // authorized builds an AUTH answering challenge d with the right password.
-func authorized(e *env, d *codec.Digest, nc string) client.Request {
+func authorized(e *env, d *codec.Digest, nc string) endpoint.Request {
 	cnonce := "0a4f113b"
 	resp := digest.ClientResponse("alice", string(d.Realm), Password, e.uri, string(d.Nonce), nc, cnonce)
 	a := `Digest username="alice", realm="` + string(d.Realm) + `", nonce="` + string(d.Nonce) + `", qop=auth, nc=` + nc +
 		`, cnonce="` + cnonce + `", response="` + resp + `", opaque="` + string(d.Opaque) + `"`
-	return client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}
+	return endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}
 }
 
 func testAuthReplayedNC(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
 	c := e.dial()
-	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
+	req := endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
 	c.Send(&req)
 	ch := expectResponse(t, c, req.TID, 401)
 	var d codec.Digest
@@ -144,7 +144,7 @@ func testAuthExpiresBounds(t *testing.T, start *suite) {
 		{"-5", 400, "", ""},
 	} {
 		c := e.dial()
-		req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Expires", tc.expires}}}
+		req := endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Expires", tc.expires}}}
 		c.Send(&req)
 		f := expectResponse(t, c, req.TID, tc.code)
 		if tc.header != "" && f.Header(tc.header) != tc.want {
@@ -160,7 +160,7 @@ func testAuthDomains(t *testing.T, start *suite) {
 		t.Fatal(err)
 	}
 	c := e.dial()
-	req := client.Request{Method: "AUTH", ToPath: "msrp://other.example.org:2855;tcp", FromPath: aliceURI}
+	req := endpoint.Request{Method: "AUTH", ToPath: "msrp://other.example.org:2855;tcp", FromPath: aliceURI}
 	c.Send(&req)
 	expectResponse(t, c, req.TID, 403)
 }
@@ -179,28 +179,28 @@ func testAuthAlwaysAnswered(t *testing.T, start *suite) {
 	for i := 0; i < 2; i++ { // two connections fail three times each
 		c := e.dial()
 		for j := 0; j < 3; j++ {
-			if err := authWithPassword(c, e, "wrong"); !errors.Is(err, client.ErrAuth) {
+			if err := authWithPassword(c, e, "wrong"); !errors.Is(err, endpoint.ErrAuth) {
 				t.Fatalf("connection %d attempt %d: %v", i, j, err)
 			}
 		}
 	}
 	c := e.dial()
 	for j := 0; j < 2; j++ {
-		if err := authWithPassword(c, e, "wrong"); !errors.Is(err, client.ErrAuth) {
+		if err := authWithPassword(c, e, "wrong"); !errors.Is(err, endpoint.ErrAuth) {
 			t.Fatalf("attempt %d: %v", j, err)
 		}
 	}
-	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
+	req := endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
 	c.Send(&req)
 	ch := expectResponse(t, c, req.TID, 401)
 	want := map[string]bool{}
 	var tids []string
 	for _, nc := range []string{"00000001", "00000002"} {
-		a, err := client.Authorization(client.AuthOptions{RelayURI: e.uri, User: "alice", Password: "wrong"}, ch, nc)
+		a, err := endpoint.Authorization(endpoint.AuthOptions{RelayURI: e.uri, User: "alice", Password: "wrong"}, ch, nc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}
+		r := endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}
 		c.Send(&r)
 		want[r.TID] = true
 		tids = append(tids, r.TID)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 )
 
@@ -41,7 +41,7 @@ type dropWriter struct {
 	done chan error
 }
 
-func startDropWriter(c *client.Conn, wire []byte) *dropWriter {
+func startDropWriter(c *endpoint.Conn, wire []byte) *dropWriter {
 	w := &dropWriter{done: make(chan error, 1)}
 	go func() {
 		for len(wire) > 0 {
@@ -83,7 +83,7 @@ func (w *dropWriter) waitHeldBack(t testing.TB) {
 
 // resetConn closes c's TCP connection with a reset (SO_LINGER 0), as a
 // crashed client or a middlebox would.
-func resetConn(t testing.TB, c *client.Conn) {
+func resetConn(t testing.TB, c *endpoint.Conn) {
 	t.Helper()
 	raw := c.Raw()
 	if tc, ok := raw.(*tls.Conn); ok {
@@ -191,7 +191,7 @@ func testParkedSenderResetsReceiverCloses(t *testing.T, start *suite) {
 
 // expectFailureReports reads frames at c until REPORTs cover bytes 1 to
 // size, in order.
-func expectFailureReports(t testing.TB, c *client.Conn, size int64) {
+func expectFailureReports(t testing.TB, c *endpoint.Conn, size int64) {
 	t.Helper()
 	next := int64(1)
 	for next <= size {

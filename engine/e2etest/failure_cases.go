@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 )
 
-func expectClosed(t testing.TB, c *client.Conn) {
+func expectClosed(t testing.TB, c *endpoint.Conn) {
 	t.Helper()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	for {
@@ -49,7 +49,7 @@ func testUnknownSession(t *testing.T, start *suite) {
 	// A live session's URI with another transport is another URI.
 	// It is this connection's fifth failure before any success: the
 	// answer still arrives, then the relay closes the connection.
-	_, use := e.auth("bob", client.FormRFC)
+	_, use := e.auth("bob", endpoint.FormRFC)
 	req5 := send(t, c, strings.TrimSuffix(use, ";tcp")+";udp "+bobURI, aliceURI, "u5", []byte("x"))
 	expectResponse(t, c, req5.TID, 481)
 	if f, err := c.ReadFrame(); err == nil {
@@ -80,7 +80,7 @@ func testSessionExpiry(t *testing.T, start *suite) {
 	// Long enough for alice to connect and send on a busy machine.
 	const expires = 5 * time.Second
 	authed := time.Now()
-	res, err := bob.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: bobURI, User: "bob", Password: Password, Expires: int(expires / time.Second)})
+	res, err := bob.Auth(endpoint.AuthOptions{RelayURI: e.uri, FromURI: bobURI, User: "bob", Password: Password, Expires: int(expires / time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func testSessionDiesWithConnection(t *testing.T, start *suite) {
 }
 
 // expectReport reads frames at c until a REPORT arrives.
-func expectReport(t testing.TB, c *client.Conn, msgID string, status string) *client.Frame {
+func expectReport(t testing.TB, c *endpoint.Conn, msgID string, status string) *endpoint.Frame {
 	t.Helper()
 	for {
 		f := readFrame(t, c)
@@ -137,7 +137,7 @@ func testDownstreamErrorReport(t *testing.T, start *suite) {
 	// The REPORT's range end comes from the body, whatever the SEND said
 	// ('*' or a wrong end): RFC 4975 §7.1.2.
 	for _, rng := range []string{"1-*/*", "1-3/11"} {
-		req := client.Request{Method: "SEND", ToPath: p.to, FromPath: aliceURI, ContentType: "text/plain", Body: []byte("unsupported"),
+		req := endpoint.Request{Method: "SEND", ToPath: p.to, FromPath: aliceURI, ContentType: "text/plain", Body: []byte("unsupported"),
 			Headers: [][2]string{{"Message-ID", "x2"}, {"Byte-Range", rng}}}
 		p.alice.Send(&req)
 		expectResponse(t, p.alice, req.TID, 200)
@@ -212,7 +212,7 @@ func testSenderVanishes(t *testing.T, start *suite) {
 func testEndToEndMethods(t *testing.T, start *suite) {
 	p := newPair(t, startEnv(t, start, nil))
 	for _, m := range []string{"NICKNAME", "FROBNICATE"} {
-		req := client.Request{Method: m, ToPath: p.to, FromPath: aliceURI, Headers: [][2]string{{"Use-Nickname", `"Alice"`}}}
+		req := endpoint.Request{Method: m, ToPath: p.to, FromPath: aliceURI, Headers: [][2]string{{"Use-Nickname", `"Alice"`}}}
 		p.alice.Send(&req)
 		f := expectRequest(t, p.bob, m)
 		if f.Header("Use-Nickname") != `"Alice"` {
@@ -228,7 +228,7 @@ func testEndToEndMethods(t *testing.T, start *suite) {
 
 func testAllowMethods(t *testing.T, start *suite) {
 	p := newPair(t, startEnv(t, start, func(c *engine.Config) { c.AllowMethods = []string{"SEND", "REPORT"} }))
-	req := client.Request{Method: "NICKNAME", ToPath: p.to, FromPath: aliceURI}
+	req := endpoint.Request{Method: "NICKNAME", ToPath: p.to, FromPath: aliceURI}
 	p.alice.Send(&req)
 	expectResponse(t, p.alice, req.TID, 501)
 }
@@ -239,7 +239,7 @@ func testGarbage(t *testing.T, start *suite) {
 	c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	expectClosed(t, c)
 	// Everyone else is still served.
-	e.auth("alice", client.FormRFC)
+	e.auth("alice", endpoint.FormRFC)
 }
 
 func testHugeHeaderLine(t *testing.T, start *suite) {
@@ -253,7 +253,7 @@ func testHugeHeaderLine(t *testing.T, start *suite) {
 		}
 	}
 	expectClosed(t, c)
-	e.auth("alice", client.FormRFC)
+	e.auth("alice", endpoint.FormRFC)
 }
 
 func testMalformed400(t *testing.T, start *suite) {
@@ -267,19 +267,19 @@ func testMalformed400(t *testing.T, start *suite) {
 
 func testConnectionCap(t *testing.T, start *suite) {
 	e := startEnvOpts(t, start, nil, DriverOptions{MaxConns: 5})
-	var conns []*client.Conn
+	var conns []*endpoint.Conn
 	for i := 0; i < 5; i++ {
-		c, _ := e.auth("alice", client.FormRFC)
+		c, _ := e.auth("alice", endpoint.FormRFC)
 		conns = append(conns, c)
 	}
 	// Refused at once: over TLS the handshake itself fails.
-	if extra, err := client.Dial(e.addr, e.tls, 5*time.Second); err == nil {
+	if extra, err := endpoint.Dial(e.addr, e.tls, 5*time.Second); err == nil {
 		expectClosed(t, extra)
 		extra.Close()
 	}
 	conns[0].Close()
 	time.Sleep(200 * time.Millisecond)
-	e.auth("bob", client.FormRFC)
+	e.auth("bob", endpoint.FormRFC)
 }
 
 func testProbation(t *testing.T, start *suite) {
@@ -287,9 +287,9 @@ func testProbation(t *testing.T, start *suite) {
 	idle := e.dial()
 	expectClosed(t, idle)
 	// A connection that AUTHed is past probation and stays.
-	c, _ := e.auth("alice", client.FormRFC)
+	c, _ := e.auth("alice", endpoint.FormRFC)
 	time.Sleep(1200 * time.Millisecond)
-	req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
+	req := endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
 	c.Send(&req)
 	expectResponse(t, c, req.TID, 401)
 }

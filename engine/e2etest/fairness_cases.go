@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 )
 
@@ -18,10 +18,10 @@ var fairnessCases = []suiteCase{
 }
 
 // authAs AUTHs user on e from a client whose URI is uri.
-func authAs(t *testing.T, e *env, user, uri string) (*client.Conn, string) {
+func authAs(t *testing.T, e *env, user, uri string) (*endpoint.Conn, string) {
 	t.Helper()
 	c := e.dial()
-	res, err := c.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: uri, User: user, Password: Password, Form: client.FormRFC})
+	res, err := c.Auth(endpoint.AuthOptions{RelayURI: e.uri, FromURI: uri, User: user, Password: Password, Form: endpoint.FormRFC})
 	if err != nil {
 		t.Fatalf("AUTH %s: %v", user, err)
 	}
@@ -55,7 +55,7 @@ func testSharedHopStalledReceiver(t *testing.T, start *suite) {
 
 	// Both sessions work, over one A->B connection.
 	for _, p := range []struct {
-		alice, bob *client.Conn
+		alice, bob *endpoint.Conn
 		to, from   string
 	}{{alice1, bob1, to1, a1URI}, {alice2, bob2, to2, a2URI}} {
 		req := send(t, p.alice, p.to, p.from, "hello", []byte("hello"))
@@ -87,7 +87,7 @@ func testSharedHopStalledReceiver(t *testing.T, start *suite) {
 				return
 			default:
 			}
-			req := client.Request{Method: "SEND", ToPath: to1, FromPath: a1URI, ContentType: "application/octet-stream", Body: body,
+			req := endpoint.Request{Method: "SEND", ToPath: to1, FromPath: a1URI, ContentType: "application/octet-stream", Body: body,
 				Headers: [][2]string{{"Message-ID", fmt.Sprintf("f%d", i)}, {"Byte-Range", fmt.Sprintf("1-%d/%d", len(body), len(body))}}}
 			if err := alice1.Send(&req); err != nil {
 				var ne net.Error

@@ -9,23 +9,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // pair is bob AUTHed on a relay and alice connected to bob's session.
 type pair struct {
 	e          *env
-	alice, bob *client.Conn
+	alice, bob *endpoint.Conn
 	use, to    string
 }
 
 func newPair(t testing.TB, e *env) *pair {
-	bob, use := e.auth("bob", client.FormRFC)
+	bob, use := e.auth("bob", endpoint.FormRFC)
 	return &pair{e: e, alice: e.dial(), bob: bob, use: use, to: use + " " + bobURI}
 }
 
-func (p *pair) frame(msgID string, body []byte, flag byte, extra ...[2]string) client.Request {
-	return client.Request{Method: "SEND", ToPath: p.to, FromPath: aliceURI, Flag: flag,
+func (p *pair) frame(msgID string, body []byte, flag byte, extra ...[2]string) endpoint.Request {
+	return endpoint.Request{Method: "SEND", ToPath: p.to, FromPath: aliceURI, Flag: flag,
 		Headers:     append([][2]string{{"Message-ID", msgID}, {"Byte-Range", fmt.Sprintf("1-%d/%d", len(body), len(body))}}, extra...),
 		ContentType: "application/octet-stream", Body: body}
 }
@@ -97,7 +97,7 @@ func testByteAtATime(t *testing.T, start *suite) {
 // chunk's tid with a wrong flag, another tid's end-line.
 func testFakeEndLines(t *testing.T, start *suite) {
 	p := newPair(t, startEnv(t, start, nil))
-	tid := client.NewTID()
+	tid := endpoint.NewTID()
 	body := []byte("\x00\xff\r\n-------\r\n-------" + tid + "x$\r\n\r\n-------" + tid[:10] + "$\r\n\r\n-------" + tid + " \r\n\r\n-------other1234$\r\n")
 	rnd := make([]byte, 5000)
 	rand.Read(rnd)
@@ -155,7 +155,7 @@ func testInterleavedStreams(t *testing.T, start *suite) {
 	bob := e.dial()
 	var uses []string
 	for i := 0; i < 2; i++ {
-		res, err := bob.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: bobURI, User: "bob", Password: Password})
+		res, err := bob.Auth(endpoint.AuthOptions{RelayURI: e.uri, FromURI: bobURI, User: "bob", Password: Password})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +169,7 @@ func testInterleavedStreams(t *testing.T, start *suite) {
 	}
 	for i := range bodies {
 		c := e.dial()
-		req := client.Request{Method: "SEND", ToPath: uses[i] + " " + bobURI, FromPath: fmt.Sprintf("msrp://s%d.example.com:9/x;tcp", i),
+		req := endpoint.Request{Method: "SEND", ToPath: uses[i] + " " + bobURI, FromPath: fmt.Sprintf("msrp://s%d.example.com:9/x;tcp", i),
 			Headers: [][2]string{{"Message-ID", fmt.Sprintf("i%d", i)}, {"Byte-Range", fmt.Sprintf("1-%d/%d", size, size)}}, ContentType: "application/octet-stream", Body: bodies[i]}
 		go c.Send(&req)
 	}

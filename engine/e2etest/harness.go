@@ -14,7 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/digest"
 	"github.com/msrprelay/msrprelay/tlsshim"
@@ -260,9 +260,9 @@ func startEnvOpts(t testing.TB, start *suite, mod func(*engine.Config), d Driver
 	return e
 }
 
-func (e *env) dial() *client.Conn {
+func (e *env) dial() *endpoint.Conn {
 	e.t.Helper()
-	c, err := client.Dial(e.addr, e.tls, 20*time.Second)
+	c, err := endpoint.Dial(e.addr, e.tls, 20*time.Second)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -272,10 +272,10 @@ func (e *env) dial() *client.Conn {
 }
 
 // auth dials and AUTHs user, returning the connection and its Use-Path.
-func (e *env) auth(user string, form client.AuthForm) (*client.Conn, string) {
+func (e *env) auth(user string, form endpoint.AuthForm) (*endpoint.Conn, string) {
 	e.t.Helper()
 	c := e.dial()
-	res, err := c.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: "msrp://" + user + ".example.com:9/" + user + ";tcp", User: user, Password: Password, Form: form})
+	res, err := c.Auth(endpoint.AuthOptions{RelayURI: e.uri, FromURI: "msrp://" + user + ".example.com:9/" + user + ";tcp", User: user, Password: Password, Form: form})
 	if err != nil {
 		e.t.Fatalf("AUTH %s: %v", user, err)
 	}
@@ -283,7 +283,7 @@ func (e *env) auth(user string, form client.AuthForm) (*client.Conn, string) {
 	return c, res.UsePath
 }
 
-func readFrame(t testing.TB, c *client.Conn) *client.Frame {
+func readFrame(t testing.TB, c *endpoint.Conn) *endpoint.Frame {
 	t.Helper()
 	f, err := c.ReadFrame()
 	if err != nil {
@@ -292,7 +292,7 @@ func readFrame(t testing.TB, c *client.Conn) *client.Frame {
 	return f
 }
 
-func expectResponse(t testing.TB, c *client.Conn, tid string, code int) *client.Frame {
+func expectResponse(t testing.TB, c *endpoint.Conn, tid string, code int) *endpoint.Frame {
 	t.Helper()
 	f := readFrame(t, c)
 	if f.Method != "" || f.TID != tid || f.Code != code {
@@ -301,7 +301,7 @@ func expectResponse(t testing.TB, c *client.Conn, tid string, code int) *client.
 	return f
 }
 
-func expectRequest(t testing.TB, c *client.Conn, method string) *client.Frame {
+func expectRequest(t testing.TB, c *endpoint.Conn, method string) *endpoint.Frame {
 	t.Helper()
 	f := readFrame(t, c)
 	if f.Method != method {

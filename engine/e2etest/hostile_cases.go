@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 // hostileCases: peers that try to make the relay hold what they send, or
@@ -43,13 +43,13 @@ func testSilentSockets(t *testing.T, start *suite) {
 	// Before, the silent sockets held every slot for the whole handshake
 	// timeout (10 s here): a client got in only after it. Now it does not
 	// wait for them; 7 s leaves a loaded machine room.
-	c, err := client.Dial(e.addr, e.tls, 7*time.Second)
+	c, err := endpoint.Dial(e.addr, e.tls, 7*time.Second)
 	if err != nil {
 		t.Fatalf("a real client behind 300 silent sockets: %v", err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := c.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: Password}); err != nil {
+	if _, err := c.Auth(endpoint.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: Password}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -64,7 +64,7 @@ func testFromPathGrowth(t *testing.T, start *suite) {
 	// certificate) with a session id as long as the line allows.
 	pad := codec.DefaultMaxLine - len("From-Path: msrp://alice.example.com:9/;tcp\r\n") - 10
 	from := "msrp://alice.example.com:9/" + strings.Repeat("a", pad) + ";tcp"
-	req := client.Request{Method: "SEND", ToPath: p.to, FromPath: from, Headers: [][2]string{{"Message-ID", "fp"}, {"Byte-Range", "1-1/1"}}, ContentType: "text/plain", Body: []byte("x")}
+	req := endpoint.Request{Method: "SEND", ToPath: p.to, FromPath: from, Headers: [][2]string{{"Message-ID", "fp"}, {"Byte-Range", "1-1/1"}}, ContentType: "text/plain", Body: []byte("x")}
 	if err := p.alice.Send(&req); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func testClaimedSmallBody(t *testing.T, start *suite) {
 		t.Fatal("the relay read 64 MiB of a body that claimed 10 bytes")
 	}
 	expectClosed(t, p.alice)
-	p.e.auth("carol", client.FormRFC)
+	p.e.auth("carol", endpoint.FormRFC)
 }
 
 // testUnreadAnswers: a client that pipelines requests the relay answers
@@ -108,11 +108,11 @@ func testUnreadAnswers(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
 	// An authenticated client: a connection with no success yet would be
 	// closed after a few refusals, which bounds nothing in this test.
-	c, _ := e.auth("alice", client.FormRFC)
+	c, _ := e.auth("alice", endpoint.FormRFC)
 	bogus := fmt.Sprintf("%s://127.0.0.1:%d/aaaaaaaaaaaaaaaaaaaaaaaaaa;tcp %s", e.scheme(), e.port, bobURI)
 	var batch []byte
 	for i := 0; i < 500; i++ {
-		req := client.Request{Method: "SEND", ToPath: bogus, FromPath: aliceURI, Headers: [][2]string{{"Message-ID", "m"}, {"Byte-Range", "1-1/1"}}, ContentType: "text/plain", Body: []byte("x")}
+		req := endpoint.Request{Method: "SEND", ToPath: bogus, FromPath: aliceURI, Headers: [][2]string{{"Message-ID", "m"}, {"Byte-Range", "1-1/1"}}, ContentType: "text/plain", Body: []byte("x")}
 		batch = req.Append(batch)
 	}
 	limit := 256 << 20
@@ -133,7 +133,7 @@ func testUnreadAnswers(t *testing.T, start *suite) {
 	}
 	t.Logf("writes stalled after %d KiB", written>>10)
 	// The relay still serves everyone else.
-	e.auth("bob", client.FormRFC)
+	e.auth("bob", endpoint.FormRFC)
 }
 
 // testMalformedByteRange: a Byte-Range the relay cannot read is a 400,

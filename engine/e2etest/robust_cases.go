@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 )
 
@@ -52,7 +52,7 @@ func testTLSLogLevels(t *testing.T, start *suite) {
 	if e.tls == nil {
 		t.Skip("TLS only")
 	}
-	c, _ := e.auth("bob", client.FormRFC)
+	c, _ := e.auth("bob", endpoint.FormRFC)
 	c.Close()
 	raw, err := net.Dial("tcp", e.addr)
 	if err != nil {
@@ -111,7 +111,7 @@ func testFailureReportNoStreams(t *testing.T, start *suite) {
 // method it does not know, and its response back.
 func testUnderscoreMethod(t *testing.T, start *suite) {
 	p := newPair(t, startEnv(t, start, nil))
-	req := client.Request{Method: "FILE_OFFSET", ToPath: p.to, FromPath: aliceURI, Headers: [][2]string{{"Message-ID", "fo1"}}}
+	req := endpoint.Request{Method: "FILE_OFFSET", ToPath: p.to, FromPath: aliceURI, Headers: [][2]string{{"Message-ID", "fo1"}}}
 	if err := p.alice.Send(&req); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func testSoftExpiry(t *testing.T, start *suite) {
 	})
 	authed := time.Now()
 	p := newPair(t, e)
-	_, unusedUse := e.auth("alice", client.FormMsrplib)
+	_, unusedUse := e.auth("alice", endpoint.FormMsrplib)
 	req := send(t, p.alice, p.to, aliceURI, "s1", []byte("in use"))
 	expectResponse(t, p.alice, req.TID, 200)
 	p.expectDelivered(t, []byte("in use"))
@@ -175,12 +175,12 @@ func testRefreshAuth(t *testing.T, start *suite) {
 	bob := e.dial()
 	const expires = 4 * time.Second // long enough to refresh on a busy machine
 	authed := time.Now()
-	res, err := bob.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: bobURI, User: "bob", Password: Password, Expires: int(expires / time.Second)})
+	res, err := bob.Auth(endpoint.AuthOptions{RelayURI: e.uri, FromURI: bobURI, User: "bob", Password: Password, Expires: int(expires / time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.noteUsePath(res.UsePath)
-	ref, err := bob.Auth(client.AuthOptions{RelayURI: res.UsePath, FromURI: bobURI, User: "bob", Password: Password, Expires: 60})
+	ref, err := bob.Auth(endpoint.AuthOptions{RelayURI: res.UsePath, FromURI: bobURI, User: "bob", Password: Password, Expires: 60})
 	if err != nil {
 		t.Fatalf("refresh: %v", err)
 	}
@@ -198,13 +198,13 @@ func testRefreshAuth(t *testing.T, start *suite) {
 	}
 	// Another connection, even with bob's password, may not refresh it.
 	mallory := e.dial()
-	_, err = mallory.Auth(client.AuthOptions{RelayURI: res.UsePath, FromURI: bobURI, User: "bob", Password: Password})
+	_, err = mallory.Auth(endpoint.AuthOptions{RelayURI: res.UsePath, FromURI: bobURI, User: "bob", Password: Password})
 	if err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("refresh from another connection: %v", err)
 	}
 	// An unknown session URI is not one to refresh.
 	gone := fmt.Sprintf("%s://127.0.0.1:%d/aaaaaaaaaaaaaaaaaaaaaaaaaa;tcp", e.scheme(), e.port)
-	_, err = e.dial().Auth(client.AuthOptions{RelayURI: gone, FromURI: bobURI, User: "bob", Password: Password})
+	_, err = e.dial().Auth(endpoint.AuthOptions{RelayURI: gone, FromURI: bobURI, User: "bob", Password: Password})
 	if err == nil || !strings.Contains(err.Error(), "481") {
 		t.Fatalf("refresh of an unknown session: %v", err)
 	}
@@ -249,8 +249,8 @@ func (e *env) sessionEnds(t testing.TB, n int) []sessionEnd {
 // line counts what its own client sent and received.
 func testSharedAccounting(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
-	alice, useA := e.auth("alice", client.FormRFC)
-	bob, useB := e.auth("bob", client.FormMsrplib)
+	alice, useA := e.auth("alice", endpoint.FormRFC)
+	bob, useB := e.auth("bob", endpoint.FormMsrplib)
 	req := send(t, alice, useA+" "+useB+" "+bobURI, aliceURI, "a1", []byte("twelve bytes"))
 	expectResponse(t, alice, req.TID, 200)
 	bob.Respond(expectRequest(t, bob, "SEND"), 200, "OK")
@@ -282,8 +282,8 @@ func testSharedAccounting(t *testing.T, start *suite) {
 func testPipelinedAuthFailures(t *testing.T, start *suite) {
 	e := startEnv(t, start, func(c *engine.Config) { c.AuthFailureDelay = 100 * time.Millisecond })
 	c := e.dial()
-	o := client.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: "wrong"}
-	bare := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
+	o := endpoint.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: "wrong"}
+	bare := endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
 	if err := c.Send(&bare); err != nil {
 		t.Fatal(err)
 	}
@@ -293,11 +293,11 @@ func testPipelinedAuthFailures(t *testing.T, start *suite) {
 		if i == 40 {
 			o.Password = Password
 		}
-		a, err := client.Authorization(o, ch, fmt.Sprintf("%08x", i))
+		a, err := endpoint.Authorization(o, ch, fmt.Sprintf("%08x", i))
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}
+		req := endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}
 		wire = req.Append(wire)
 	}
 	// The relay may close while the write is still going: its error is
@@ -346,7 +346,7 @@ func testPanicContained(t *testing.T, start *suite) {
 	expectResponse(t, p.alice, req.TID, 200)
 	p.expectDelivered(t, []byte("before"))
 	victim := e.dial()
-	boom := client.Request{Method: "BOOM", ToPath: p.to, FromPath: aliceURI}
+	boom := endpoint.Request{Method: "BOOM", ToPath: p.to, FromPath: aliceURI}
 	if err := victim.Send(&boom); err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func testPanicContained(t *testing.T, start *suite) {
 	req2 := send(t, p.alice, p.to, aliceURI, "after", []byte("after"))
 	expectResponse(t, p.alice, req2.TID, 200)
 	p.expectDelivered(t, []byte("after"))
-	e.auth("carol", client.FormRFC)
+	e.auth("carol", endpoint.FormRFC)
 	if got := m.n.Load(); got != 1 {
 		t.Fatalf("panics counted: %d, want 1", got)
 	}

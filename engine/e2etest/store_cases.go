@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/digest"
 )
@@ -69,12 +69,12 @@ func testStoreAuth(t *testing.T, start *suite) {
 	if waited := time.Since(began); waited < st.delay || st.lookups.Load() != 1 {
 		t.Fatalf("AUTH answered after %v with %d lookups: the store was not asked", waited, st.lookups.Load())
 	}
-	if err := authWithPassword(e.dial(), e, "wrong"); !errors.Is(err, client.ErrAuth) || !strings.Contains(err.Error(), "401") {
+	if err := authWithPassword(e.dial(), e, "wrong"); !errors.Is(err, endpoint.ErrAuth) || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong password: %v", err)
 	}
 	m := e.dial()
-	_, err := m.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "mallory", Password: Password})
-	if !errors.Is(err, client.ErrAuth) || !strings.Contains(err.Error(), "401") {
+	_, err := m.Auth(endpoint.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "mallory", Password: Password})
+	if !errors.Is(err, endpoint.ErrAuth) || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("unknown user: %v", err)
 	}
 }
@@ -85,20 +85,20 @@ func testStorePipelinedAuths(t *testing.T, start *suite) {
 	st := &slowStore{delay: 100 * time.Millisecond}
 	e := startStoreEnv(t, start, st)
 	c := e.dial()
-	bare := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
+	bare := endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
 	if err := c.Send(&bare); err != nil {
 		t.Fatal(err)
 	}
 	ch := expectResponse(t, c, bare.TID, 401)
-	o := client.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: Password}
+	o := endpoint.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: Password}
 	var wire []byte
-	var reqs []client.Request
+	var reqs []endpoint.Request
 	for _, nc := range []string{"00000001", "00000002"} {
-		a, err := client.Authorization(o, ch, nc)
+		a, err := endpoint.Authorization(o, ch, nc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}
+		r := endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}
 		wire = r.Append(wire)
 		reqs = append(reqs, r)
 	}
@@ -121,7 +121,7 @@ func testStoreSlowKeepsForwarding(t *testing.T, start *suite) {
 	const storeDelay = 800 * time.Millisecond
 	st := &slowStore{delay: storeDelay}
 	e := startStoreEnv(t, start, st)
-	bob, use := e.auth("bob", client.FormRFC)
+	bob, use := e.auth("bob", endpoint.FormRFC)
 	alice := e.dial()
 
 	const waiting = 40
@@ -132,7 +132,7 @@ func testStoreSlowKeepsForwarding(t *testing.T, start *suite) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.Auth(client.AuthOptions{RelayURI: e.uri, FromURI: "msrp://carol.example.com:9/c;tcp", User: "carol", Password: Password})
+			_, err := c.Auth(endpoint.AuthOptions{RelayURI: e.uri, FromURI: "msrp://carol.example.com:9/c;tcp", User: "carol", Password: Password})
 			authErrs <- err
 		}()
 	}
@@ -163,7 +163,10 @@ func testStoreSlowKeepsForwarding(t *testing.T, start *suite) {
 		}
 	}
 	t.Logf("%d AUTHs waited %v for the store; meanwhile %d messages went through, slowest %v", waiting, window, sent, slowest)
-	if window < storeDelay || sent < 10 || slowest >= storeDelay/2 {
+	// Were a lookup to hold its event loop, the AUTHs on one loop would
+	// wait for each other (twenty of them, 16 s) and the messages with
+	// them; the bounds leave room for a machine under heavy load.
+	if window < storeDelay || window > 4*storeDelay || sent < 10 || slowest > 2*storeDelay {
 		t.Fatalf("%d messages in %v, slowest %v: forwarding waited for the store (delay %v)", sent, window, slowest, storeDelay)
 	}
 }
@@ -175,14 +178,14 @@ func testStoreSlowKeepsForwarding(t *testing.T, start *suite) {
 func testStoreDown(t *testing.T, start *suite) {
 	st := &slowStore{delay: 50 * time.Millisecond}
 	e := startStoreEnv(t, start, st)
-	bob, use := e.auth("bob", client.FormRFC)
+	bob, use := e.auth("bob", endpoint.FormRFC)
 	alice := e.dial()
 	st.down.Store(true)
 	c := e.dial()
 	for i := 0; i < 4; i++ {
 		began := time.Now()
 		err := authWithPassword(c, e, Password)
-		if !errors.Is(err, client.ErrAuth) || !strings.Contains(err.Error(), "500") {
+		if !errors.Is(err, endpoint.ErrAuth) || !strings.Contains(err.Error(), "500") {
 			t.Fatalf("AUTH %d while the store is down: %v", i, err)
 		}
 		if took := time.Since(began); took > 5*time.Second {
@@ -213,16 +216,16 @@ func testStoreClientGone(t *testing.T, start *suite) {
 	st := &slowStore{delay: 200 * time.Millisecond}
 	e := startStoreEnv(t, start, st)
 	c := e.dial()
-	bare := client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
+	bare := endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI}
 	if err := c.Send(&bare); err != nil {
 		t.Fatal(err)
 	}
 	ch := expectResponse(t, c, bare.TID, 401)
-	a, err := client.Authorization(client.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: Password}, ch, "00000001")
+	a, err := endpoint.Authorization(endpoint.AuthOptions{RelayURI: e.uri, FromURI: aliceURI, User: "alice", Password: Password}, ch, "00000001")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Send(&client.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}); err != nil {
+	if err := c.Send(&endpoint.Request{Method: "AUTH", ToPath: e.uri, FromPath: aliceURI, Headers: [][2]string{{"Authorization", a}}}); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()

@@ -6,15 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 )
 
 const bobURI = "msrp://bob.example.com:9/b1;tcp"
 
 // send writes a one-chunk text SEND and returns it.
-func send(t testing.TB, c *client.Conn, to, from, msgID string, body []byte, extra ...[2]string) client.Request {
+func send(t testing.TB, c *endpoint.Conn, to, from, msgID string, body []byte, extra ...[2]string) endpoint.Request {
 	t.Helper()
-	req := client.Request{Method: "SEND", ToPath: to, FromPath: from,
+	req := endpoint.Request{Method: "SEND", ToPath: to, FromPath: from,
 		Headers:     append([][2]string{{"Message-ID", msgID}, {"Byte-Range", fmt.Sprintf("1-%d/%d", len(body), len(body))}}, extra...),
 		ContentType: "text/plain", Body: body}
 	if err := c.Send(&req); err != nil {
@@ -27,7 +27,7 @@ func send(t testing.TB, c *client.Conn, to, from, msgID string, body []byte, ext
 // §3): To-Path <relay/bob-session> <bob>.
 func testSingleHopSend(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
-	bob, use := e.auth("bob", client.FormRFC)
+	bob, use := e.auth("bob", endpoint.FormRFC)
 	alice := e.dial()
 	req := send(t, alice, use+" "+bobURI, aliceURI, "m1", []byte("hello bob"))
 	expectResponse(t, alice, req.TID, 200)
@@ -51,8 +51,8 @@ func testSingleHopSend(t *testing.T, start *suite) {
 // hops in process (To-Path <relay/A> <relay/B> <bob>).
 func testSharedTopology(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
-	alice, useA := e.auth("alice", client.FormRFC)
-	bob, useB := e.auth("bob", client.FormMsrplib)
+	alice, useA := e.auth("alice", endpoint.FormRFC)
+	bob, useB := e.auth("bob", endpoint.FormMsrplib)
 	req := send(t, alice, useA+" "+useB+" "+bobURI, aliceURI, "s1", []byte("shared"))
 	expectResponse(t, alice, req.TID, 200)
 	got := expectRequest(t, bob, "SEND")
@@ -73,8 +73,8 @@ func testSharedTopology(t *testing.T, start *suite) {
 func testTwoRelays(t *testing.T, start *suite) {
 	a := startEnv(t, start, nil)
 	b := startEnv(t, start, nil)
-	alice, useA := a.auth("alice", client.FormRFC)
-	bob, useB := b.auth("bob", client.FormRFC)
+	alice, useA := a.auth("alice", endpoint.FormRFC)
+	bob, useB := b.auth("bob", endpoint.FormRFC)
 	for i := 0; i < 3; i++ {
 		body := []byte(fmt.Sprintf("over two relays %d", i))
 		req := send(t, alice, useA+" "+useB+" "+bobURI, aliceURI, fmt.Sprintf("t%d", i), body)
@@ -99,10 +99,10 @@ func testTwoRelays(t *testing.T, start *suite) {
 func testClientBehindTwoRelays(t *testing.T, start *suite) {
 	inner := startEnv(t, start, nil)
 	outer := startEnv(t, start, nil)
-	alice, u1 := inner.auth("alice", client.FormRFC)
+	alice, u1 := inner.auth("alice", endpoint.FormRFC)
 	// The outer relay is named by address: tests resolve no names.
 	outerURI := fmt.Sprintf("%s://127.0.0.1:%d;tcp", outer.scheme(), outer.port)
-	res, err := alice.Auth(client.AuthOptions{RelayURI: u1 + " " + outerURI, FromURI: aliceURI, User: "alice", Password: Password})
+	res, err := alice.Auth(endpoint.AuthOptions{RelayURI: u1 + " " + outerURI, FromURI: aliceURI, User: "alice", Password: Password})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,13 +112,13 @@ func testClientBehindTwoRelays(t *testing.T, start *suite) {
 	}
 	// An AUTH through a session issued to another connection is refused.
 	mallory := inner.dial()
-	req := client.Request{Method: "AUTH", ToPath: u1 + " " + outerURI, FromPath: aliceURI}
+	req := endpoint.Request{Method: "AUTH", ToPath: u1 + " " + outerURI, FromPath: aliceURI}
 	mallory.Send(&req)
 	expectResponse(t, mallory, req.TID, 403)
 	// The connection to the outer relay carries only what is for it: an
 	// AUTH for a third relay (one that hangs up) is not sent to it.
 	third := fmt.Sprintf("%s://127.0.0.1:%d;tcp", outer.scheme(), hangUpPort(t))
-	req3 := client.Request{Method: "AUTH", ToPath: u1 + " " + third, FromPath: aliceURI}
+	req3 := endpoint.Request{Method: "AUTH", ToPath: u1 + " " + third, FromPath: aliceURI}
 	alice.Send(&req3)
 	expectResponse(t, alice, req3.TID, 408)
 }
@@ -152,8 +152,8 @@ func testOwnerRoutesByPath(t *testing.T, start *suite) {
 // again (mallory: <sidA> <sidB> <bob>) is refused and binds nothing.
 func testInwardLoopForbidden(t *testing.T, start *suite) {
 	e := startEnv(t, start, nil)
-	alice, useA := e.auth("alice", client.FormRFC)
-	_, useB := e.auth("bob", client.FormRFC)
+	alice, useA := e.auth("alice", endpoint.FormRFC)
+	_, useB := e.auth("bob", endpoint.FormRFC)
 	mallory := e.dial()
 	req := send(t, mallory, useA+" "+useB+" "+bobURI, "msrp://m.example.com:9/m;tcp", "m1", []byte("x"))
 	expectResponse(t, mallory, req.TID, 403)

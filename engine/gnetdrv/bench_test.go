@@ -6,20 +6,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 )
 
 // benchPair is alice and bob on one relay, bob's session bound to alice.
 type benchPair struct {
-	alice, bob *client.Conn
-	req        client.Request
+	alice, bob *endpoint.Conn
+	req        endpoint.Request
 	wire       []byte
 }
 
 func newBenchPair(b *testing.B, addr, scheme string, port int, cfg *tls.Config) *benchPair {
-	dial := func() *client.Conn {
-		c, err := client.Dial(addr, cfg, 5*time.Second)
+	dial := func() *endpoint.Conn {
+		c, err := endpoint.Dial(addr, cfg, 5*time.Second)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -27,12 +27,12 @@ func newBenchPair(b *testing.B, addr, scheme string, port int, cfg *tls.Config) 
 		return c
 	}
 	bob := dial()
-	res, err := bob.Auth(client.AuthOptions{RelayURI: fmt.Sprintf("%s://example.com:%d;tcp", scheme, port), FromURI: scheme + "://bob.example.com:9/b;tcp", User: "bob", Password: e2etest.Password})
+	res, err := bob.Auth(endpoint.AuthOptions{RelayURI: fmt.Sprintf("%s://example.com:%d;tcp", scheme, port), FromURI: scheme + "://bob.example.com:9/b;tcp", User: "bob", Password: e2etest.Password})
 	if err != nil {
 		b.Fatal(err)
 	}
 	p := &benchPair{alice: dial(), bob: bob}
-	p.req = client.Request{Method: "SEND", ToPath: res.UsePath + " " + scheme + "://bob.example.com:9/b;tcp", FromPath: scheme + "://alice.example.com:9/a;tcp",
+	p.req = endpoint.Request{Method: "SEND", ToPath: res.UsePath + " " + scheme + "://bob.example.com:9/b;tcp", FromPath: scheme + "://alice.example.com:9/a;tcp",
 		Headers: [][2]string{{"Message-ID", "bench"}, {"Byte-Range", "1-100/100"}}, ContentType: "text/plain", Body: make([]byte, 100), TID: "benchtid00000001"}
 	p.wire = p.req.Append(nil)
 	return p

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 )
 
@@ -24,21 +24,21 @@ func TestIdleSessionHeap(t *testing.T) {
 	stop := startGnet(t, cfg, port, e2etest.DriverOptions{})
 	defer stop()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	var conns []*client.Conn
+	var conns []*endpoint.Conn
 	for i := 0; i < n; i++ {
-		bob, err := client.Dial(addr, nil, 5*time.Second)
+		bob, err := endpoint.Dial(addr, nil, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := bob.Auth(client.AuthOptions{RelayURI: fmt.Sprintf("msrp://example.com:%d;tcp", port), FromURI: "msrp://b.example.com:9/b;tcp", User: "bob", Password: e2etest.Password})
+		res, err := bob.Auth(endpoint.AuthOptions{RelayURI: fmt.Sprintf("msrp://example.com:%d;tcp", port), FromURI: "msrp://b.example.com:9/b;tcp", User: "bob", Password: e2etest.Password})
 		if err != nil {
 			t.Fatal(err)
 		}
-		alice, err := client.Dial(addr, nil, 5*time.Second)
+		alice, err := endpoint.Dial(addr, nil, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := client.Request{Method: "SEND", ToPath: res.UsePath + " msrp://b.example.com:9/b;tcp", FromPath: "msrp://a.example.com:9/a;tcp",
+		req := endpoint.Request{Method: "SEND", ToPath: res.UsePath + " msrp://b.example.com:9/b;tcp", FromPath: "msrp://a.example.com:9/a;tcp",
 			Headers: [][2]string{{"Message-ID", "m"}, {"Byte-Range", "1-2/2"}}, ContentType: "text/plain", Body: []byte("hi")}
 		alice.Send(&req)
 		f, err := bob.ReadFrame()

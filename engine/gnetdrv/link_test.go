@@ -18,7 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 )
@@ -59,9 +59,9 @@ func startServer(t testing.TB, cfg engine.Config, opts Options) *testServer {
 	return &testServer{Server: s, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port), uri: fmt.Sprintf("msrp://example.com:%d;tcp", port)}
 }
 
-func (ts *testServer) dial(t testing.TB) *client.Conn {
+func (ts *testServer) dial(t testing.TB) *endpoint.Conn {
 	t.Helper()
-	c, err := client.Dial(ts.addr, nil, 5*time.Second)
+	c, err := endpoint.Dial(ts.addr, nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,22 +75,22 @@ const bobURI = "msrp://bob.example.com:9/bob;tcp"
 // testPair is bob AUTHed and alice connected, with the To-Path of bob's
 // session.
 type testPair struct {
-	alice, bob *client.Conn
+	alice, bob *endpoint.Conn
 	to         string
 }
 
 func (ts *testServer) pair(t testing.TB) *testPair {
 	t.Helper()
 	bob := ts.dial(t)
-	res, err := bob.Auth(client.AuthOptions{RelayURI: ts.uri, FromURI: bobURI, User: "bob", Password: e2etest.Password})
+	res, err := bob.Auth(endpoint.AuthOptions{RelayURI: ts.uri, FromURI: bobURI, User: "bob", Password: e2etest.Password})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &testPair{alice: ts.dial(t), bob: bob, to: res.UsePath + " " + bobURI}
 }
 
-func (p *testPair) send(id string, body []byte) client.Request {
-	return client.Request{Method: "SEND", ToPath: p.to, FromPath: "msrp://alice.example.com:9/a1;tcp",
+func (p *testPair) send(id string, body []byte) endpoint.Request {
+	return endpoint.Request{Method: "SEND", ToPath: p.to, FromPath: "msrp://alice.example.com:9/a1;tcp",
 		Headers:     [][2]string{{"Message-ID", id}, {"Byte-Range", fmt.Sprintf("1-%d/%d", len(body), len(body))}},
 		ContentType: "text/plain", Body: body}
 }
@@ -369,7 +369,7 @@ func TestPanicInTrafficIsContained(t *testing.T) {
 	p := ts.pair(t)
 	p.exchange(t, "before")
 	boom := ts.dial(t)
-	req := client.Request{Method: "BOOM", ToPath: ts.uri, FromPath: "msrp://x.example.com:9/x;tcp"}
+	req := endpoint.Request{Method: "BOOM", ToPath: ts.uri, FromPath: "msrp://x.example.com:9/x;tcp"}
 	if err := boom.Send(&req); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 )
 
@@ -40,7 +40,7 @@ func (p *pattern) Read(b []byte) (int, error) {
 
 // streamSend writes one SEND chunk of size bytes from a pattern.
 func streamSend(w io.Writer, to, from string, size int64) error {
-	tid := client.NewTID()
+	tid := endpoint.NewTID()
 	bw := bufio.NewWriterSize(w, 256<<10)
 	fmt.Fprintf(bw, "MSRP %s SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: big\r\nByte-Range: 1-%d/%d\r\nContent-Type: application/octet-stream\r\n\r\n", tid, to, from, size, size)
 	if _, err := io.Copy(bw, &pattern{left: size}); err != nil {
@@ -53,7 +53,7 @@ func streamSend(w io.Writer, to, from string, size int64) error {
 // receiveChunks reads SEND chunks at bob until '$', checking every byte
 // against the pattern, reading at most rate bytes/s (0: unlimited), and
 // reports the relay's peak heap while it did.
-func receiveChunks(t *testing.T, bob *client.Conn, size int64, rate int64, watch func()) {
+func receiveChunks(t *testing.T, bob *endpoint.Conn, size int64, rate int64, watch func()) {
 	var got int64
 	start := time.Now()
 	for {
@@ -107,15 +107,15 @@ func TestSlowReceiverMemoryFlat(t *testing.T) {
 	stop := startGnet(t, cfg, port, e2etest.DriverOptions{})
 	defer stop()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	bob, err := client.Dial(addr, nil, 5*time.Second)
+	bob, err := endpoint.Dial(addr, nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := bob.Auth(client.AuthOptions{RelayURI: fmt.Sprintf("msrp://example.com:%d;tcp", port), FromURI: "msrp://bob.example.com:9/b;tcp", User: "bob", Password: e2etest.Password})
+	res, err := bob.Auth(endpoint.AuthOptions{RelayURI: fmt.Sprintf("msrp://example.com:%d;tcp", port), FromURI: "msrp://bob.example.com:9/b;tcp", User: "bob", Password: e2etest.Password})
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice, err := client.Dial(addr, nil, 5*time.Second)
+	alice, err := endpoint.Dial(addr, nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,12 +145,12 @@ func TestGigabyteTransfer(t *testing.T) {
 	stop := startGnet(t, cfg, port, e2etest.DriverOptions{})
 	defer stop()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	bob, _ := client.Dial(addr, nil, 5*time.Second)
-	res, err := bob.Auth(client.AuthOptions{RelayURI: fmt.Sprintf("msrp://example.com:%d;tcp", port), FromURI: "msrp://bob.example.com:9/b;tcp", User: "bob", Password: e2etest.Password})
+	bob, _ := endpoint.Dial(addr, nil, 5*time.Second)
+	res, err := bob.Auth(endpoint.AuthOptions{RelayURI: fmt.Sprintf("msrp://example.com:%d;tcp", port), FromURI: "msrp://bob.example.com:9/b;tcp", User: "bob", Password: e2etest.Password})
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice, _ := client.Dial(addr, nil, 5*time.Second)
+	alice, _ := endpoint.Dial(addr, nil, 5*time.Second)
 	const size = 1 << 30
 	start := time.Now()
 	go streamSend(alice.Raw(), res.UsePath+" msrp://bob.example.com:9/b;tcp", "msrp://alice.example.com:9/a;tcp", size)

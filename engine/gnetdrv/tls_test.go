@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/client"
 	"github.com/msrprelay/msrprelay/bench/load"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 	"github.com/msrprelay/msrprelay/tlsshim"
@@ -70,8 +70,8 @@ func startTLSRelay(t testing.TB, cert tls.Certificate, trust *x509.CertPool) *te
 	return &testRelayTLS{port: port, cert: cert, stop: stop}
 }
 
-func (r *testRelayTLS) dial(t testing.TB, roots *x509.CertPool) *client.Conn {
-	c, err := client.Dial(fmt.Sprintf("127.0.0.1:%d", r.port), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, 5*time.Second)
+func (r *testRelayTLS) dial(t testing.TB, roots *x509.CertPool) *endpoint.Conn {
+	c, err := endpoint.Dial(fmt.Sprintf("127.0.0.1:%d", r.port), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +80,9 @@ func (r *testRelayTLS) dial(t testing.TB, roots *x509.CertPool) *client.Conn {
 	return c
 }
 
-func (r *testRelayTLS) auth(t testing.TB, roots *x509.CertPool, user string) (*client.Conn, string) {
+func (r *testRelayTLS) auth(t testing.TB, roots *x509.CertPool, user string) (*endpoint.Conn, string) {
 	c := r.dial(t, roots)
-	res, err := c.Auth(client.AuthOptions{RelayURI: fmt.Sprintf("msrps://example.com:%d;tcp", r.port), FromURI: "msrps://" + user + ".example.com:9/x;tcp", User: user, Password: e2etest.Password})
+	res, err := c.Auth(endpoint.AuthOptions{RelayURI: fmt.Sprintf("msrps://example.com:%d;tcp", r.port), FromURI: "msrps://" + user + ".example.com:9/x;tcp", User: user, Password: e2etest.Password})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,12 +103,12 @@ func TestTLSSingleHopBothWays(t *testing.T) {
 	body := make([]byte, 16<<20)
 	rand.Read(body)
 	for _, dir := range []struct {
-		from, to *client.Conn
+		from, to *endpoint.Conn
 		to2      string
 		from2    string
 	}{{alice, bob, use + " msrps://bob.example.com:9/x;tcp", "msrps://alice.example.com:9/a;tcp"},
 		{bob, alice, use + " msrps://alice.example.com:9/a;tcp", "msrps://bob.example.com:9/x;tcp"}} {
-		req := client.Request{Method: "SEND", ToPath: dir.to2, FromPath: dir.from2, Headers: [][2]string{{"Message-ID", "big"}, {"Byte-Range", fmt.Sprintf("1-%d/%d", len(body), len(body))}},
+		req := endpoint.Request{Method: "SEND", ToPath: dir.to2, FromPath: dir.from2, Headers: [][2]string{{"Message-ID", "big"}, {"Byte-Range", fmt.Sprintf("1-%d/%d", len(body), len(body))}},
 			ContentType: "application/octet-stream", Body: body}
 		go dir.from.Send(&req)
 		var got []byte
@@ -142,7 +142,7 @@ func TestTLSTwoRelaysMutual(t *testing.T) {
 	b := startTLSRelay(t, certB, trust)
 	alice, useA := a.auth(t, poolOf(pemA), "alice")
 	bob, useB := b.auth(t, poolOf(pemB), "bob")
-	req := client.Request{Method: "SEND", ToPath: useA + " " + useB + " msrps://bob.example.com:9/x;tcp", FromPath: "msrps://alice.example.com:9/x;tcp",
+	req := endpoint.Request{Method: "SEND", ToPath: useA + " " + useB + " msrps://bob.example.com:9/x;tcp", FromPath: "msrps://alice.example.com:9/x;tcp",
 		Headers: [][2]string{{"Message-ID", "m"}, {"Byte-Range", "1-5/5"}}, ContentType: "text/plain", Body: []byte("hello")}
 	alice.Send(&req)
 	f, err := bob.ReadFrame()
@@ -161,7 +161,7 @@ func TestTLSUntrustedRelayGets403(t *testing.T) {
 	b := startTLSRelay(t, certB, poolOf(pemB))       // B does not trust A
 	alice, useA := a.auth(t, poolOf(pemA), "alice")
 	_, useB := b.auth(t, poolOf(pemB), "bob")
-	req := client.Request{Method: "SEND", ToPath: useA + " " + useB + " msrps://bob.example.com:9/x;tcp", FromPath: "msrps://alice.example.com:9/x;tcp",
+	req := endpoint.Request{Method: "SEND", ToPath: useA + " " + useB + " msrps://bob.example.com:9/x;tcp", FromPath: "msrps://alice.example.com:9/x;tcp",
 		Headers: [][2]string{{"Message-ID", "m403"}, {"Byte-Range", "1-5/5"}}, ContentType: "text/plain", Body: []byte("hello")}
 	alice.Send(&req)
 	for {
@@ -210,7 +210,7 @@ func TestTLSFileIntoSlowReceivers(t *testing.T) {
 	r := startTLSRelay(t, cert, poolOf(pem))
 	tgt := load.Target{Name: "gnet-tls", Addrs: []string{fmt.Sprintf("127.0.0.1:%d", r.port)},
 		TLS: &tls.Config{RootCAs: poolOf(pem), ServerName: "127.0.0.1"}, RealmHost: e2etest.Realm,
-		User: "alice", Password: e2etest.Password, AuthForm: client.FormRFC}
+		User: "alice", Password: e2etest.Password, AuthForm: endpoint.FormRFC}
 	const size = 8 << 20
 	res, err := load.Run(context.Background(), tgt, load.Scenario{Pairs: 2, Window: 1 << 12, BodySize: 32 << 10,
 		FileSize: size, ReceiveRate: 16 << 20, StallTimeout: 3 * time.Second})

@@ -1,9 +1,12 @@
-package main
+package endpoint
 
 import (
+	"bytes"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/msrprelay/msrprelay/codec"
 )
 
 // TestSectionContains puts the pattern at every offset of a section read
@@ -26,5 +29,17 @@ func TestSectionContains(t *testing.T) {
 				t.Fatalf("buf %d, at %d: found in %q", bufLen, at, near)
 			}
 		}
+	}
+}
+
+func TestNewTIDFor(t *testing.T) {
+	for range 100 {
+		tid := NewTIDFor([]byte("anything"))
+		if !codec.ValidTID([]byte(tid)) {
+			t.Fatalf("tid %q", tid)
+		}
+	}
+	if !bytes.Contains([]byte("x\r\n-------abc$\r\n"), endLine("abc")) || bytes.Contains([]byte("------abc"), endLine("abc")) {
+		t.Fatal("endLine")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv"
+	"github.com/msrprelay/msrprelay/engine/netdrv"
 )
 
 // startRelay starts an in-process gnet relay, as the driver's own
@@ -24,7 +25,7 @@ func startRelay(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := gnetdrv.New(r, gnetdrv.Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, Loops: 2, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	s := gnetdrv.New(r, gnetdrv.Options{Options: netdrv.Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {

@@ -12,6 +12,7 @@ import (
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv"
+	"github.com/msrprelay/msrprelay/engine/netdrv"
 )
 
 // startRelay runs an in-process relay on 127.0.0.1 (as engine/gnetdrv's
@@ -26,7 +27,7 @@ func startRelay(t *testing.T) (addr string, stop func()) {
 		t.Fatal(err)
 	}
 	addr = fmt.Sprintf("127.0.0.1:%d", port)
-	s := gnetdrv.New(r, gnetdrv.Options{Listen: []string{"tcp://" + addr}, Loops: 1, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	s := gnetdrv.New(r, gnetdrv.Options{Options: netdrv.Options{Listen: []string{"tcp://" + addr}, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 1})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {

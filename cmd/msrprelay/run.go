@@ -17,6 +17,7 @@ import (
 	"github.com/msrprelay/msrprelay/engine/digest"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv"
 	"github.com/msrprelay/msrprelay/engine/goroutinedrv"
+	"github.com/msrprelay/msrprelay/engine/netdrv"
 	"github.com/msrprelay/msrprelay/engine/sqldb"
 )
 
@@ -107,15 +108,13 @@ type server interface {
 }
 
 func newServer(o *options, relay *engine.Relay, listens []listen, t *tlsState, maxConns int, log zerolog.Logger) (server, error) {
-	if o.engine == "goroutine" {
-		return goroutinedrv.New(relay, goroutinedrv.Options{
-			Listen: driverListens(listens), TLS: t.options(), MaxConns: maxConns, MaxPerSource: o.maxPerSource, Logger: log,
-		}), nil
+	common := netdrv.Options{
+		Listen: driverListens(listens), TLS: t.options(), MaxConns: maxConns, MaxPerSource: o.maxPerSource, Logger: log,
 	}
-	return gnetdrv.New(relay, gnetdrv.Options{
-		Listen: driverListens(listens), TLS: t.options(), Loops: o.loops, MaxConns: maxConns,
-		MaxPerSource: o.maxPerSource, NoSettle: !o.coLocate, Logger: log,
-	}), nil
+	if o.engine == "goroutine" {
+		return goroutinedrv.New(relay, goroutinedrv.Options{Options: common}), nil
+	}
+	return gnetdrv.New(relay, gnetdrv.Options{Options: common, Loops: o.loops, NoSettle: !o.coLocate}), nil
 }
 
 func credCount(c *digest.Credentials) int {

@@ -52,8 +52,8 @@ func (l *link) recoverOffLoop() {
 	}
 }
 
-// recoverHandOff is deferred by the goroutines that hand a socket to gnet
-// (admission, TLS handshake, dial, enroll after parking): they own the
+// recoverHandOff is deferred by the code that hands a socket to gnet
+// (Serve and Attach, on the Front's goroutines, and unpark): they own the
 // link until its OnOpen, so a panic before it ends the link there; after
 // it, the link is gnet's and carries on.
 func (l *link) recoverHandOff(nc *net.Conn) {

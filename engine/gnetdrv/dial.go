@@ -1,57 +1,18 @@
 package gnetdrv
 
 import (
-	"context"
-	"errors"
 	"net"
-	"net/netip"
-	"time"
 
 	"github.com/msrprelay/msrprelay/engine"
-	"github.com/msrprelay/msrprelay/tlsshim"
+	"github.com/msrprelay/msrprelay/engine/netdrv"
 )
 
-var errSecureHop = errors.New("msrps next hop: TLS is not configured for outbound connections")
-
-// Dial implements engine.Dialer: resolve and connect off the event loops
-// (net.Dialer tries every address the name has, A and AAAA, within the
-// timeout), then hand the socket to a loop.
-func (s *Server) Dial(c *engine.Conn, hostport string, secure bool, serverName string) {
-	if secure && s.opts.TLS == nil {
-		c.DialFailed(errSecureHop)
-		return
-	}
-	if !s.caps.Admit(netip.Addr{}) {
-		c.DialFailed(errors.New("connection cap reached"))
-		return
-	}
-	// The link exists from here, under the cap just taken: whatever ends
-	// the dial ends the link, once.
-	go s.dial(&link{srv: s, ec: c, dialed: true}, hostport, secure, serverName)
-}
-
-func (s *Server) dial(l *link, hostport string, secure bool, serverName string) {
-	var nc net.Conn
+// Attach implements netdrv.Transport: a connection dialed for ec goes to
+// gnet, whose OnOpen attaches it to ec.
+func (s *Server) Attach(ec *engine.Conn, c netdrv.Conn) {
+	l := &link{srv: s, ec: ec, dialed: true, tls: c.Session, peer: c.Peer}
+	nc := c.Socket
 	defer l.recoverHandOff(&nc)
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.DialTimeout)
-	defer cancel()
-	d := net.Dialer{}
-	nc, err := d.DialContext(ctx, "tcp", hostport)
-	if err != nil {
-		s.dialFailed(l, nil, err)
-		return
-	}
-	if secure {
-		// The next relay proves its name; this relay presents its own
-		// certificate (RFC 4976 §9.2).
-		sess, err := tlsshim.Client(nc, s.opts.TLS.Client(serverName), s.opts.TLS.HandshakeTimeoutOr(10*time.Second))
-		if err != nil {
-			s.dialFailed(l, nc, err)
-			return
-		}
-		l.tls = sess
-		l.peer = engine.PeerInfo{RelayNames: []string{serverName}}
-	}
 	if _, err := s.cli.EnrollContext(nc, l); err != nil {
 		s.dialFailed(l, nil, err)
 	}

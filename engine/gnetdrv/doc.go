@@ -1,11 +1,13 @@
 // Package gnetdrv drives the relay core (package engine) with gnet's epoll
 // reactor: one event loop per core, every connection owned by one loop.
 //
-// It owns the sockets and nothing of MSRP: it hands the engine the bytes
-// gnet read (valid until OnTraffic returns), writes what the engine queued
-// when the engine wakes a connection, and enforces the connection caps that
-// keep accept(2) from ever failing with EMFILE (which would stop gnet's
-// whole engine).
+// It owns the reading and writing of the sockets and nothing of MSRP: it
+// hands the engine the bytes gnet read (valid until OnTraffic returns) and
+// writes what the engine queued when the engine wakes a connection.
+// Listening, accepting under the caps (which keep accept(2) from ever
+// failing with EMFILE, which would stop gnet's whole engine), TLS
+// handshakes and dials are its netdrv.Front's; TLS records are fed to a
+// tlsshim.Session on the loop (netdrv.TLSFed).
 //
 // Flushes for connections on the loop that is running are batched to the end
 // of the current OnTraffic; connections on other loops are flushed by a task

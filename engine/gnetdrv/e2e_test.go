@@ -7,6 +7,7 @@ import (
 
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
+	"github.com/msrprelay/msrprelay/engine/netdrv"
 )
 
 func startGnet(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOptions) func() {
@@ -16,7 +17,7 @@ func startGnet(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOption
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(r, Options{Listen: []string{listen}, TLS: d.TLS, Loops: 2, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	s := New(r, Options{Options: netdrv.Options{Listen: []string{listen}, TLS: d.TLS, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {

@@ -394,13 +394,12 @@ func (l *link) Wake(from *engine.Worker) {
 	if h == nil {
 		return
 	}
-	if from != nil {
-		if ls, ok := from.Driver.(*loopState); ok && ls == h.loop {
-			if l.inDirty.CompareAndSwap(false, true) {
-				ls.dirty = append(ls.dirty, l)
-			}
-			return
+	if ls := h.loop; from == &ls.worker {
+		// Woken by its own loop's work: flushed at the end of the callback.
+		if l.inDirty.CompareAndSwap(false, true) {
+			ls.dirty = append(ls.dirty, l)
 		}
+		return
 	}
 	if l.queued.CompareAndSwap(false, true) {
 		if err := h.el.Execute(context.Background(), (*flushTask)(h)); err != nil {
@@ -749,7 +748,7 @@ func (l *link) resumeParked(h *home) {
 	case stepEnroll:
 		l.srv.parkedLinks.Delete(l)
 		// Enrolling waits for the target loop: never on a loop.
-		go l.enroll(fd, to)
+		go l.unpark(fd, to)
 	case stepEnd:
 		l.end(w, fd)
 	}
@@ -758,9 +757,9 @@ func (l *link) resumeParked(h *home) {
 // errPeerGone: the socket lost its peer while parked.
 var errPeerGone = errors.New("the peer reset the connection while it was parked")
 
-// enroll puts a parked socket back on a loop: the one it is moving to, or
+// unpark puts a parked socket back on a loop: the one it is moving to, or
 // any (gnet balances). It owns the link until gnet's OnOpen.
-func (l *link) enroll(fd int, to gnet.EventLoop) {
+func (l *link) unpark(fd int, to gnet.EventLoop) {
 	var nc net.Conn
 	defer l.recoverHandOff(&nc)
 	f := os.NewFile(uintptr(fd), "parked")
@@ -832,7 +831,7 @@ func (l *link) end(w *engine.Worker, fd int) {
 	l.dropParked()
 	l.tellClosed(w)
 	l.releaseTLS()
-	l.srv.caps.Release(l.src)
+	l.srv.Release(l.src)
 }
 
 // tellClosed tells the engine the connection is gone. A panic there is

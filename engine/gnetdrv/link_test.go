@@ -169,7 +169,7 @@ func socketPair(t testing.TB) (peer *net.TCPConn, fd int) {
 // parking leaves it; moveTo is where it is to be enrolled (nil: any loop).
 func parkedLink(ts *testServer, ls *loopState, fd int, moveTo gnet.EventLoop) *link {
 	src := netip.MustParseAddr("127.0.0.2")
-	ts.caps.Admit(src)
+	ts.Admit(src)
 	l := newLink(ts.Server, src, ts.port)
 	l.ec = ts.relay.Open(l, netip.AddrPortFrom(src, 9), engine.Listener{Port: ts.port}, engine.PeerInfo{})
 	l.st.phase = parked
@@ -193,7 +193,7 @@ func TestResumeResetSocket(t *testing.T) {
 	ts := startServer(t, cfg, Options{})
 	ls := someLoop(t, ts)
 	for _, move := range []bool{false, true} {
-		base := ts.caps.Count()
+		base := ts.Conns()
 		peer, fd := socketPair(t)
 		peer.SetLinger(0)
 		peer.Close()
@@ -207,11 +207,11 @@ func TestResumeResetSocket(t *testing.T) {
 		}
 		l := parkedLink(ts, ls, fd, to)
 		l.Resume()
-		eventually(t, "the link's end", func() bool { return l.closed.Load() && ts.caps.Count() <= base })
+		eventually(t, "the link's end", func() bool { return l.closed.Load() && ts.Conns() <= base })
 		l.Close()
 		l.Resume()
 		time.Sleep(20 * time.Millisecond)
-		if got := ts.caps.Count(); got != base || l.st.phase != closed {
+		if got := ts.Conns(); got != base || l.st.phase != closed {
 			t.Fatalf("move=%v: after a late Close: %d connections counted, want %d; %s", move, got, base, l.st.phase)
 		}
 		// Seen before gnet: no panic to contain, in our goroutine or in
@@ -258,7 +258,7 @@ func (b *syncBuffer) Reset() {
 func TestCloseRacesResumeOfParkedLink(t *testing.T) {
 	ts := startServer(t, e2etest.BaseConfig(t), Options{})
 	ls := someLoop(t, ts)
-	base := ts.caps.Count()
+	base := ts.Conns()
 	for i := 0; i < 40; i++ {
 		peer, fd := socketPair(t)
 		l := parkedLink(ts, ls, fd, nil)
@@ -271,9 +271,9 @@ func TestCloseRacesResumeOfParkedLink(t *testing.T) {
 		if _, err := peer.Read(make([]byte, 1)); err != io.EOF {
 			t.Fatalf("round %d: the peer read %v, want EOF", i, err)
 		}
-		eventually(t, "the link's end", func() bool { return l.closed.Load() && ts.caps.Count() <= base })
+		eventually(t, "the link's end", func() bool { return l.closed.Load() && ts.Conns() <= base })
 		time.Sleep(time.Millisecond) // a second release would come now
-		if got := ts.caps.Count(); got != base {
+		if got := ts.Conns(); got != base {
 			t.Fatalf("round %d: %d connections counted, want %d", i, got, base)
 		}
 	}
@@ -380,7 +380,7 @@ func TestPanicInTrafficIsContained(t *testing.T) {
 	if got := m.n.Load(); got != 1 {
 		t.Fatalf("Panics = %d, want 1", got)
 	}
-	eventually(t, "the cap released", func() bool { return ts.caps.Count() == 2 })
+	eventually(t, "the cap released", func() bool { return ts.Conns() == 2 })
 }
 
 // TestPanicInTaskIsContained: a panic in work a loop runs for one link (a

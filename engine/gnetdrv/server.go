@@ -4,32 +4,21 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/rs/zerolog"
 
 	"github.com/msrprelay/msrprelay/engine"
-	"github.com/msrprelay/msrprelay/engine/conncap"
-	"github.com/msrprelay/msrprelay/tlsshim"
+	"github.com/msrprelay/msrprelay/engine/netdrv"
 )
 
 // Options configure a Server. The zero value of each field means its default.
 type Options struct {
-	// Listen are the addresses to accept on, as "tcp://host:port" or
-	// "tls://host:port".
-	Listen []string
-	// TLS is needed for tls:// listeners and msrps next hops.
-	TLS *tlsshim.Options
+	netdrv.Options
 	// Loops is the number of event loops; default one per core.
 	Loops int
-	// MaxConns refuses connections beyond this many (accepted and dialed).
-	MaxConns int
-	// MaxPerSource refuses connections from one address beyond this many.
-	MaxPerSource int
 	// MaxParkedInbound is how much a paused connection may buffer before
 	// it is parked. Default 256 KiB.
 	MaxParkedInbound int
@@ -38,42 +27,28 @@ type Options struct {
 	// than gnet's 64 KiB mean fewer system calls per large chunk (the
 	// README's benchmarks say by how much).
 	ReadBuffer int
-	// TickInterval drives the engine's timers. Default 1 s.
-	TickInterval time.Duration
-	// DialTimeout bounds name resolution plus connect for next hops.
-	DialTimeout time.Duration
 	// NoSettle keeps connections on the loop they were accepted on instead
 	// of moving an endpoint next to its session's owner (for comparison).
 	NoSettle bool
-	Logger   zerolog.Logger
 }
 
 // Server runs a Relay on gnet.
 //
-// It accepts connections itself (one goroutine per listener) and hands
-// them to gnet's loops: gnet's own acceptor keeps accepting while its
-// loops have not yet run OnOpen, so under a connection storm it could
-// reach the open-files limit, where accept fails with EMFILE and gnet stops
-// every loop. Accepting one connection at a time, and only under the cap,
-// makes that impossible: the process holds at most cap + 1 connection fds.
+// Its Front accepts connections (one goroutine per listener, under the
+// caps) and dials next hops, and hands each to gnet's loops: gnet's own
+// acceptor keeps accepting while its loops have not yet run OnOpen, so
+// under a connection storm it could reach the open-files limit, where
+// accept fails with EMFILE and gnet stops every loop.
 type Server struct {
 	gnet.BuiltinEventEngine
+	*netdrv.Front
 	relay *engine.Relay
 	opts  Options
 	log   zerolog.Logger
 	cli   *gnet.Client
-	// handshakes bounds concurrent TLS handshakes (each is a goroutine).
-	handshakes conncap.Handshakes
 
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loopState
-
-	caps      conncap.Limiter
-	started   chan struct{}
-	stopped   chan struct{}
-	stopOnce  sync.Once
-	listeners []net.Listener
-	accepting sync.WaitGroup
 
 	// parked is the input parked links hold in memory (read before they
 	// were parked, not yet taken by the engine); parkedPeak is its
@@ -86,6 +61,8 @@ type Server struct {
 
 // loopState is one event loop's scratch: only that loop touches it.
 type loopState struct {
+	// worker is the loop's engine.Worker: a Wake from it comes from this
+	// loop (its address says so).
 	worker   engine.Worker
 	dirty    []*link
 	spare    []*link
@@ -101,22 +78,13 @@ func New(relay *engine.Relay, opts Options) *Server {
 	if opts.ReadBuffer <= 0 {
 		opts.ReadBuffer = 256 << 10
 	}
-	if opts.TickInterval <= 0 {
-		opts.TickInterval = time.Second
-	}
-	if opts.DialTimeout <= 0 {
-		opts.DialTimeout = 10 * time.Second
-	}
 	s := &Server{
-		relay:   relay,
-		opts:    opts,
-		log:     opts.Logger,
-		loops:   make(map[gnet.EventLoop]*loopState),
-		started: make(chan struct{}),
-		stopped: make(chan struct{}),
+		relay: relay,
+		opts:  opts,
+		log:   opts.Logger,
+		loops: make(map[gnet.EventLoop]*loopState),
 	}
-	s.caps.Max, s.caps.PerSource = opts.MaxConns, opts.MaxPerSource
-	relay.SetDialer(s)
+	s.Front = netdrv.NewFront(relay, opts.Options, netdrv.TLSFed, s)
 	return s
 }
 
@@ -140,21 +108,12 @@ func (s *Server) Run() error {
 	if err := cli.Start(); err != nil {
 		return err
 	}
-	lns, err := conncap.Listen(s.opts.Listen, s.opts.TLS != nil)
-	if err != nil {
+	if err := s.Open(); err != nil {
 		_ = cli.Stop()
 		return err
 	}
-	for _, ln := range lns {
-		s.listeners = append(s.listeners, ln.Listener)
-		s.accepting.Add(1)
-		go s.accept(ln.Listener, ln.Secure)
-	}
-	go s.relay.RunTimers(s.opts.TickInterval, s.stopped)
-	close(s.started)
-	<-s.stopped
-	s.closeListeners()
-	s.accepting.Wait()
+	<-s.Stopped()
+	s.CloseListeners()
 	err = cli.Stop()
 	s.closeParked()
 	return err
@@ -171,68 +130,17 @@ func (s *Server) closeParked() {
 	})
 }
 
-// accept admits connections one at a time, under the caps.
-func (s *Server) accept(ln net.Listener, secure bool) {
-	defer s.accepting.Done()
-	port := ln.Addr().(*net.TCPAddr).Port
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.log.Warn().Err(err).Msg("accept")
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		s.admit(nc, port, secure)
-	}
-}
-
-// admit hands an accepted connection to gnet, or to a TLS handshake first.
-func (s *Server) admit(nc net.Conn, port int, secure bool) {
-	remote := addrPort(nc.RemoteAddr())
-	if !s.caps.Admit(remote.Addr()) {
-		s.relay.Refused()
-		_ = nc.Close()
-		return
-	}
-	l := newLink(s, remote.Addr(), port)
+// Serve implements netdrv.Transport: an accepted connection goes to gnet,
+// whose OnOpen tells the engine.
+func (s *Server) Serve(c netdrv.Conn) {
+	l := newLink(s, c.Source, c.Listener.Port)
+	l.tls, l.peer = c.Session, c.Peer
+	nc := c.Socket
 	defer l.recoverHandOff(&nc)
-	if secure {
-		go s.handshake(nc, l)
-		return
-	}
-	s.enroll(nc, l)
-}
-
-// enroll hands a new connection to gnet; OnOpen tells the engine.
-func (s *Server) enroll(nc net.Conn, l *link) {
 	if _, err := s.cli.EnrollContext(nc, l); err != nil {
 		l.enrollFailed(err)
 	}
 }
-
-func (s *Server) closeListeners() {
-	for _, ln := range s.listeners {
-		_ = ln.Close()
-	}
-}
-
-// Started is closed once the listeners accept.
-func (s *Server) Started() <-chan struct{} { return s.started }
-
-// Stop closes the listeners and every connection; Run then returns.
-func (s *Server) Stop(ctx context.Context) error {
-	s.stopOnce.Do(func() { close(s.stopped) })
-	return nil
-}
-
-// Drain refuses new connections from now on (graceful shutdown).
-func (s *Server) Drain() { s.caps.Drain() }
-
-// Conns is the number of open connections.
-func (s *Server) Conns() int { return s.caps.Count() }
 
 // ParkedBytes is the input parked connections hold in memory; paused
 // senders' further input waits in the kernel.
@@ -251,7 +159,6 @@ func (s *Server) loopState(c gnet.Conn) *loopState {
 	ls := s.loops[el]
 	if ls == nil {
 		ls = &loopState{loop: el}
-		ls.worker.Driver = ls
 		s.loops[el] = ls
 	}
 	return ls
@@ -267,7 +174,7 @@ func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 		return nil, gnet.Close
 	}
 	if l.ec == nil {
-		l.ec = s.relay.Open(l, addrPort(c.RemoteAddr()), engine.Listener{Port: l.port, Secure: l.tls != nil}, l.peer)
+		l.ec = s.relay.Open(l, netdrv.AddrPort(c.RemoteAddr()), engine.Listener{Port: l.port, Secure: l.tls != nil}, l.peer)
 		if l.tls != nil {
 			// The handshake may have read the first records already; they
 			// wait inside the session, not in the socket.
@@ -360,14 +267,6 @@ func (l *link) flushOn(ls *loopState) {
 	} else {
 		l.Wake(nil)
 	}
-}
-
-func addrPort(a net.Addr) netip.AddrPort {
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort()
-	}
-	ap, _ := netip.ParseAddrPort(a.String())
-	return ap
 }
 
 type gnetLogger struct{ l zerolog.Logger }

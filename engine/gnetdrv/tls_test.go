@@ -16,6 +16,7 @@ import (
 	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
+	"github.com/msrprelay/msrprelay/engine/netdrv"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
@@ -61,7 +62,7 @@ func startTLSRelay(t testing.TB, cert tls.Certificate, trust *x509.CertPool) *te
 		RelayRoots:       func() *x509.CertPool { return trust },
 		HandshakeTimeout: 2 * time.Second,
 	}
-	s := New(r, Options{Listen: []string{fmt.Sprintf("tls://127.0.0.1:%d", port)}, TLS: opts, Loops: 2, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	s := New(r, Options{Options: netdrv.Options{Listen: []string{fmt.Sprintf("tls://127.0.0.1:%d", port)}, TLS: opts, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	<-s.Started()

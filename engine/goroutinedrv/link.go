@@ -155,6 +155,6 @@ func (l *link) finish() {
 		l.nc.Close()
 		l.ec.Closed(nil)
 		l.srv.live.Delete(l)
-		l.srv.caps.Release(l.src)
+		l.srv.Release(l.src)
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/digest"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv"
+	"github.com/msrprelay/msrprelay/engine/netdrv"
 	"github.com/msrprelay/msrprelay/engine/sqldb"
 	"github.com/msrprelay/msrprelay/engine/sqldb/dbtest"
 )
@@ -41,7 +42,7 @@ func startRelay(t testing.TB, st *Store) *relay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := gnetdrv.New(r, gnetdrv.Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, Loops: 2, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger})
+	s := gnetdrv.New(r, gnetdrv.Options{Options: netdrv.Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {

@@ -1,8 +1,4 @@
-// Package conncap is where connections come in, before they reach the
-// relay core: the listening sockets, a cap on all connections (kept under
-// the open-files limit by the daemon) and a cap per source address. It
-// knows nothing of MSRP; both drivers use it.
-package conncap
+package netdrv
 
 import (
 	"net/netip"
@@ -10,7 +6,9 @@ import (
 	"sync/atomic"
 )
 
-// Limiter counts connections. The zero value admits everything.
+// Limiter counts connections: a cap on all of them (kept under the
+// open-files limit by the daemon) and a cap per source address. The zero
+// value admits everything.
 type Limiter struct {
 	Max       int // 0: no cap
 	PerSource int // 0: no cap

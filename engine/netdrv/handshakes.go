@@ -1,4 +1,4 @@
-package conncap
+package netdrv
 
 import (
 	"errors"

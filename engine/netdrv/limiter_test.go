@@ -1,4 +1,4 @@
-package conncap
+package netdrv
 
 import (
 	"net/netip"
@@ -33,7 +33,7 @@ func TestLimiter(t *testing.T) {
 
 func TestListen(t *testing.T) {
 	lns, err := Listen([]string{"127.0.0.1:0", "tcp://127.0.0.1:0"}, false)
-	if err != nil || len(lns) != 2 || lns[0].Secure || lns[1].Secure {
+	if err != nil || len(lns) != 2 || lns[0].Kind != Plain || lns[1].Kind != Plain {
 		t.Fatalf("%v %v", lns, err)
 	}
 	for _, l := range lns {
@@ -46,7 +46,7 @@ func TestListen(t *testing.T) {
 		t.Fatal("udp accepted")
 	}
 	lns, err = Listen([]string{"tls://127.0.0.1:0"}, true)
-	if err != nil || !lns[0].Secure {
+	if err != nil || lns[0].Kind != TLS {
 		t.Fatalf("%v %v", lns, err)
 	}
 	lns[0].Close()

@@ -47,8 +47,6 @@ type Worker struct {
 	scratch []byte
 	extra   []byte
 	due     []*txn
-	// Driver is the driver's own per-goroutine state.
-	Driver any
 }
 
 // Relay is the relay core. One Relay serves every connection of a process.

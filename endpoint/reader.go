@@ -17,7 +17,7 @@ var ErrTooBig = errors.New("msrp: frame larger than the read buffer")
 // the only frame reader of this module's clients. A frame is taken one of
 // two ways:
 //
-//   - Next parses a whole frame in place: its header (Frame) and body are
+//   - Next parses a whole frame in place: its header (Parsed) and body are
 //     views into the buffer, nothing is copied or allocated, and the frame
 //     must fit the buffer. This is the load generator's per-message path.
 //   - ReadHead copies the header out, then Body or Skip streams the body
@@ -70,15 +70,15 @@ func (r *Reader) Buffered() bool { return r.r < r.w }
 // LastRead is when the last read from the source returned.
 func (r *Reader) LastRead() time.Time { return r.lastRead }
 
-// Frame is the header of the frame Next returned, valid until the next
-// call on r.
-func (r *Reader) Frame() *codec.Frame { return &r.f }
+// Parsed is the header of the frame Next returned, parsed in place and
+// valid until the next call on r.
+func (r *Reader) Parsed() *codec.Frame { return &r.f }
 
 // Malformed is the status error of the frame Next returned (malformed
 // but delimited, RFC 4975 §7.3: answer or skip it and go on), else nil.
 func (r *Reader) Malformed() error { return r.malformed }
 
-// Next returns the next whole frame: Frame holds its header and body is
+// Next returns the next whole frame: Parsed holds its header and body is
 // its body (nil without one), both valid until the following call. A
 // frame that parsed with a status error is returned with Malformed set;
 // an error ends the stream.
@@ -192,7 +192,9 @@ func (r *Reader) ReadFrame() (*Frame, error) { return r.ReadFrameFunc(nil) }
 
 // ReadFrameFunc is ReadFrame, but when onBody is not nil the body is
 // handed to it piece by piece (each valid only during the call) instead
-// of being collected, so bodies of any size take constant memory.
+// of being collected, so bodies of any size take constant memory. When
+// onBody fails, the rest of the body is read and dropped (as Body does)
+// and its error returned.
 func (r *Reader) ReadFrameFunc(onBody func([]byte) error) (*Frame, error) {
 	f, err := r.ReadHead()
 	if err != nil {

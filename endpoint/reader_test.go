@@ -48,7 +48,7 @@ func TestNextWholeFrames(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", w.tid, err)
 		}
-		if got := string(r.Frame().TID()); got != w.tid || string(body) != w.body || flag != w.flag {
+		if got := string(r.Parsed().TID()); got != w.tid || string(body) != w.body || flag != w.flag {
 			t.Fatalf("got %s %q %c, want %s %q %c", got, body, flag, w.tid, w.body, w.flag)
 		}
 		if (r.Malformed() != nil) != w.bad {

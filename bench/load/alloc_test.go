@@ -32,7 +32,7 @@ func TestPerMessageAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr.add(s)
-		out = appendOK(out[:0], r.Frame(), self)
+		out = appendOK(out[:0], r.Parsed(), self)
 		seq++
 	})
 	if allocs != 0 {
@@ -53,6 +53,6 @@ func BenchmarkPerMessage(b *testing.B) {
 		src.Reset(wire)
 		body, _, _ := r.Next()
 		_, _, _ = checkBody(body)
-		out = appendOK(out[:0], r.Frame(), self)
+		out = appendOK(out[:0], r.Parsed(), self)
 	}
 }

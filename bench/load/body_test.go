@@ -59,7 +59,7 @@ func TestSendTemplateParses(t *testing.T) {
 		if err != nil || r.Malformed() != nil || flag != '$' {
 			t.Fatalf("frame %d: err=%v malformed=%v flag=%c", seq, err, r.Malformed(), flag)
 		}
-		f := r.Frame()
+		f := r.Parsed()
 		got, ts, err := checkBody(body)
 		if err != nil || got != seq || ts != int64(seq*1000) {
 			t.Fatalf("frame %d: body %d %d %v", seq, got, ts, err)
@@ -96,7 +96,7 @@ func TestChunkTemplate(t *testing.T) {
 		if err != nil {
 			t.Fatalf("chunk %d: %v\n%s", seq, err, wire)
 		}
-		f := r.Frame()
+		f := r.Parsed()
 		br, err := f.ByteRange()
 		if err != nil || br.Start != w.start || br.End != w.end || br.Total != 250 || flag != w.flag {
 			t.Fatalf("chunk %d: range %+v flag %c, want %+v", seq, br, flag, w)

@@ -225,20 +225,20 @@ func (d *dialer) openIdle(ctx context.Context, i int, s *idleSession) error {
 	if err != nil {
 		return fmt.Errorf("bob: read SEND: %w", err)
 	}
-	if f := br.Frame(); br.Malformed() != nil || f.IsResponse() || !codec.EqualFold(f.Method(), "SEND") {
+	if f := br.Parsed(); br.Malformed() != nil || f.IsResponse() || !codec.EqualFold(f.Method(), "SEND") {
 		return fmt.Errorf("bob: expected a SEND, got %q", f.Method())
 	}
 	if _, _, err := checkBody(body); err != nil {
 		return fmt.Errorf("bob: %w", err)
 	}
-	if _, err := s.bob.Write(appendOK(nil, br.Frame(), []byte(bobURI))); err != nil {
+	if _, err := s.bob.Write(appendOK(nil, br.Parsed(), []byte(bobURI))); err != nil {
 		return fmt.Errorf("bob: 200: %w", err)
 	}
 	ar := endpoint.NewReader(s.alice, 4096)
 	if _, _, err := ar.Next(); err != nil {
 		return fmt.Errorf("alice: read answer: %w", err)
 	}
-	if f := ar.Frame(); !f.IsResponse() || f.Code() != 200 {
+	if f := ar.Parsed(); !f.IsResponse() || f.Code() != 200 {
 		return fmt.Errorf("alice: expected 200, got %d %q", f.Code(), f.Method())
 	}
 	if br.Buffered() || ar.Buffered() {

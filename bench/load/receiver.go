@@ -37,7 +37,7 @@ func (p *pair) receive(rs *runState) {
 			}
 			return
 		}
-		f := fr.Frame()
+		f := fr.Parsed()
 		switch {
 		case fr.Malformed() != nil:
 			st.badFrame++

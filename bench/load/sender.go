@@ -113,7 +113,7 @@ func (p *pair) readAlice(rs *runState) {
 			}
 			return
 		}
-		f := fr.Frame()
+		f := fr.Parsed()
 		switch {
 		case fr.Malformed() != nil:
 			st.badFrame++

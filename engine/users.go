@@ -15,7 +15,8 @@ import (
 // goes on serving every other connection.
 type UserStore interface {
 	// Cached returns the secret of user in realm when the store has it at
-	// hand. It must not block: it runs on the event loops.
+	// hand. It must not block (it runs on the event loops) nor keep the
+	// slices, which are the loop's.
 	Cached(user, realm []byte) (Secret, bool)
 	// Lookup finds user in realm and calls done exactly once with the
 	// answer, on any goroutine, within the store's timeout (a store that

@@ -50,9 +50,9 @@ type Conn struct {
 	relayed    atomic.Bool // carried a request that came through a relay
 	authWait   atomic.Bool // an AUTH waits for the UserStore (see users.go)
 	closed     atomic.Bool
-	closing    atomic.Bool // close once the queued bytes are out
+	closing    atomic.Bool  // close once the queued bytes are out
 	closeWhy   atomic.Int32 // the Counter saying why this relay closed it; 0 until it decides
-	succeeded  atomic.Bool // made a successful request (RFC 4976 §6.1)
+	succeeded  atomic.Bool  // made a successful request (RFC 4976 §6.1)
 	opened     int64
 	lastActive atomic.Int64
 

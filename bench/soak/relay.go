@@ -249,16 +249,25 @@ func parseMetrics(rd io.Reader) (map[string]float64, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if line == "" || line[0] == '#' || strings.Contains(line, "{") {
+		if line == "" || line[0] == '#' {
 			continue
 		}
 		f := strings.Fields(line)
 		if len(f) < 2 {
 			continue
 		}
+		name := f[0]
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			// A labelled series: the relay's counters are summed over
+			// their labels (reason, verdict, transport); others skipped.
+			name = name[:i]
+			if !strings.HasPrefix(name, "msrprelay_") || !strings.HasSuffix(name, "_total") {
+				continue
+			}
+		}
 		v, err := strconv.ParseFloat(f[1], 64)
 		if err == nil {
-			m[f[0]] = v
+			m[name] += v
 		}
 	}
 	return m, sc.Err()

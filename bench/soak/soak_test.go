@@ -123,8 +123,9 @@ func TestParseByteRange(t *testing.T) {
 }
 
 func TestParseMetrics(t *testing.T) {
-	m, err := parseMetrics(strings.NewReader("# HELP go_goroutines x\ngo_goroutines 42\nmsrprelay_panics_total 0\ngo_gc_duration_seconds{quantile=\"0\"} 1e-05\n"))
-	if err != nil || m["go_goroutines"] != 42 || len(m) != 2 {
+	m, err := parseMetrics(strings.NewReader("# HELP go_goroutines x\ngo_goroutines 42\nmsrprelay_panics_total 0\ngo_gc_duration_seconds{quantile=\"0\"} 1e-05\n" +
+		"msrprelay_connections_opened_total{transport=\"tcp\"} 3\nmsrprelay_connections_opened_total{transport=\"tls\"} 4\n"))
+	if err != nil || m["go_goroutines"] != 42 || m["msrprelay_connections_opened_total"] != 7 || len(m) != 3 {
 		t.Fatalf("%v %v", m, err)
 	}
 }

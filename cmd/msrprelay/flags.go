@@ -44,6 +44,7 @@ type options struct {
 	allowMethods    string
 	highWater       int64
 	lowWater        int64
+	relayWindow     int64
 	shutdownGrace   time.Duration
 
 	tlsCert          string
@@ -120,6 +121,7 @@ flags:
 	fs.StringVar(&o.allowMethods, "allow-methods", "", "comma-separated methods to forward (default: all; others get 501)")
 	fs.Int64Var(&o.highWater, "high-water", 1<<20, "bytes queued toward a connection before its senders pause")
 	fs.Int64Var(&o.lowWater, "low-water", 256<<10, "bytes queued below which paused senders resume")
+	fs.Int64Var(&o.relayWindow, "relay-window", 1<<20, "bytes of one client's chunks on a connection shared with another relay that may wait for their 200s before the client pauses")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, time for transfers in flight to finish")
 	return fs
 }
@@ -156,6 +158,8 @@ func (o *options) check() error {
 		return fmt.Errorf("need --expires-min (%v) <= --expires-default (%v) <= --expires-max (%v)", o.expiresMin, o.expiresDefault, o.expiresMax)
 	case o.highWater <= 0 || o.lowWater <= 0:
 		return fmt.Errorf("--high-water (%d) and --low-water (%d) must be positive byte counts", o.highWater, o.lowWater)
+	case o.relayWindow < 4*2048:
+		return fmt.Errorf("--relay-window (%d) must be at least 8192 bytes: chunks to other relays are cut into pieces of a quarter window", o.relayWindow)
 	case o.lowWater >= o.highWater:
 		return fmt.Errorf("need --low-water (%d) < --high-water (%d): senders resume below the low mark and pause above the high one", o.lowWater, o.highWater)
 	case o.maxAuthFailures <= 0:

@@ -426,6 +426,7 @@ func TestConfigMistakesNamed(t *testing.T) {
 		want []string
 	}{
 		{[]string{"--low-water", "2000000", "--high-water", "1000000"}, []string{"--low-water", "--high-water"}},
+		{[]string{"--relay-window", "100"}, []string{"--relay-window", "8192"}},
 		{[]string{"--expires-min", "1h", "--expires-default", "30m"}, []string{"--expires-min", "--expires-default"}},
 		{[]string{"--config", yml}, []string{"expires-default", "duration with its unit"}},
 	}

@@ -199,7 +199,7 @@ func relayConfig(o *options, listens []listen, log zerolog.Logger) (engine.Confi
 		TransactionTimeout: o.txnTimeout, ProbationTimeout: o.probation, IdleTimeout: o.idleTimeout,
 		HopIdleTimeout: o.hopIdleTimeout, MaxNextHops: o.maxNextHops, MaxDialsPerSession: o.maxSessionDials, DialBackoff: o.dialBackoff,
 		NonceTTL: o.nonceTTL, MaxAuthFailures: o.maxAuthFailures, AllowMethods: splitList(o.allowMethods),
-		HighWater: o.highWater, LowWater: o.lowWater, Logger: log,
+		HighWater: o.highWater, LowWater: o.lowWater, RelayWindow: o.relayWindow, Logger: log,
 	}, nil
 }
 

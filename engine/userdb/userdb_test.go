@@ -202,7 +202,7 @@ func TestSlowDatabase(t *testing.T) {
 		}
 		defer st.Close()
 		expectHA1(t, getSoon(st, "slow_user"), "slow_user", "pw")
-		p.SetDelay(2 * time.Second)
+		p.SetDelay(3 * timeout)
 		began := time.Now()
 		sec := get(st, "slow_user")
 		if took := time.Since(began); sec.Err == nil || took < timeout || took > timeout+time.Second {

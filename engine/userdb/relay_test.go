@@ -250,8 +250,8 @@ func TestThousandSlowAuths(t *testing.T) {
 		}
 		// Held loops would answer the AUTHs two at a time (20 s here, the
 		// messages stalling behind them for most of a second); the pool
-		// answers 32 at a time.
-		if during.window > users*dbDelay/6 || during.slowest > 20*dbDelay {
+		// answers 32 at a time. The bounds leave a loaded machine room.
+		if during.window > users*dbDelay/4 || during.n < 20 || during.slowest > 2*time.Second {
 			t.Fatalf("forwarding stalled while AUTHs waited: %d round trips in %v, slowest %v", during.n, during.window, during.slowest)
 		}
 	})

@@ -6,13 +6,14 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/bench/load"
+	"github.com/msrprelay/msrprelay/codec"
 	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
@@ -209,16 +210,91 @@ func TestTLSGarbageAndStall(t *testing.T) {
 func TestTLSFileIntoSlowReceivers(t *testing.T) {
 	cert, pem := newCert(t)
 	r := startTLSRelay(t, cert, poolOf(pem))
-	tgt := load.Target{Name: "gnet-tls", Addrs: []string{fmt.Sprintf("127.0.0.1:%d", r.port)},
-		TLS: &tls.Config{RootCAs: poolOf(pem), ServerName: "127.0.0.1"}, RealmHost: e2etest.Realm,
-		User: "alice", Password: e2etest.Password, AuthForm: endpoint.FormRFC}
-	const size = 8 << 20
-	res, err := load.Run(context.Background(), tgt, load.Scenario{Pairs: 2, Window: 1 << 12, BodySize: 32 << 10,
-		FileSize: size, ReceiveRate: 16 << 20, StallTimeout: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	roots := poolOf(pem)
+	const size, chunk, rate = 8 << 20, 32 << 10, 16 << 20
+	file := make([]byte, size)
+	rand.Read(file)
+	errs := make(chan error, 4)
+	for i := range 2 {
+		bob, use := r.auth(t, roots, "bob")
+		alice := r.dial(t, roots)
+		to, from := use+" msrps://bob.example.com:9/x;tcp", fmt.Sprintf("msrps://alice%d.example.com:9/a;tcp", i)
+		go func() { errs <- sendFile(alice, to, from, file, chunk) }()
+		go func() { errs <- receiveSlowly(bob, file, rate) }()
 	}
-	if want := int64(2 * size / (32 << 10)); res.Delivered != want || res.ErrorCount() != 0 {
-		t.Fatalf("delivered %d of %d chunks, errors %v (%s)", res.Delivered, want, res.Errors, res.FirstError)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
+}
+
+// sendFile sends file over c as one message in chunks of chunkSize, all
+// at once, and waits for a 200 to each.
+func sendFile(c *endpoint.Conn, to, from string, file []byte, chunkSize int) error {
+	answered := make(chan error, 1)
+	go func() { answered <- expectOKs(c, (len(file)+chunkSize-1)/chunkSize) }()
+	ch := endpoint.Chunk{ToPath: to, FromPath: from, MessageID: endpoint.NewTID(), ContentType: "application/octet-stream"}
+	var wire []byte
+	for off := 0; off < len(file); off += chunkSize {
+		body := file[off:min(off+chunkSize, len(file))]
+		ch.Range = codec.ByteRange{Start: int64(off) + 1, End: int64(off + len(body)), Total: int64(len(file))}
+		flag := byte('+')
+		if off+len(body) == len(file) {
+			flag = '$'
+		}
+		tid := endpoint.NewTIDFor(body)
+		wire = append(ch.AppendHeader(wire[:0], tid), body...)
+		if err := c.Write(codec.AppendBodyEnd(wire, []byte(tid), flag)); err != nil {
+			return fmt.Errorf("sender: %w", err)
+		}
+	}
+	return <-answered
+}
+
+func expectOKs(c *endpoint.Conn, n int) error {
+	for range n {
+		f, err := c.ReadFrame()
+		if err != nil {
+			return fmt.Errorf("sender: %w", err)
+		}
+		if f.Method != "" || f.Code != 200 {
+			return fmt.Errorf("sender got %q %d %s", f.Method, f.Code, f.Comment)
+		}
+	}
+	return nil
+}
+
+// receiveSlowly reads one file at rate bytes per second, answering every
+// piece, and checks it arrived whole. A transfer that stalls for 3 s fails
+// at once rather than at the connection's deadline.
+func receiveSlowly(c *endpoint.Conn, file []byte, rate float64) error {
+	rd := c.Reader()
+	rd.Throttle(rate)
+	rd.SetIdle(3 * time.Second)
+	got := make(endpoint.SliceAt, len(file))
+	msg := endpoint.NewAssembly(got, int64(len(file)))
+	for !msg.Complete() {
+		f, err := rd.ReadHead()
+		if err != nil {
+			return fmt.Errorf("receiver, %d of %d bytes in: %w", msg.Received(), len(file), err)
+		}
+		br, err := codec.ParseByteRange([]byte(f.Header("Byte-Range")))
+		if f.Method != "SEND" || err != nil || !f.HasBody {
+			return fmt.Errorf("receiver got %q %d (Byte-Range %q)", f.Method, f.Code, f.Header("Byte-Range"))
+		}
+		before := msg.Received()
+		flag, werr, err := rd.Body(msg.Writer(br.Start))
+		if err != nil || werr != nil {
+			return fmt.Errorf("receiver: %v %v", err, werr)
+		}
+		msg.ChunkDone(flag, br.Start, msg.Received()-before)
+		if err := c.Respond(f, 200, "OK"); err != nil {
+			return fmt.Errorf("receiver: %w", err)
+		}
+	}
+	if !bytes.Equal(got, file) {
+		return errors.New("receiver: the file arrived changed")
+	}
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
@@ -22,9 +21,8 @@ type link struct {
 	src    netip.Addr
 	wake   chan struct{} // writer: something to flush
 	resume chan struct{} // reader: paused no more
-	done   chan struct{}
-	once   sync.Once
-	closed atomic.Bool
+	done   chan struct{} // closed when the reader ended: the writer stops
+	ended  sync.Once
 	// hangUp is closed by Close: a reader paused until a drain that will
 	// never come (its writer is gone) must still end.
 	hangUp    chan struct{}
@@ -149,8 +147,7 @@ func (l *link) writeLoop() {
 
 // finish runs once when the reader ends: the connection is gone.
 func (l *link) finish() {
-	l.once.Do(func() {
-		l.closed.Store(true)
+	l.ended.Do(func() {
 		close(l.done)
 		l.nc.Close()
 		l.ec.Closed(nil)

@@ -133,9 +133,11 @@ func testSoftExpiry(t *testing.T, start *suite) {
 	e := startEnv(t, start, func(c *engine.Config) {
 		c.ExpiresMin, c.ExpiresDefault = time.Second, expires
 	})
-	authed := time.Now()
 	p := newPair(t, e)
 	_, unusedUse := e.auth("alice", endpoint.FormMsrplib)
+	// The relay gave both sessions their lifetimes before their 200s
+	// reached us: measured from here, the wait below outlasts them.
+	authed := time.Now()
 	req := send(t, p.alice, p.to, aliceURI, "s1", []byte("in use"))
 	expectResponse(t, p.alice, req.TID, 200)
 	p.expectDelivered(t, []byte("in use"))

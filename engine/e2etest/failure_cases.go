@@ -346,8 +346,12 @@ func testConcurrentPairs(t *testing.T, start *suite) {
 					return
 				}
 				f, err := p.bob.ReadFrame()
-				if err != nil || !bytes.Equal(f.Body, body) {
-					errs <- fmt.Errorf("pair %d: %v %q", i, err, f.Body)
+				if err != nil {
+					errs <- fmt.Errorf("pair %d: bob: %v", i, err)
+					return
+				}
+				if !bytes.Equal(f.Body, body) {
+					errs <- fmt.Errorf("pair %d: bob got %q, want %q", i, f.Body, body)
 					return
 				}
 				p.bob.Respond(f, 200, "OK")

@@ -2,55 +2,20 @@ package load
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/msrprelay/msrprelay/bench/forwarder"
 	"github.com/msrprelay/msrprelay/endpoint"
-	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
-	"github.com/msrprelay/msrprelay/engine/gnetdrv"
-	"github.com/msrprelay/msrprelay/engine/netdrv"
+	"github.com/msrprelay/msrprelay/engine/gnetdrv/gnettest"
 )
 
 // startRelay starts an in-process gnet relay, as the driver's own
 // end-to-end tests do.
 func startRelay(t *testing.T) string {
 	t.Helper()
-	cfg := e2etest.BaseConfig(t)
-	port := e2etest.FreePort(t)
-	r, err := engine.New(cfg, []engine.Listener{{Port: port}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := gnetdrv.New(r, gnetdrv.Options{Options: netdrv.Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
-	done := make(chan error, 1)
-	go func() { done <- s.Run() }()
-	select {
-	case <-s.Started():
-	case err := <-done:
-		t.Fatalf("gnet: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Stop(ctx)
-		<-done
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if i > 100 {
-			t.Fatalf("relay did not start: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return gnettest.Start(t, e2etest.BaseConfig(t)).Addr
 }
 
 func relayTarget(addr string) Target {

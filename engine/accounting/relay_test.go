@@ -3,7 +3,6 @@ package accounting
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +12,7 @@ import (
 	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
-	"github.com/msrprelay/msrprelay/engine/gnetdrv"
-	"github.com/msrprelay/msrprelay/engine/netdrv"
+	"github.com/msrprelay/msrprelay/engine/gnetdrv/gnettest"
 	"github.com/msrprelay/msrprelay/engine/sqldb"
 	"github.com/msrprelay/msrprelay/engine/sqldb/dbtest"
 )
@@ -29,12 +27,6 @@ type relay struct {
 
 func startRelay(t testing.TB, db *sqldb.DB, mod func(*engine.Config)) *relay {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	w, err := New(db, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -45,32 +37,18 @@ func startRelay(t testing.TB, db *sqldb.DB, mod func(*engine.Config)) *relay {
 	if mod != nil {
 		mod(&cfg)
 	}
-	r, err := engine.New(cfg, []engine.Listener{{Port: port}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := gnetdrv.New(r, gnetdrv.Options{Options: netdrv.Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
-	done := make(chan error, 1)
-	go func() { done <- s.Run() }()
-	select {
-	case <-s.Started():
-	case err := <-done:
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
+	closeWriter := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = s.Stop(ctx)
-		<-done
 		w.Close(ctx)
 	}
-	t.Cleanup(stop)
-	return &relay{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), uri: fmt.Sprintf("msrp://%s:%d;tcp", e2etest.Realm, port), stop: stop}
+	t.Cleanup(closeWriter) // after the relay's stop (cleanups run last first)
+	g := gnettest.Start(t, cfg)
+	stop := func() {
+		g.Stop()
+		closeWriter()
+	}
+	return &relay{t: t, addr: g.Addr, uri: fmt.Sprintf("msrp://%s:%d;tcp", e2etest.Realm, g.Port), stop: stop}
 }
 
 func (r *relay) dial() *endpoint.Conn {

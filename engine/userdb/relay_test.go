@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +15,7 @@ import (
 	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/digest"
-	"github.com/msrprelay/msrprelay/engine/gnetdrv"
-	"github.com/msrprelay/msrprelay/engine/netdrv"
+	"github.com/msrprelay/msrprelay/engine/gnetdrv/gnettest"
 	"github.com/msrprelay/msrprelay/engine/sqldb"
 	"github.com/msrprelay/msrprelay/engine/sqldb/dbtest"
 )
@@ -31,33 +29,10 @@ type relay struct {
 
 func startRelay(t testing.TB, st *Store) *relay {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	cfg := engine.Config{Hostname: "127.0.0.1", Realm: realm, Users: st, TransactionTimeout: 10 * time.Second,
 		ProbationTimeout: 20 * time.Second, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
-	r, err := engine.New(cfg, []engine.Listener{{Port: port}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := gnetdrv.New(r, gnetdrv.Options{Options: netdrv.Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
-	done := make(chan error, 1)
-	go func() { done <- s.Run() }()
-	select {
-	case <-s.Started():
-	case err := <-done:
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Stop(ctx)
-		<-done
-	})
-	return &relay{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), uri: fmt.Sprintf("msrp://%s:%d;tcp", realm, port)}
+	g := gnettest.Start(t, cfg)
+	return &relay{t: t, addr: g.Addr, uri: fmt.Sprintf("msrp://%s:%d;tcp", realm, g.Port)}
 }
 
 func (r *relay) dial() *endpoint.Conn {

@@ -1,0 +1,63 @@
+package gnettest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/gnetdrv"
+	"github.com/msrprelay/msrprelay/engine/netdrv"
+)
+
+// Relay is a running relay: its address, its port, and Stop, which the
+// test's cleanup also calls (Stop may be called more than once).
+type Relay struct {
+	Addr string
+	Port int
+	Stop func()
+}
+
+// Start runs a relay with cfg on a free loopback port over plain TCP, on
+// two loops, with a fast timer tick, until the test ends.
+func Start(t testing.TB, cfg engine.Config) *Relay {
+	t.Helper()
+	port := freePort(t)
+	r, err := engine.New(cfg, []engine.Listener{{Port: port}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := gnetdrv.New(r, gnetdrv.Options{Options: netdrv.Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)},
+		TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	select {
+	case <-s.Started():
+	case err := <-done:
+		t.Fatalf("gnet relay: %v", err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = s.Stop(ctx)
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return &Relay{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Stop: stop}
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

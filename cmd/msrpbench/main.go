@@ -4,6 +4,7 @@
 //	msrpbench compare [--quick] [--out bench/results] [--kamailio 127.0.0.1:2866]
 //	msrpbench density --relay 127.0.0.1:2855 --sessions N --user U --password P --realm-host D ...
 //	msrpbench forward --listen 127.0.0.1:2870
+//	msrpbench auth-rate [--backends file,postgres-cache,postgres-nocache] [--duration 10s]
 package main
 
 import (
@@ -22,6 +23,7 @@ const usage = `usage:
   msrpbench density [flags]  idle sessions held open: the relay's memory per session (msrpbench density -h)
   msrpbench forward [flags]  run the plain TCP forwarder (the floor a relay is compared against)
   msrpbench soak [flags]     bounded soak test: mixed traffic through a relay it starts, every body checked (msrpbench soak -h)
+  msrpbench auth-rate [flags] AUTHs/s through a relay it starts, with each user backend: htdigest file, PostgreSQL with and without cache (msrpbench auth-rate -h)
 `
 
 func main() {
@@ -43,6 +45,8 @@ func main() {
 		err = forwardCmd(ctx, os.Args[2:])
 	case "soak":
 		err = soakCmd(ctx, os.Args[2:])
+	case "auth-rate":
+		err = authRateCmd(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -97,7 +97,7 @@ func TestCompareFrom(t *testing.T) {
 // main treats as success (exit 0) rather than printing it as an error.
 func TestHelpIsNotAnError(t *testing.T) {
 	for name, cmd := range map[string]func(context.Context, []string) error{
-		"run": runCmd, "compare": compareCmd, "density": densityCmd, "forward": forwardCmd, "soak": soakCmd,
+		"run": runCmd, "compare": compareCmd, "density": densityCmd, "forward": forwardCmd, "soak": soakCmd, "auth-rate": authRateCmd,
 	} {
 		if err := cmd(context.Background(), []string{"-h"}); !errors.Is(err, flag.ErrHelp) {
 			t.Errorf("%s -h: %v, want flag.ErrHelp", name, err)

@@ -72,6 +72,7 @@ func runCmd(ctx context.Context, args []string) error {
 	fileSize := fs.Int64("file-size", 0, "send one message of this many bytes per pair, in --body-byte chunks, all in flight (a file transfer; --body default 65536)")
 	receiveRate := fs.Float64("receive-rate", 0, "receivers read at most this many bytes per second (0: no limit)")
 	handshakes := fs.Bool("handshakes", false, "with --transport tls: measure TLS handshakes per second (--pairs clients in parallel, for --duration)")
+	authRate := fs.Bool("auth-rate", false, "measure AUTHs per second as --user (--pairs clients in parallel, for --duration; msrpbench auth-rate compares user backends)")
 	pid := fs.Int("relay-pid", 0, "relay process whose CPU and memory are sampled")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	if err := fs.Parse(args); err != nil {
@@ -110,8 +111,15 @@ func runCmd(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "%5.0fs  sent %d  delivered %d\n", p.Elapsed.Seconds(), p.Sent, p.Delivered)
 		}}
 	run := load.Run
-	if *handshakes {
+	switch {
+	case *handshakes && *authRate:
+		return errors.New("--handshakes or --auth-rate, not both")
+	case *handshakes:
 		run = load.Handshakes
+	case *authRate:
+		run = func(ctx context.Context, t load.Target, sc load.Scenario) (*load.Result, error) {
+			return load.AuthRate(ctx, t, sc, nil)
+		}
 	}
 	res, err := run(ctx, t, sc)
 	if err != nil && res == nil {

@@ -17,28 +17,12 @@ import (
 
 // One PostgreSQL and one MariaDB server for the package, each with the
 // accounting table made by Init (msrprelay db init).
-var (
-	servers   = map[sqldb.Dialect]*dbtest.Server{}
-	startErrs = map[sqldb.Dialect]error{}
-)
+var dbs *dbtest.Set
 
 func TestMain(m *testing.M) {
-	for d, start := range map[sqldb.Dialect]func() (*dbtest.Server, error){sqldb.Postgres: dbtest.StartPostgres, sqldb.MySQL: dbtest.StartMariaDB} {
-		s, err := start()
-		if err == nil {
-			err = initTable(s)
-			if err != nil {
-				s.Close()
-			}
-		}
-		servers[d], startErrs[d] = s, err
-	}
+	dbs = dbtest.StartSet(func(_ sqldb.Dialect, s *dbtest.Server) error { return initTable(s) })
 	code := m.Run()
-	for _, s := range servers {
-		if s != nil {
-			s.Close()
-		}
-	}
+	dbs.Close()
 	os.Exit(code)
 }
 
@@ -56,13 +40,7 @@ func initTable(s *dbtest.Server) error {
 	return nil
 }
 
-func eachServer(t *testing.T, fn func(t *testing.T, s *dbtest.Server)) {
-	for _, d := range []sqldb.Dialect{sqldb.Postgres, sqldb.MySQL} {
-		t.Run(d.String(), func(t *testing.T) {
-			fn(t, dbtest.Need(t, servers[d], startErrs[d]))
-		})
-	}
-}
+func eachServer(t *testing.T, fn func(t *testing.T, s *dbtest.Server)) { dbs.Each(t, fn) }
 
 // counters is an engine.Metrics for tests.
 type counters [engine.NumCounters]atomic.Int64

@@ -15,38 +15,19 @@ import (
 
 // One PostgreSQL and one MariaDB server for the whole package, each with
 // the OpenSIPS subscriber table made from the schema in configs/.
-var (
-	servers   = map[sqldb.Dialect]*dbtest.Server{}
-	startErrs = map[sqldb.Dialect]error{}
-)
+var dbs *dbtest.Set
 
 func TestMain(m *testing.M) {
-	for d, start := range map[sqldb.Dialect]func() (*dbtest.Server, error){sqldb.Postgres: dbtest.StartPostgres, sqldb.MySQL: dbtest.StartMariaDB} {
-		s, err := start()
-		if err == nil {
-			if err = s.Schema(fmt.Sprintf("../../configs/subscriber.%s.sql", d)); err != nil {
-				s.Close()
-			}
-		}
-		servers[d], startErrs[d] = s, err
-	}
+	dbs = dbtest.StartSet(func(d sqldb.Dialect, s *dbtest.Server) error {
+		return s.Schema(fmt.Sprintf("../../configs/subscriber.%s.sql", d))
+	})
 	code := m.Run()
-	for _, s := range servers {
-		if s != nil {
-			s.Close()
-		}
-	}
+	dbs.Close()
 	os.Exit(code)
 }
 
 // eachServer runs fn against PostgreSQL and MariaDB.
-func eachServer(t *testing.T, fn func(t *testing.T, s *dbtest.Server)) {
-	for _, d := range []sqldb.Dialect{sqldb.Postgres, sqldb.MySQL} {
-		t.Run(d.String(), func(t *testing.T) {
-			fn(t, dbtest.Need(t, servers[d], startErrs[d]))
-		})
-	}
-}
+func eachServer(t *testing.T, fn func(t *testing.T, s *dbtest.Server)) { dbs.Each(t, fn) }
 
 const realm = "example.com"
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -35,25 +34,9 @@ func TestDatabaseStartFailuresSay(t *testing.T) {
 		{"no database name", []string{"--credentials", "mysql://msrp:sekrit@127.0.0.1:1"}, "want mysql://USER:PASS@HOST:PORT/DB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(bin, append([]string{"--listen", "tcp://127.0.0.1:0", "--hostname", "127.0.0.1"}, tc.args...)...)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			done := make(chan error, 1)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Fatalf("exit 0; stderr:\n%s", stderr.String())
-				}
-			case <-time.After(30 * time.Second):
-				cmd.Process.Kill()
-				t.Fatalf("still running; stderr:\n%s", stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tc.want) || strings.Contains(stderr.String(), "sekrit") {
-				t.Fatalf("stderr does not say %q (or shows the password):\n%s", tc.want, stderr.String())
+			stderr := failedStart(t, bin, append([]string{"--listen", "tcp://127.0.0.1:0", "--hostname", "127.0.0.1"}, tc.args...))
+			if !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "sekrit") {
+				t.Fatalf("stderr does not say %q (or shows the password):\n%s", tc.want, stderr)
 			}
 		})
 	}

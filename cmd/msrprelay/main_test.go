@@ -377,25 +377,9 @@ func TestStartupFailuresSay(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(bin, append([]string{"--hostname", "127.0.0.1", "--shutdown-grace", "1s"}, tc.args...)...)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			done := make(chan error, 1)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Fatalf("exit 0; stderr:\n%s", stderr.String())
-				}
-			case <-time.After(20 * time.Second):
-				cmd.Process.Kill()
-				t.Fatalf("still running; stderr:\n%s", stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tc.want) || !strings.Contains(stderr.String(), "msrprelay:") {
-				t.Fatalf("stderr does not say %q:\n%s", tc.want, stderr.String())
+			stderr := failedStart(t, bin, append([]string{"--hostname", "127.0.0.1", "--shutdown-grace", "1s"}, tc.args...))
+			if !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "msrprelay:") {
+				t.Fatalf("stderr does not say %q:\n%s", tc.want, stderr)
 			}
 		})
 	}
@@ -485,4 +469,28 @@ func TestPasswdOnTerminal(t *testing.T) {
 	if !bytes.HasPrefix(b, []byte("alice:example.com:")) {
 		t.Fatalf("file: %q", b)
 	}
+}
+
+// failedStart runs the daemon with args, expects it to exit non-zero
+// within 30 s, and returns what it printed on stderr.
+func failedStart(t *testing.T, bin string, args []string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatalf("exit 0; stderr:\n%s", stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running; stderr:\n%s", stderr.String())
+	}
+	return stderr.String()
 }

@@ -335,8 +335,9 @@ func (c *Conn) countAuthFailure(verdict Counter) {
 }
 
 // closeIfFailedTooOften closes the connection after too many failures,
-// once their answers are out. Called on the connection's own goroutine,
-// after the failure's answer was queued or held: when answers are held,
+// once their answers are out. Called by whoever handles the connection's
+// AUTH (its Receive goroutine, or a user-store lookup's while the
+// connection reads nothing), after the failure's answer was queued or held: when answers are held,
 // the last one carries the close, so sendDelayed (on the timer goroutine)
 // never decides from a count the loop may have raised for an answer it
 // has not held yet.

@@ -40,7 +40,7 @@ func (c *Conn) handleRequest(w *Worker, f *codec.Frame, rest []byte) int {
 		c.skipBody(f)
 		return 0
 	}
-	if codec.PathLen(f.FromPath()) > 1 && !c.relayed.Load() {
+	if !c.relayed.Load() && codec.PathLen(f.FromPath()) > 1 {
 		c.relayed.Store(true)
 	}
 	rt, st := c.routeChecked(w, f)

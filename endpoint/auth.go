@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/msrprelay/msrprelay/codec"
-	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/digest"
 )
 
 // AuthForm is how the Authorization header is written.

@@ -5,7 +5,7 @@
 // reassembled from their chunks. msrpclient, the load generator, the soak
 // test and the engine's end-to-end suite all speak MSRP through it.
 //
-// It sits beside codec and engine/digest, below everything that drives a
+// It sits beside codec and digest, below everything that drives a
 // relay, so the engine's tests and the shipped client need nothing from
 // the benchmark folder. It is written for driving a relay, not for a user
 // agent's full feature set.

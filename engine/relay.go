@@ -10,7 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/msrprelay/msrprelay/codec"
-	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/digest"
 )
 
 // Link is a driver's handle on one transport connection: what the engine

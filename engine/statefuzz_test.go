@@ -38,7 +38,7 @@ import (
 	"time"
 
 	"github.com/msrprelay/msrprelay/codec"
-	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/digest"
 )
 
 // sfKnownBugs switches off the checks that relay bugs found by this fuzzer

@@ -6,7 +6,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/msrprelay/msrprelay/codec"
-	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/digest"
 )
 
 // UserStore is a user database too slow to ask on an event loop (SQL, in

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/digest"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 

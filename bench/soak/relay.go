@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/digest"
 )
 
 const (

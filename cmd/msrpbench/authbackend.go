@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/msrprelay/msrprelay/bench/load"
-	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/digest"
 	"github.com/msrprelay/msrprelay/engine/sqldb/dbtest"
 )
 

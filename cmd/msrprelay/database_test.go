@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/msrprelay/msrprelay/endpoint"
-	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/digest"
 	"github.com/msrprelay/msrprelay/engine/sqldb"
 	"github.com/msrprelay/msrprelay/engine/sqldb/dbtest"
 )

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/digest"
 )
 
 // runPasswd adds or replaces a user in an htdigest file, reading the

@@ -10,7 +10,7 @@ import (
 
 	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
-	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/digest"
 )
 
 // Cases where AUTH asks a slow user database (engine.UserStore): the AUTH

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/msrprelay/msrprelay/engine"
-	"github.com/msrprelay/msrprelay/engine/digest"
+	"github.com/msrprelay/msrprelay/digest"
 	"github.com/msrprelay/msrprelay/engine/sqldb"
 )
 

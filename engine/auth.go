@@ -236,9 +236,9 @@ func (c *Conn) newSession(user, realm string, expires time.Duration, hard bool) 
 	if lis == nil && len(r.listeners) > 0 {
 		lis = &r.listeners[0]
 	}
-	scheme, port := "msrp", 0
+	scheme, port, transport := "msrp", 0, "tcp"
 	if lis != nil {
-		port = lis.Port
+		port, transport = lis.Port, lis.transport()
 		if lis.Secure {
 			scheme = "msrps"
 		}
@@ -248,9 +248,11 @@ func (c *Conn) newSession(user, realm string, expires time.Duration, hard bool) 
 	u = strconv.AppendInt(u, int64(port), 10)
 	u = append(u, '/')
 	u = s.id.appendText(u)
-	u = append(u, ";tcp"...)
+	idAt := len(u)
+	u = append(u, ';')
+	u = append(u, transport...)
 	s.uri = u
-	s.logID = string(u[len(u)-4-sessionIDLen : len(u)-4-sessionIDLen+6])
+	s.logID = string(u[idAt-sessionIDLen : idAt-sessionIDLen+6])
 	r.sessions.add(s)
 	c.sessMu.Lock()
 	// An AUTH answered off the loop (after a user-store lookup) may meet

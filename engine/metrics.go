@@ -7,6 +7,8 @@ type Counter int
 const (
 	ConnsOpened Counter = iota // over TCP
 	ConnsOpenedTLS
+	ConnsOpenedWS
+	ConnsOpenedWSS
 	ConnsClosed // by the peer, or the network failed
 	ConnsClosedIdle
 	ConnsClosedProbation
@@ -47,6 +49,8 @@ const (
 var counterInfo = [numCounters]struct{ name, help, label, value string }{
 	ConnsOpened:              {"connections_opened", "Connections accepted or dialed, by transport.", "transport", "tcp"},
 	ConnsOpenedTLS:           {"connections_opened", "", "transport", "tls"},
+	ConnsOpenedWS:            {"connections_opened", "", "transport", "ws"},
+	ConnsOpenedWSS:           {"connections_opened", "", "transport", "wss"},
 	ConnsClosed:              {"connections_closed", "Connections closed, by reason: peer (the peer closed or the network failed), idle, probation (no successful request in time), auth_failures, refusals (refused requests before any success), protocol_error, panic (a bug: report it).", "reason", "peer"},
 	ConnsClosedIdle:          {"connections_closed", "", "reason", "idle"},
 	ConnsClosedProbation:     {"connections_closed", "", "reason", "probation"},

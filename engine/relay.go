@@ -32,11 +32,22 @@ type Dialer interface {
 	Dial(c *Conn, hostport string, secure bool, serverName string)
 }
 
-// Listener describes where a connection came in: it decides the scheme and
-// port of the URIs this relay hands out on it.
+// Listener describes where a connection came in: it decides the scheme,
+// port and transport of the URIs this relay hands out on it.
 type Listener struct {
 	Secure bool
 	Port   int
+	// WebSocket: MSRP over WebSocket (RFC 7977). Its URIs say ";ws", and
+	// each frame toward its connections is one WebSocket message.
+	WebSocket bool
+}
+
+// transport is the URI transport parameter of the listener's URIs.
+func (l *Listener) transport() string {
+	if l.WebSocket {
+		return "ws"
+	}
+	return "tcp"
 }
 
 // Worker is a driver goroutine's scratch space (for gnet, one per event
@@ -132,26 +143,26 @@ func (r *Relay) newConn(link Link, remote netip.AddrPort, lis *Listener, peer Pe
 	r.connMu.Lock()
 	r.conns[c] = struct{}{}
 	r.connMu.Unlock()
-	if secure {
-		r.cfg.Metrics.Add(ConnsOpenedTLS, 1)
-	} else {
-		r.cfg.Metrics.Add(ConnsOpened, 1)
-	}
+	r.cfg.Metrics.Add(openedCounter(lis, secure), 1)
 	return c
 }
 
 // isOurs reports whether u names this relay: one of its host names, and the
 // scheme and port of one of its listeners (RFC 4975 §6.1, RFC 4976 §6.2).
-func (r *Relay) isOurs(u *codec.URI) bool {
+func (r *Relay) isOurs(u *codec.URI) bool { return r.listenerOf(u) != nil }
+
+// listenerOf is the listener whose URIs u is like (host, scheme, port), or
+// nil when u does not name this relay.
+func (r *Relay) listenerOf(u *codec.URI) *Listener {
 	if !r.isOurHost(u.Host) {
-		return false
+		return nil
 	}
-	for _, l := range r.listeners {
-		if l.Port == u.Port && l.Secure == u.Secure() {
-			return true
+	for i := range r.listeners {
+		if l := &r.listeners[i]; l.Port == u.Port && l.Secure == u.Secure() {
+			return l
 		}
 	}
-	return false
+	return nil
 }
 
 func (r *Relay) isOurHost(host []byte) bool {
@@ -253,4 +264,18 @@ func (r *Relay) endSession(s *Session, why string) {
 	if r.cfg.Accounting != nil {
 		r.cfg.Accounting.Record(rec)
 	}
+}
+
+// openedCounter is the connections_opened series a new connection counts
+// in: its listener's transport, or tcp/tls for one this relay dialed.
+func openedCounter(lis *Listener, secure bool) Counter {
+	switch {
+	case lis != nil && lis.WebSocket && secure:
+		return ConnsOpenedWSS
+	case lis != nil && lis.WebSocket:
+		return ConnsOpenedWS
+	case secure:
+		return ConnsOpenedTLS
+	}
+	return ConnsOpened
 }

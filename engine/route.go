@@ -183,10 +183,12 @@ func (rt *route) grownFromPath(f *codec.Frame) int {
 }
 
 // lookup finds the live session u names, if u is one of ours. Every URI
-// this relay hands out says ";tcp", and URIs with different transports
-// never match (RFC 4975 §6.1).
+// this relay hands out says its listener's transport (";tcp", or ";ws" on
+// a WebSocket listener), and URIs with different transports never match
+// (RFC 4975 §6.1).
 func (r *Relay) lookup(u *codec.URI) *Session {
-	if !r.isOurs(u) || !codec.EqualFold(u.Transport, "tcp") {
+	l := r.listenerOf(u)
+	if l == nil || !codec.EqualFold(u.Transport, l.transport()) {
 		return nil
 	}
 	id, ok := parseSessionID(u.SessionID)

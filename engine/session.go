@@ -44,7 +44,7 @@ func parseSessionID(b []byte) (sessionID, bool) {
 type Session struct {
 	id sessionID
 	// uri is this relay's URI for the session as written in Use-Path:
-	// msrp[s]://host:port/id;tcp.
+	// msrp[s]://host:port/id;tcp (;ws on a WebSocket listener).
 	uri []byte
 	// owner is the connection the AUTH came in on: the way to the client.
 	owner *Conn

@@ -99,7 +99,7 @@ func TestMetricLabels(t *testing.T) {
 		"msrprelay_connections_closed_total": {"reason=peer": 0, "reason=idle": 2, "reason=probation": 0, "reason=auth_failures": 0,
 			"reason=refusals": 0, "reason=protocol_error": 0, "reason=panic": 0},
 		"msrprelay_auth_failures_total":      {"verdict=credentials": 0, "verdict=replay": 1, "verdict=refused": 0},
-		"msrprelay_connections_opened_total": {"transport=tcp": 0, "transport=tls": 3},
+		"msrprelay_connections_opened_total": {"transport=tcp": 0, "transport=tls": 3, "transport=ws": 0, "transport=wss": 0},
 	}
 	for name, series := range want {
 		for lv, v := range series {

@@ -135,7 +135,7 @@ func (f *Front) Release(src netip.Addr) { f.caps.Release(src) }
 // never holds more than the cap plus one connection descriptor.
 func (f *Front) accept(ln ListenSocket) {
 	defer f.accepting.Done()
-	lis := engine.Listener{Port: ln.Addr().(*net.TCPAddr).Port, Secure: ln.Kind.Secure()}
+	lis := engine.Listener{Port: ln.Addr().(*net.TCPAddr).Port, Secure: ln.Kind.Secure(), WebSocket: ln.Kind.WebSocket()}
 	for {
 		nc, err := ln.Accept()
 		if err != nil {

@@ -15,13 +15,21 @@ const (
 	Plain Kind = iota
 	// TLS is msrps: a TLS handshake first (RFC 4976 §9.2).
 	TLS
+	// WS is MSRP over WebSocket (RFC 7977): an HTTP upgrade first, then
+	// MSRP in WebSocket messages.
+	WS
+	// WSS is WS after a TLS handshake.
+	WSS
 )
 
 // Secure says whether the kind runs TLS.
-func (k Kind) Secure() bool { return k == TLS }
+func (k Kind) Secure() bool { return k == TLS || k == WSS }
+
+// WebSocket says whether the kind carries MSRP in WebSocket messages.
+func (k Kind) WebSocket() bool { return k == WS || k == WSS }
 
 // kindOf maps a listen spec's scheme to its kind.
-var kindOf = map[string]Kind{"tcp": Plain, "tls": TLS}
+var kindOf = map[string]Kind{"tcp": Plain, "tls": TLS, "ws": WS, "wss": WSS}
 
 // ListenSocket is one listening socket and the kind of connections it
 // serves. (engine.Listener is what the relay core knows of it.)
@@ -30,9 +38,9 @@ type ListenSocket struct {
 	Kind Kind
 }
 
-// Listen opens every "tcp://host:port" or "tls://host:port" spec (a bare
-// host:port is tcp). tls listeners need TLS configured (haveTLS). On error
-// the listeners already opened are closed.
+// Listen opens every "tcp://", "tls://", "ws://" or "wss://host:port"
+// spec (a bare host:port is tcp). tls and wss listeners need TLS
+// configured (haveTLS). On error the listeners already opened are closed.
 func Listen(specs []string, haveTLS bool) ([]ListenSocket, error) {
 	var out []ListenSocket
 	fail := func(err error) ([]ListenSocket, error) {
@@ -48,10 +56,10 @@ func Listen(specs []string, haveTLS bool) ([]ListenSocket, error) {
 		}
 		kind, known := kindOf[scheme]
 		if !known {
-			return fail(errors.New("listen " + spec + ": scheme must be tcp:// or tls://"))
+			return fail(errors.New("listen " + spec + ": scheme must be tcp://, tls://, ws:// or wss://"))
 		}
 		if kind.Secure() && !haveTLS {
-			return fail(errors.New("listen " + spec + ": tls listener without TLS options"))
+			return fail(errors.New("listen " + spec + ": " + scheme + " listener without TLS options"))
 		}
 		ln, err := net.Listen("tcp", hp)
 		if err != nil {

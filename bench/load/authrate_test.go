@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/digest"
+	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv/gnettest"
 )

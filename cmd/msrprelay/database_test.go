@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/digest"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine/sqldb"
 	"github.com/msrprelay/msrprelay/engine/sqldb/dbtest"
 )

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/digest"
+	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 

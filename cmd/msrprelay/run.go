@@ -13,8 +13,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/digest"
+	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv"
 	"github.com/msrprelay/msrprelay/engine/goroutinedrv"
 	"github.com/msrprelay/msrprelay/engine/netdrv"

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/msrprelay/msrprelay/codec"
+	"github.com/msrprelay/msrprelay/digest"
 	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
-	"github.com/msrprelay/msrprelay/digest"
 )
 
 const aliceURI = "msrp://alice.example.com:9/a1;tcp"

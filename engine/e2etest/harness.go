@@ -14,9 +14,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/msrprelay/msrprelay/digest"
 	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
-	"github.com/msrprelay/msrprelay/digest"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/msrprelay/msrprelay/digest"
 	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
-	"github.com/msrprelay/msrprelay/digest"
 )
 
 // Cases where AUTH asks a slow user database (engine.UserStore): the AUTH

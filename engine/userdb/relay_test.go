@@ -12,9 +12,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/msrprelay/msrprelay/digest"
 	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
-	"github.com/msrprelay/msrprelay/digest"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv/gnettest"
 	"github.com/msrprelay/msrprelay/engine/sqldb"
 	"github.com/msrprelay/msrprelay/engine/sqldb/dbtest"

@@ -10,8 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/digest"
+	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/sqldb"
 )
 

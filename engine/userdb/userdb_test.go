@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/digest"
+	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/sqldb"
 	"github.com/msrprelay/msrprelay/engine/sqldb/dbtest"
 )

@@ -91,6 +91,16 @@ type Config struct {
 	// on one connection; senders pause above it. Default 4096.
 	MaxPendingTransactions int
 
+	// WSMaxChunk bounds the body of each chunk sent to a WebSocket client
+	// (RFC 7977): each chunk is one WebSocket message, which a browser
+	// holds whole, so longer chunks are cut into pieces this long. At
+	// least minChunk. Default 64 KiB.
+	WSMaxChunk int64
+	// WSPing is how long a WebSocket connection may be quiet before the
+	// relay pings it, so that proxies and NATs on the way keep it open.
+	// Default 30 s.
+	WSPing time.Duration
+
 	// Limits bounds the parser (codec defaults when zero).
 	Limits codec.Limits
 
@@ -145,6 +155,13 @@ func (c *Config) fill() error {
 	if c.MaxPendingTransactions <= 0 {
 		c.MaxPendingTransactions = 4096
 	}
+	if c.WSMaxChunk <= 0 {
+		c.WSMaxChunk = 64 << 10
+	}
+	if c.WSMaxChunk < minChunk {
+		return errConfig("WSMaxChunk below 2048 bytes (RFC 4975 §7.1.1 chunks)")
+	}
+	setDur(&c.WSPing, 30*time.Second)
 	c.Limits = c.Limits.WithDefaults()
 	if c.Metrics == nil {
 		c.Metrics = nopMetrics{}

@@ -24,6 +24,7 @@ type PeerInfo struct {
 type Conn struct {
 	relay  *Relay
 	link   atomic.Pointer[Link] // nil until a dialed connection opens
+	pinged int64                // when keepAlive last pinged (timers only)
 	id     uint64
 	remote netip.AddrPort
 	lis    *Listener // nil for connections this relay dialed

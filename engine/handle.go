@@ -401,6 +401,7 @@ func (c *Conn) tick(w *Worker, now int64) {
 		c.closeFor(ConnsClosedIdle)
 		return
 	}
+	c.keepAlive(now)
 	c.sendDelayed(w, now)
 	c.out.cutStalled(w)
 	c.out.releaseAgedAcks(w, now)

@@ -369,12 +369,28 @@ func (c *Conn) wake(from *Worker) {
 // HighWater. Flush reports whether the driver must call it again later:
 // bytes remain queued, or senders wait for this connection to drain.
 func (c *Conn) Flush(write func([]byte) (taken, held int)) (again bool) {
-	b := c.out.take()
+	return c.flush(write, nil)
+}
+
+// FlushMessages is Flush for a link that sends each frame as one message
+// (WebSocket): write also gets the offsets in b where frames end, in
+// order. What write does not take comes back the next time, its ends
+// with it.
+func (c *Conn) FlushMessages(write func(b []byte, ends []int) (taken, held int)) (again bool) {
+	return c.flush(nil, write)
+}
+
+func (c *Conn) flush(write func([]byte) (int, int), writeMessages func([]byte, []int) (int, int)) (again bool) {
+	b, ends := c.out.take()
 	left := false
 	if b != nil {
 		taken, held := 0, 0
 		if len(b.B) > 0 {
-			taken, held = write(b.B)
+			if writeMessages != nil {
+				taken, held = writeMessages(b.B, ends)
+			} else {
+				taken, held = write(b.B)
+			}
 			c.relay.cfg.Metrics.Add(BytesOut, int64(taken))
 		}
 		left = c.out.release(b, taken, held)

@@ -130,7 +130,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 	}
 	c.in.scan.Reset(f.TID(), limit)
 	c.in.scan.Watch(prefix.bytes())
-	if r, err := c.in.scan.Scan(rest); err == nil && r.End > 0 && !r.Collision && r.Body <= maxAtomic {
+	if r, err := c.in.scan.Scan(rest); err == nil && r.End > 0 && !r.Collision && int64(r.Body) <= rt.target.atomicMax() {
 		// The body goes from the read buffer straight into the target's
 		// queue: only the header and the end-line are built here.
 		w.scratch = codec.AppendRewrite(w.scratch[:0], f, &rw)

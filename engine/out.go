@@ -61,6 +61,9 @@ type out struct {
 	// acks are hop-by-hop 200s held back from relays sending to this
 	// congested connection (window.go).
 	acks []heldAck
+	// ends are where frames end in pending, for a link that sends each
+	// frame as one message (websocket.go).
+	ends messageEnds
 }
 
 // outItem is a waiting complete frame (buf) or a stream with data (st).
@@ -105,6 +108,7 @@ func (o *out) writeFrame(from *Worker, t *txn, parts ...[]byte) bool {
 		for _, p := range parts {
 			b.B = append(b.B, p...)
 		}
+		o.ends.mark(len(b.B))
 		o.addTxn(t, o.conn.relay.now())
 	} else {
 		b := waitPool.Get()
@@ -181,6 +185,7 @@ func (o *out) cutPiece(st *stream) {
 	b := o.pendingBuf()
 	n := len(b.B)
 	b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), '+')
+	o.ends.mark(len(b.B))
 	o.size.Add(int64(len(b.B) - n))
 	o.addTxn(st.pieceTxn(), o.conn.relay.now())
 	st.nextPiece()
@@ -199,6 +204,7 @@ func (o *out) drainQueue() {
 		if it.st == nil {
 			b := o.pendingBuf()
 			b.B = append(b.B, it.buf.B...)
+			o.ends.mark(len(b.B))
 			waitPool.Put(it.buf)
 			o.addTxn(it.txn, o.conn.relay.now())
 			continue
@@ -209,7 +215,17 @@ func (o *out) drainQueue() {
 			continue // idle: it re-enters the queue when data arrives
 		}
 		o.open = st
-		o.writeStreamData(st, st.wait.B)
+		n := o.pieceRoom(st, len(st.wait.B))
+		o.writeStreamData(st, st.wait.B[:n])
+		if n < len(st.wait.B) {
+			// The piece is as long as this connection takes: the
+			// rest waits for its turn again.
+			st.wait.B = st.wait.B[:copy(st.wait.B, st.wait.B[n:])]
+			o.cutPiece(st)
+			st.queued = true
+			o.queue = append(o.queue, outItem{st: st})
+			continue
+		}
 		st.wait.B = st.wait.B[:0]
 		if st.ended {
 			o.finishStream(st)
@@ -246,6 +262,7 @@ func (o *out) finishStream(st *stream) {
 	b := o.pendingBuf()
 	n := len(b.B)
 	b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), st.flag)
+	o.ends.mark(len(b.B))
 	o.size.Add(int64(len(b.B) - n))
 	o.addTxn(st.pieceTxn(), o.conn.relay.now())
 	st.done = true
@@ -291,14 +308,20 @@ func (o *out) streamData(from *Worker, st *stream, p []byte) {
 		return
 	}
 	o.size.Add(int64(len(p)))
-	if o.onWire(st) {
-		o.cutLongPiece(st)
-	}
-	if o.onWire(st) {
-		o.writeStreamData(st, p)
-	} else {
-		st.wait.B = append(st.wait.B, p...)
-		o.queueStream(st)
+	for {
+		if o.onWire(st) {
+			o.cutLongPiece(st)
+		}
+		if !o.onWire(st) {
+			st.wait.B = append(st.wait.B, p...)
+			o.queueStream(st)
+			break
+		}
+		n := o.pieceRoom(st, len(p))
+		o.writeStreamData(st, p[:n])
+		if p = p[n:]; len(p) == 0 {
+			break
+		}
 	}
 	o.unlockAndWake(from)
 }
@@ -370,16 +393,17 @@ func (o *out) yield(from *Worker, st *stream) {
 	o.unlockAndWake(from)
 }
 
-// take hands the driver the queued wire bytes; it must return the buffer
-// with release.
-func (o *out) take() *bytebufferpool.ByteBuffer {
+// take hands the driver the queued wire bytes, and where frames end in
+// them on a framed connection; it must return the buffer with release.
+func (o *out) take() (*bytebufferpool.ByteBuffer, []int) {
 	o.mu.Lock()
 	b := o.pending
 	o.pending = nil
 	o.woken = false
 	o.taken = b != nil
+	ends := o.ends.take()
 	o.mu.Unlock()
-	return b
+	return b, ends
 }
 
 // hasPending reports whether wire bytes wait for the driver.
@@ -399,6 +423,7 @@ func (o *out) release(b *bytebufferpool.ByteBuffer, taken, held int) (left bool)
 	o.size.Add(-int64(taken))
 	o.held.Store(int64(held))
 	if taken >= len(b.B) {
+		o.ends.released(taken, 0)
 		pendingPool.Put(b)
 		return false
 	}
@@ -407,6 +432,7 @@ func (o *out) release(b *bytebufferpool.ByteBuffer, taken, held int) (left bool)
 		pendingPool.Put(b)
 		return false
 	}
+	o.ends.released(taken, len(b.B)-taken)
 	b.B = b.B[:copy(b.B, b.B[taken:])]
 	if o.pending != nil {
 		b.B = append(b.B, o.pending.B...)
@@ -466,6 +492,7 @@ func (o *out) shut(status *routeStatus) (failed []*txn, waiters []*Conn, acks []
 		return nil, nil, nil
 	}
 	o.closed = true
+	o.ends.at = nil
 	if o.pending != nil {
 		o.size.Add(-int64(len(o.pending.B)))
 		pendingPool.Put(o.pending)

@@ -137,6 +137,7 @@ func (r *Relay) newConn(link Link, remote netip.AddrPort, lis *Listener, peer Pe
 		c.link.Store(&link)
 	}
 	c.out.conn = c
+	c.out.ends.on = lis != nil && lis.WebSocket
 	now := r.now()
 	c.opened = now
 	c.lastActive.Store(now)

@@ -28,3 +28,61 @@ func (c *Conn) keepAlive(now int64) {
 		p.Ping()
 	}
 }
+
+// messageEnds records where frames end in an out's pending bytes, for a
+// link that sends each frame as one message (only then is it on): the
+// driver of a WebSocket connection ends a message at each of them.
+// Guarded by the out's mutex.
+type messageEnds struct {
+	on    bool
+	at    []int // offsets in pending
+	given []int // offsets in the buffer take handed the driver
+}
+
+// mark records that a frame ends at offset n of pending.
+func (m *messageEnds) mark(n int) {
+	if m.on {
+		m.at = append(m.at, n)
+	}
+}
+
+// take hands over the ends of the pending buffer the driver takes.
+func (m *messageEnds) take() []int {
+	if !m.on {
+		return nil
+	}
+	m.given, m.at = m.at, m.given[:0]
+	return m.given
+}
+
+// released accounts for a taken buffer coming back: its first taken bytes
+// went out, and its last rest bytes go back in front of the new pending.
+func (m *messageEnds) released(taken, rest int) {
+	if !m.on {
+		return
+	}
+	kept := m.given[:0]
+	for _, e := range m.given {
+		if e > taken {
+			kept = append(kept, e-taken)
+		}
+	}
+	if rest == 0 {
+		m.given = kept
+		return
+	}
+	for _, e := range m.at {
+		kept = append(kept, e+rest)
+	}
+	m.at, m.given = kept, m.at[:0]
+}
+
+// atomicMax is the longest body forwarded to c as one unit when a whole
+// chunk is in the read buffer: a WebSocket client's message limit may be
+// shorter than maxAtomic, and then the chunk streams and is cut.
+func (c *Conn) atomicMax() int64 {
+	if c.out.ends.on {
+		return min(maxAtomic, c.relay.cfg.WSMaxChunk)
+	}
+	return maxAtomic
+}

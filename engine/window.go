@@ -29,6 +29,30 @@ func (c *Conn) shared() bool { return c.isRelay() || c.relayed.Load() }
 // relayPiece is the longest piece of a chunk sent on a shared connection.
 func relayPiece(cfg *Config) int64 { return cfg.RelayWindow / 4 }
 
+// pieceLimit is the longest piece of a chunk this connection takes: a
+// WebSocket client's message limit, a relay's quarter window, or none
+// (0). Called with mu held.
+func (o *out) pieceLimit() int64 {
+	cfg := &o.conn.relay.cfg
+	switch {
+	case o.ends.on:
+		return cfg.WSMaxChunk
+	case o.conn.shared():
+		return relayPiece(cfg)
+	}
+	return 0
+}
+
+// pieceRoom is how many of n more body bytes of st fit in its open piece.
+// Called with mu held.
+func (o *out) pieceRoom(st *stream, n int) int {
+	limit := o.pieceLimit()
+	if limit == 0 || int64(n) <= limit-st.chunkBody || st.chunkBody >= limit {
+		return n
+	}
+	return int(limit - st.chunkBody)
+}
+
 // sharedLimit is the backlog toward one target past which a shared
 // connection sending to it is paused after all.
 func sharedLimit(cfg *Config) int64 { return cfg.HighWater + 4*cfg.RelayWindow }
@@ -148,12 +172,14 @@ func sendAcks(w *Worker, acks []heldAck) {
 // hasAcks reports whether 200s are held here. Called with mu held.
 func (o *out) hasAcks() bool { return len(o.acks) > 0 }
 
-// cutLongPiece cuts the open piece of st once it carried relayPiece bytes
-// on a shared connection, before more of it is written, so that its 200
-// comes back while the rest of the chunk is still arriving. What waits
-// behind st goes first. Called with mu held.
+// cutLongPiece cuts the open piece of st once it carried pieceLimit
+// bytes, before more of it is written: on a shared connection so that its
+// 200 comes back while the rest of the chunk is still arriving, toward a
+// WebSocket client so that each piece fits one message. What waits behind
+// st goes first. Called with mu held.
 func (o *out) cutLongPiece(st *stream) {
-	if o.open != st || !st.headerOut || st.chunkBody < relayPiece(&o.conn.relay.cfg) || !o.conn.shared() {
+	limit := o.pieceLimit()
+	if o.open != st || !st.headerOut || limit == 0 || st.chunkBody < limit {
 		return
 	}
 	o.cutPiece(st)

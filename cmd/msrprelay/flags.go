@@ -47,6 +47,11 @@ type options struct {
 	relayWindow     int64
 	shutdownGrace   time.Duration
 
+	wsOrigins    string
+	wsMaxChunk   int64
+	wsMaxMessage int64
+	wsPing       time.Duration
+
 	tlsCert          string
 	tlsKey           string
 	tlsCA            string
@@ -84,7 +89,7 @@ flags:
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.config, "config", "", "YAML file whose keys are these flag names (flags win)")
-	fs.Var(&o.listen, "listen", "[tcp://|tls://]HOST:PORT to accept on; repeatable (default 0.0.0.0:2855)")
+	fs.Var(&o.listen, "listen", "[tcp://|tls://|ws://|wss://]HOST:PORT to accept on; repeatable (default 0.0.0.0:2855); ws and wss take MSRP over WebSocket (RFC 7977) from browsers")
 	fs.StringVar(&o.transport, "transport", "tls", "transport for a --listen without scheme: tls (msrps) or tcp (msrp, labs and tests)")
 	fs.StringVar(&o.hostname, "hostname", "", "host name in Use-Path URIs and recognised in To-Path (default: the machine's host name)")
 	fs.StringVar(&o.realm, "realm", "", "digest realm (default: the host of the AUTH To-Path, i.e. the user's domain)")
@@ -123,6 +128,10 @@ flags:
 	fs.Int64Var(&o.lowWater, "low-water", 256<<10, "bytes queued below which paused senders resume")
 	fs.Int64Var(&o.relayWindow, "relay-window", 1<<20, "bytes of one client's chunks on a connection shared with another relay that may wait for their 200s before the client pauses")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, time for transfers in flight to finish")
+	fs.StringVar(&o.wsOrigins, "ws-origins", "", "comma-separated Origin values a WebSocket upgrade may carry, e.g. https://chat.example.com (default: any; browsers send the page's origin)")
+	fs.Int64Var(&o.wsMaxChunk, "ws-max-chunk", 64<<10, "longest chunk body sent to a WebSocket client: each chunk is one WebSocket message, longer ones are cut")
+	fs.Int64Var(&o.wsMaxMessage, "ws-max-message", 16<<20, "longest WebSocket message (and frame) a client may send; the connection is closed with code 1009 above")
+	fs.DurationVar(&o.wsPing, "ws-ping", 30*time.Second, "ping a WebSocket connection after this much silence, so proxies keep it open")
 	return fs
 }
 
@@ -164,6 +173,10 @@ func (o *options) check() error {
 		return fmt.Errorf("need --low-water (%d) < --high-water (%d): senders resume below the low mark and pause above the high one", o.lowWater, o.highWater)
 	case o.maxAuthFailures <= 0:
 		return fmt.Errorf("--max-auth-failures (%d) must be at least 1", o.maxAuthFailures)
+	case o.wsMaxChunk < 2048:
+		return fmt.Errorf("--ws-max-chunk (%d) must be at least 2048 bytes (RFC 4975 §7.1.1: chunks are not cut shorter)", o.wsMaxChunk)
+	case o.wsMaxMessage < o.wsMaxChunk:
+		return fmt.Errorf("--ws-max-message (%d) must be at least --ws-max-chunk (%d)", o.wsMaxMessage, o.wsMaxChunk)
 	}
 	return o.checkDatabases()
 }

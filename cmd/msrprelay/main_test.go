@@ -39,7 +39,12 @@ func TestConfigFileAndFlags(t *testing.T) {
 	if err != nil || ls[0].secure || !ls[1].secure || ls[1].addr.Port() != 2 || !ls[2].addr.Addr().IsUnspecified() {
 		t.Fatalf("%+v %v", ls, err)
 	}
-	for _, bad := range []string{"udp://1.2.3.4:5", "nohost", "example.com:80"} {
+	ls, err = parseListens([]string{"ws://127.0.0.1:80", "wss://127.0.0.1:443"}, "tls")
+	if err != nil || ls[0].secure || !ls[0].websocket || !ls[1].secure || !ls[1].websocket ||
+		driverListens(ls)[0] != "ws://127.0.0.1:80" || driverListens(ls)[1] != "wss://127.0.0.1:443" || !engineListeners(ls)[1].WebSocket {
+		t.Fatalf("%+v %v", ls, err)
+	}
+	for _, bad := range []string{"udp://1.2.3.4:5", "nohost", "example.com:80", "http://127.0.0.1:80"} {
 		if _, err := parseListens([]string{bad}, "tcp"); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -411,6 +416,8 @@ func TestConfigMistakesNamed(t *testing.T) {
 	}{
 		{[]string{"--low-water", "2000000", "--high-water", "1000000"}, []string{"--low-water", "--high-water"}},
 		{[]string{"--relay-window", "100"}, []string{"--relay-window", "8192"}},
+		{[]string{"--ws-max-chunk", "1000"}, []string{"--ws-max-chunk", "2048"}},
+		{[]string{"--ws-max-message", "4096", "--ws-max-chunk", "8192"}, []string{"--ws-max-message", "--ws-max-chunk"}},
 		{[]string{"--expires-min", "1h", "--expires-default", "30m"}, []string{"--expires-min", "--expires-default"}},
 		{[]string{"--config", yml}, []string{"expires-default", "duration with its unit"}},
 	}

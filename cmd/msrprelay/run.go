@@ -199,14 +199,29 @@ func relayConfig(o *options, listens []listen, log zerolog.Logger) (engine.Confi
 		TransactionTimeout: o.txnTimeout, ProbationTimeout: o.probation, IdleTimeout: o.idleTimeout,
 		HopIdleTimeout: o.hopIdleTimeout, MaxNextHops: o.maxNextHops, MaxDialsPerSession: o.maxSessionDials, DialBackoff: o.dialBackoff,
 		NonceTTL: o.nonceTTL, MaxAuthFailures: o.maxAuthFailures, AllowMethods: splitList(o.allowMethods),
-		HighWater: o.highWater, LowWater: o.lowWater, RelayWindow: o.relayWindow, Logger: log,
+		HighWater: o.highWater, LowWater: o.lowWater, RelayWindow: o.relayWindow,
+		WSMaxChunk: o.wsMaxChunk, WSPing: o.wsPing, Logger: log,
 	}, nil
 }
 
 // listen is one --listen value.
 type listen struct {
-	secure bool
-	addr   netip.AddrPort
+	secure    bool
+	websocket bool
+	addr      netip.AddrPort
+}
+
+// scheme is the listen spec's scheme: tcp, tls, ws or wss.
+func (l listen) scheme() string {
+	switch {
+	case l.websocket && l.secure:
+		return "wss"
+	case l.websocket:
+		return "ws"
+	case l.secure:
+		return "tls"
+	}
+	return "tcp"
 }
 
 func parseListens(specs []string, transport string) ([]listen, error) {
@@ -219,8 +234,8 @@ func parseListens(specs []string, transport string) ([]listen, error) {
 		if !ok {
 			scheme, hp = transport, s
 		}
-		if scheme != "tcp" && scheme != "tls" {
-			return nil, fmt.Errorf("--listen %q: scheme must be tcp:// or tls://", s)
+		if scheme != "tcp" && scheme != "tls" && scheme != "ws" && scheme != "wss" {
+			return nil, fmt.Errorf("--listen %q: scheme must be tcp://, tls://, ws:// or wss://", s)
 		}
 		host, port, err := net.SplitHostPort(hp)
 		if err != nil {
@@ -233,7 +248,7 @@ func parseListens(specs []string, transport string) ([]listen, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--listen %q: want an IP address and port: %w", s, err)
 		}
-		out = append(out, listen{secure: scheme == "tls", addr: ap})
+		out = append(out, listen{secure: scheme == "tls" || scheme == "wss", websocket: scheme == "ws" || scheme == "wss", addr: ap})
 	}
 	return out, nil
 }
@@ -241,7 +256,7 @@ func parseListens(specs []string, transport string) ([]listen, error) {
 func engineListeners(ls []listen) []engine.Listener {
 	var out []engine.Listener
 	for _, l := range ls {
-		out = append(out, engine.Listener{Secure: l.secure, Port: int(l.addr.Port())})
+		out = append(out, engine.Listener{Secure: l.secure, WebSocket: l.websocket, Port: int(l.addr.Port())})
 	}
 	return out
 }
@@ -249,11 +264,7 @@ func engineListeners(ls []listen) []engine.Listener {
 func driverListens(ls []listen) []string {
 	var out []string
 	for _, l := range ls {
-		scheme := "tcp://"
-		if l.secure {
-			scheme = "tls://"
-		}
-		out = append(out, scheme+l.addr.String())
+		out = append(out, l.scheme()+"://"+l.addr.String())
 	}
 	return out
 }

@@ -90,7 +90,7 @@ func (t *target) loadTarget(c Case) (load.Target, bool) {
 		lt = *t.tls
 	}
 	if t.child != nil {
-		lt.PID = t.child.pid()
+		lt.PID = t.child.PID()
 	}
 	return lt, true
 }

@@ -71,7 +71,7 @@ func runDensity(ctx context.Context, o Options) (*DensityReport, error) {
 			continue
 		}
 		t := load.Target{Name: engine, Addrs: []string{c.addr}, RealmHost: benchHost, User: benchUser,
-			Password: benchPassword, AuthForm: endpoint.FormRFC, PID: c.pid()}
+			Password: benchPassword, AuthForm: endpoint.FormRFC, PID: c.PID()}
 		do := load.DensityOptions{Sessions: o.Density}
 		if o.DensityActive {
 			do.Active = &load.Scenario{Name: fmt.Sprintf("%d/1", densityActivePairs), Pairs: densityActivePairs,

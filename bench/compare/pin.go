@@ -37,7 +37,7 @@ func pinTargets(targets []*target, relayCPU int) error {
 	for _, t := range targets {
 		pids := t.PIDs
 		if t.child != nil {
-			pids = []int{t.child.cmd.Process.Pid}
+			pids = []int{t.child.PID()}
 		}
 		for _, pid := range pids {
 			if err := pinProcess(pid, relayCPU); err != nil {

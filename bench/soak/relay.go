@@ -2,7 +2,6 @@ package soak
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -10,16 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/msrprelay/msrprelay/bench/proc"
 	"github.com/msrprelay/msrprelay/digest"
 )
 
@@ -30,9 +27,7 @@ const (
 
 // relayProc is the msrprelay process under test.
 type relayProc struct {
-	cmd      *exec.Cmd
-	done     chan struct{}
-	waitErr  error
+	*proc.Child
 	tcpAddr  string
 	tlsAddr  string
 	admin    string
@@ -42,23 +37,11 @@ type relayProc struct {
 	http     *http.Client
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startRelay starts bin in dir with a fresh credentials file, TCP and TLS
 // listeners, an admin listener and a 1 s shutdown grace. A port taken by
-// someone else between freePort and the relay's bind makes it exit at
-// once: it is retried on other ports.
+// someone else between proc.FreeAddr and the relay's bind makes it exit
+// at once: it is retried on other ports.
 func startRelay(bin, engine, dir string, extra []string) (*relayProc, error) {
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("msrprelay binary (run make build): %w", err)
-	}
 	var pw [12]byte
 	if _, err := io.ReadFull(rand.Reader, pw[:]); err != nil {
 		return nil, err
@@ -81,20 +64,19 @@ func startRelay(bin, engine, dir string, extra []string) (*relayProc, error) {
 }
 
 func tryStartRelay(bin, engine, dir, creds string, extra []string) (*relayProc, error) {
-	var ports [3]int
-	for i := range ports {
-		p, err := freePort()
+	var addrs [3]string
+	for i := range addrs {
+		a, err := proc.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
-		ports[i] = p
+		addrs[i] = a
 	}
 	r := &relayProc{
-		tcpAddr: "127.0.0.1:" + strconv.Itoa(ports[0]),
-		tlsAddr: "127.0.0.1:" + strconv.Itoa(ports[1]),
-		admin:   "127.0.0.1:" + strconv.Itoa(ports[2]),
+		tcpAddr: addrs[0],
+		tlsAddr: addrs[1],
+		admin:   addrs[2],
 		logPath: filepath.Join(dir, "msrprelay.log"),
-		done:    make(chan struct{}),
 		http:    &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
 	}
 	cert := filepath.Join(dir, "ephemeral.pem")
@@ -105,68 +87,19 @@ func tryStartRelay(bin, engine, dir, creds string, extra []string) (*relayProc, 
 		"--engine", engine, "--admin-listen", r.admin, "--admin-pprof", "--shutdown-grace", "1s",
 		"--tls-ephemeral-cert", cert, "--log-level", "info",
 	}
-	logf, err := os.OpenFile(r.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// Ready: both listeners, the certificate file and the metrics endpoint.
+	c, err := proc.Start(proc.Options{Name: "msrprelay", Path: bin, Args: append(args, extra...), Log: r.logPath,
+		Probe: func() error { return r.probe(cert) }, ReadyWithin: 15 * time.Second})
 	if err != nil {
 		return nil, err
 	}
-	r.cmd = exec.Command(bin, append(args, extra...)...)
-	r.cmd.Stdout, r.cmd.Stderr = logf, logf
-	// A soak killed outright (SIGKILL, SIGPIPE) must not leave its relay
-	// running: the relay is killed with it.
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start msrprelay: %w", err)
-	}
-	go func() {
-		r.waitErr = r.cmd.Wait()
-		logf.Close()
-		close(r.done)
-	}()
-	if err := r.waitReady(cert); err != nil {
-		r.kill()
-		return nil, err
-	}
+	r.Child = c
 	return r, nil
 }
 
-func (r *relayProc) pid() int { return r.cmd.Process.Pid }
-
-func (r *relayProc) exited() bool {
-	select {
-	case <-r.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// waitReady waits up to 15 s for both listeners, the certificate file and
-// the metrics endpoint.
-func (r *relayProc) waitReady(cert string) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if r.exited() {
-			return fmt.Errorf("msrprelay exited at start (%v); log: %s", r.waitErr, tail(r.logPath, 5))
-		}
-		err := r.probe(cert)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("msrprelay not ready: %w", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func (r *relayProc) probe(cert string) error {
-	for _, a := range []string{r.tcpAddr, r.tlsAddr} {
-		nc, err := net.DialTimeout("tcp", a, time.Second)
-		if err != nil {
-			return err
-		}
-		nc.Close()
+	if err := proc.Dials(r.tcpAddr, r.tlsAddr)(); err != nil {
+		return err
 	}
 	pem, err := os.ReadFile(cert)
 	if err != nil {
@@ -182,31 +115,9 @@ func (r *relayProc) probe(cert string) error {
 	return err
 }
 
-// stop sends SIGTERM and waits for the exit; exit status 0 within the
-// grace period (plus slack) is a clean stop.
-func (r *relayProc) stop() error {
-	if r.exited() {
-		return fmt.Errorf("msrprelay had already exited: %v", r.waitErr)
-	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-		if r.waitErr != nil {
-			return fmt.Errorf("msrprelay exited with %v after SIGTERM", r.waitErr)
-		}
-		return nil
-	case <-time.After(10 * time.Second):
-		r.kill()
-		return errors.New("msrprelay still running 10 s after SIGTERM (grace 1 s): killed")
-	}
-}
-
-func (r *relayProc) kill() {
-	if !r.exited() {
-		_ = r.cmd.Process.Kill()
-		<-r.done
-	}
-}
+// stopWithin is how long the relay, started with a 1 s shutdown grace,
+// may take to exit after SIGTERM: exit status 0 by then is a clean stop.
+const stopWithin = 10 * time.Second
 
 // metrics scrapes /metrics and returns every unlabelled sample.
 func (r *relayProc) metrics() (map[string]float64, error) {
@@ -288,11 +199,11 @@ type sample struct {
 func (r *relayProc) sample(ctx context.Context, at time.Duration) sample {
 	s := sample{at: at}
 	var err error
-	if s.rssKB, err = readRSS(r.pid()); err != nil {
+	if s.rssKB, err = proc.RSSKB(r.PID()); err != nil {
 		s.err = err
 		return s
 	}
-	if s.fds, err = countFDs(r.pid()); err != nil {
+	if s.fds, err = proc.FDs(r.PID()); err != nil {
 		s.err = err
 		return s
 	}
@@ -312,38 +223,4 @@ func (r *relayProc) sample(ctx context.Context, at time.Duration) sample {
 	s.sessions = int(m["msrprelay_sessions"])
 	s.heapKB = int64(m["go_memstats_heap_inuse_bytes"] / 1024)
 	return s
-}
-
-func readRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range bytes.Split(b, []byte{'\n'}) {
-		if v, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
-			f := bytes.Fields(v)
-			if len(f) > 0 {
-				return strconv.ParseInt(string(f[0]), 10, 64)
-			}
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for %d", pid)
-}
-
-func countFDs(pid int) (int, error) {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return 0, err
-	}
-	return len(ents), nil
-}
-
-// tail returns the last n lines of a file, joined by " | ".
-func tail(path string, n int) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
 }

@@ -169,13 +169,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	defer relay.kill()
+	defer relay.Kill()
 	var id [4]byte
 	_, _ = rand.Read(id[:])
 	r := &runner{cfg: cfg, relay: relay, runID: hex.EncodeToString(id[:]), fails: map[string]*failRec{}, statuses: map[string]int{}, scenes: map[*scene]struct{}{}}
 	out := cfg.Out
 	fmt.Fprintf(out, "soak: msrprelay %s (pid %d, engine %s) tcp %s tls %s admin %s; %d actors for %v, seed %d; log %s\n",
-		cfg.Msrprelay, relay.pid(), cfg.Engine, relay.tcpAddr, relay.tlsAddr, relay.admin, cfg.Actors, cfg.Duration, cfg.Seed, relay.logPath)
+		cfg.Msrprelay, relay.PID(), cfg.Engine, relay.tcpAddr, relay.tlsAddr, relay.admin, cfg.Actors, cfg.Duration, cfg.Seed, relay.logPath)
 
 	time.Sleep(500 * time.Millisecond)
 	base := relay.sample(ctx, 0)
@@ -208,7 +208,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			s := relay.sample(ctx, at)
 			samples = append(samples, s)
 			r.printSample(s)
-			if end || relay.exited() {
+			if end || relay.Exited() {
 				return
 			}
 		}
@@ -219,7 +219,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			rng := mrand.New(mrand.NewPCG(cfg.Seed, uint64(a)))
-			for loadCtx.Err() == nil && !relay.exited() {
+			for loadCtx.Err() == nil && !relay.Exited() {
 				r.runScenario(loadCtx, cfg.Mix.pick(rng), rng)
 				select {
 				case <-loadCtx.Done():
@@ -257,9 +257,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		r.liveErr = err2
 	}
 	counters, _ := relay.metrics()
-	if relay.exited() {
-		reasons = append(reasons, fmt.Sprintf("relay died during the run: %v", relay.waitErr))
-	} else if err := relay.stop(); err != nil {
+	if relay.Exited() {
+		reasons = append(reasons, fmt.Sprintf("relay died during the run: %v", relay.Err()))
+	} else if err := relay.Stop(stopWithin); err != nil {
 		reasons = append(reasons, err.Error())
 	}
 	reasons = append(reasons, r.verdict(samples, base, quiet, qok, counters)...)
@@ -308,7 +308,7 @@ func (r *runner) quiesce(ctx context.Context, base sample) (sample, bool) {
 		s := r.relay.sample(ctx, time.Since(r.start))
 		ok := s.err == nil && s.conns == 0 && s.sessions == 0 &&
 			s.fds <= base.fds+quiescentFDSlack && s.goroutines <= base.goroutines+quiescentGoroutSlack
-		if ok || time.Now().After(deadline) || r.relay.exited() {
+		if ok || time.Now().After(deadline) || r.relay.Exited() {
 			if s.err == nil {
 				fmt.Fprintf(r.cfg.Out, "%6.0fs  quiescent: rss %.1f MiB  fds %d  goroutines %d  conns %d  sessions %d\n",
 					s.at.Seconds(), float64(s.rssKB)/1024, s.fds, s.goroutines, s.conns, s.sessions)

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/msrprelay/msrprelay/bench/load"
+	"github.com/msrprelay/msrprelay/bench/proc"
 	"github.com/msrprelay/msrprelay/digest"
 	"github.com/msrprelay/msrprelay/engine/sqldb/dbtest"
 )
@@ -116,70 +112,17 @@ func relayArgs(b authBackend, addr, credentials string) []string {
 	return args
 }
 
-// benchRelay is a relay process an AUTH-rate run started.
-type benchRelay struct {
-	cmd  *exec.Cmd
-	addr string
-	log  string
-	done chan struct{}
-}
-
-// startBenchRelay starts bin with args (relayArgs for a free port) and
-// waits until it takes connections.
-func startBenchRelay(bin, dir string, args func(addr string) []string) (*benchRelay, error) {
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("msrprelay binary (run make build): %w", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// startBenchRelay starts bin with args (relayArgs for a free port), its
+// output in dir's msrprelay.log, and waits until it takes connections.
+func startBenchRelay(bin, dir string, args func(addr string) []string) (*proc.Child, string, error) {
+	addr, err := proc.FreeAddr()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	addr := l.Addr().String()
-	l.Close()
-	r := &benchRelay{addr: addr, log: filepath.Join(dir, "msrprelay.log"), done: make(chan struct{})}
-	logf, err := os.Create(r.log)
+	r, err := proc.Start(proc.Options{Name: "msrprelay", Path: bin, Args: args(addr),
+		Log: filepath.Join(dir, "msrprelay.log"), Probe: proc.Dials(addr), ReadyWithin: 15 * time.Second})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	r.cmd = exec.Command(bin, args(addr)...)
-	r.cmd.Stdout, r.cmd.Stderr = logf, logf
-	// A benchmark killed outright must not leave its relay running.
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start msrprelay: %w", err)
-	}
-	go func() {
-		_ = r.cmd.Wait()
-		logf.Close()
-		close(r.done)
-	}()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		select {
-		case <-r.done:
-			out, _ := os.ReadFile(r.log)
-			return nil, fmt.Errorf("msrprelay exited at start: %s", out)
-		default:
-		}
-		if nc, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			nc.Close()
-			return r, nil
-		}
-		if time.Now().After(deadline) {
-			r.stop()
-			return nil, errors.New("msrprelay not listening after 15 s")
-		}
-	}
-}
-
-func (r *benchRelay) pid() int { return r.cmd.Process.Pid }
-
-func (r *benchRelay) stop() {
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.done
-	}
+	return r, addr, nil
 }

@@ -94,12 +94,12 @@ func authRateOnce(ctx context.Context, b authBackend, bin, dir, credentials stri
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	relay, err := startBenchRelay(bin, dir, func(addr string) []string { return relayArgs(b, addr, credentials) })
+	relay, addr, err := startBenchRelay(bin, dir, func(addr string) []string { return relayArgs(b, addr, credentials) })
 	if err != nil {
 		return nil, err
 	}
-	defer relay.stop()
-	t := load.Target{Name: b.name, Addrs: []string{relay.addr}, RealmHost: authRealm}
+	defer relay.Stop(10 * time.Second)
+	t := load.Target{Name: b.name, Addrs: []string{addr}, RealmHost: authRealm}
 	if warmup > 0 {
 		w, err := load.AuthRate(ctx, t, load.Scenario{Name: "warm-up", Pairs: sc.Pairs, Duration: warmup}, users)
 		if err != nil {
@@ -109,7 +109,7 @@ func authRateOnce(ctx context.Context, b authBackend, bin, dir, credentials stri
 			return nil, fmt.Errorf("warm-up: %v (%s)", w.Errors, w.FirstError)
 		}
 	}
-	t.PID = relay.pid()
+	t.PID = relay.PID()
 	return load.AuthRate(ctx, t, sc, users)
 }
 

@@ -232,10 +232,7 @@ func (c *Conn) newSession(user, realm string, expires time.Duration, hard bool) 
 	s := &Session{id: newSessionID(), owner: c, user: user, realm: realm, created: r.now()}
 	s.hard.Store(hard)
 	s.expires.Store(s.created + int64(expires))
-	lis := c.lis
-	if lis == nil && len(r.listeners) > 0 {
-		lis = &r.listeners[0]
-	}
+	lis := r.sessionListener(c.lis)
 	scheme, port, transport := "msrp", 0, "tcp"
 	if lis != nil {
 		port, transport = lis.Port, lis.transport()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"net/netip"
 	"strings"
 	"sync"
@@ -37,8 +38,11 @@ type Dialer interface {
 type Listener struct {
 	Secure bool
 	Port   int
-	// WebSocket: MSRP over WebSocket (RFC 7977). Its URIs say ";ws", and
-	// each frame toward its connections is one WebSocket message.
+	// WebSocket: MSRP over WebSocket (RFC 7977); each frame toward its
+	// connections is one WebSocket message. Other relays and SIP clients
+	// cannot reach a WebSocket listener, so the sessions of its clients
+	// get URIs of a TCP or TLS listener (sessionListener); only a relay
+	// without one hands out ";ws" URIs.
 	WebSocket bool
 }
 
@@ -265,6 +269,34 @@ func (r *Relay) endSession(s *Session, why string) {
 	if r.cfg.Accounting != nil {
 		r.cfg.Accounting.Record(rec)
 	}
+}
+
+// sessionListener is the listener whose URI names a session AUTHed on a
+// connection from lis (nil: one this relay dialed): lis itself, or for a
+// WebSocket listener one that other relays and clients can reach, of the
+// same security if there is one.
+func (r *Relay) sessionListener(lis *Listener) *Listener {
+	if lis != nil && !lis.WebSocket {
+		return lis
+	}
+	var reachable *Listener
+	for i := range r.listeners {
+		l := &r.listeners[i]
+		switch {
+		case l.WebSocket:
+		case lis == nil || l.Secure == lis.Secure:
+			return l
+		case reachable == nil:
+			reachable = l
+		}
+	}
+	if reachable != nil || lis != nil {
+		return cmp.Or(reachable, lis)
+	}
+	if len(r.listeners) > 0 {
+		return &r.listeners[0]
+	}
+	return nil
 }
 
 // openedCounter is the connections_opened series a new connection counts

@@ -76,3 +76,32 @@ func TestMessageEndsOffRecordsNothing(t *testing.T) {
 		t.Fatalf("state %+v", m)
 	}
 }
+
+// TestSessionListenerReachable: a session AUTHed over WebSocket gets the
+// URI of a listener other relays can dial, of the same security when
+// there is one; a relay with only WebSocket listeners names its own.
+func TestSessionListenerReachable(t *testing.T) {
+	tcp := Listener{Port: 1}
+	tls := Listener{Port: 2, Secure: true}
+	ws := Listener{Port: 3, WebSocket: true}
+	wss := Listener{Port: 4, Secure: true, WebSocket: true}
+	tests := []struct {
+		name      string
+		listeners []Listener
+		from      *Listener
+		want      int // port
+	}{
+		{"tcp stays", []Listener{ws, tcp, tls}, &tcp, 1},
+		{"wss gets tls", []Listener{wss, tcp, tls}, &wss, 2},
+		{"ws gets tcp", []Listener{wss, tls, tcp, ws}, &ws, 1},
+		{"ws gets tls without tcp", []Listener{ws, tls}, &ws, 2},
+		{"wss alone", []Listener{wss}, &wss, 4},
+		{"dialed gets first reachable", []Listener{wss, tls}, nil, 2},
+	}
+	for _, tc := range tests {
+		r := &Relay{listeners: tc.listeners}
+		if got := r.sessionListener(tc.from); got == nil || got.Port != tc.want {
+			t.Errorf("%s: got %+v, want port %d", tc.name, got, tc.want)
+		}
+	}
+}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/msrprelay/msrprelay/endpoint"
@@ -52,87 +50,24 @@ func AuthRate(ctx context.Context, t Target, sc Scenario, users []AuthUser) (*Re
 		return nil, errors.New("an AUTH rate needs Pairs (parallel clients) and Duration")
 	}
 	d := newDialer(&t)
-	lat := newLatencyShards(sc.Pairs)
-	procs := procSet(append([]int{t.PID}, t.PIDs...))
-	if t.PID == 0 {
-		procs = procs[1:]
-	}
-	relay0, relayErr := procs.sample()
-	self0 := selfCPU()
-	var cnt authCounts
-	start := time.Now()
-	// AUTHs under way at the deadline finish: cutting them would count
-	// as failures what is only the end of the run.
-	deadline := start.Add(sc.Duration)
-	var wg sync.WaitGroup
-	for i := range sc.Pairs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := authClient{d: d, addr: t.Addrs[i%len(t.Addrs)], idx: i, stride: sc.Pairs, users: users, cnt: &cnt}
-			defer c.close()
-			us := make([]int64, 0, 64)
-			defer func() { lat.record(i, us) }()
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				took, ok := c.authOnce(ctx)
-				if !ok {
-					continue
-				}
-				us = append(us, took.Microseconds())
-				if len(us) == cap(us) {
-					lat.record(i, us)
-					us = us[:0]
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	wall := time.Since(start)
-	relay1, relayErr1 := procs.sample()
-	n := cnt.done.Load()
-	res := &Result{Target: t.Name, Scenario: sc.Name, Pairs: sc.Pairs, Window: 1, Topology: "auth",
-		Sent: n + cnt.failed.Load(), Delivered: n, Seconds: wall.Seconds(), At: start.UTC()}
-	res.MsgsPerSec = float64(n) / wall.Seconds()
-	res.Setup = Setup{Auths: int(n), Seconds: wall.Seconds(), AuthsPerSec: res.MsgsPerSec}
-	res.Latency = summarize(lat.merged())
-	res.Generator = usage(selfCPU()-self0, n, wall)
-	res.Errors, res.FirstError = cnt.errors()
-	if len(procs) > 0 && relayErr == nil && relayErr1 == nil {
-		u := usage(relay1.cpu-relay0.cpu, n, wall)
-		u.RSSStartKB, u.RSSEndKB = relay0.rssKB, relay1.rssKB
-		res.Relay = &u
-	}
+	cnt := newRateCounts(authFailureKinds[:]...)
+	res := measureRate(ctx, &t, sc, "auth", cnt, func(i int) rateClient {
+		return &authClient{d: d, addr: t.Addrs[i%len(t.Addrs)], idx: i, stride: sc.Pairs, users: users, cnt: cnt}
+	})
+	res.Setup = Setup{Auths: int(res.Delivered), Seconds: res.Seconds, AuthsPerSec: res.MsgsPerSec}
 	return res, ctx.Err()
 }
 
-// authCounts are an AUTH-rate run's counts, shared by its clients.
-type authCounts struct {
-	done, failed atomic.Int64
-	// dial: no connection; refused: the relay answered other than 401
-	// then 200; conn: the connection failed mid-exchange.
-	dial, refused, conn atomic.Int64
-	firstErr            atomic.Value
-}
+// The kinds of an AUTH-rate failure. dial: no connection; refused: the
+// relay answered other than 401 then 200; conn: the connection failed
+// mid-exchange.
+const (
+	authDial = iota
+	authRefused
+	authConn
+)
 
-func (c *authCounts) fail(kind *atomic.Int64, err error) {
-	c.failed.Add(1)
-	kind.Add(1)
-	c.firstErr.CompareAndSwap(nil, err.Error())
-}
-
-func (c *authCounts) errors() (map[string]int64, string) {
-	m := map[string]int64{}
-	for kind, n := range map[string]int64{"auth-dial": c.dial.Load(), "auth-refused": c.refused.Load(), "auth-conn": c.conn.Load()} {
-		if n > 0 {
-			m[kind] = n
-		}
-	}
-	if len(m) == 0 {
-		return nil, ""
-	}
-	first, _ := c.firstErr.Load().(string)
-	return m, first
-}
+var authFailureKinds = [...]string{authDial: "auth-dial", authRefused: "auth-refused", authConn: "auth-conn"}
 
 // authClient is one client of an AUTH-rate run: its connection, reused
 // for AuthsPerConn AUTHs, and which user it AUTHs as next.
@@ -141,7 +76,7 @@ type authClient struct {
 	addr        string
 	idx, stride int
 	users       []AuthUser
-	cnt         *authCounts
+	cnt         *rateCounts
 	nc          net.Conn
 	ec          *endpoint.Conn
 	from        string
@@ -156,17 +91,17 @@ func (c *authClient) close() {
 	}
 }
 
-// authOnce runs one AUTH exchange and reports how long it took and
+// exchange runs one AUTH exchange and reports how long it took and
 // whether it succeeded; a failure is counted, and the connection is
 // dropped, since what the relay makes of it next is not this run's
 // question.
-func (c *authClient) authOnce(ctx context.Context) (time.Duration, bool) {
+func (c *authClient) exchange(ctx context.Context) (time.Duration, bool) {
 	if c.nc == nil || c.onConn >= AuthsPerConn {
 		c.close()
 		nc, err := c.d.dial(ctx, c.addr)
 		if err != nil {
 			if ctx.Err() == nil {
-				c.cnt.fail(&c.cnt.dial, err)
+				c.cnt.fail(authDial, err)
 			}
 			return 0, false
 		}
@@ -188,13 +123,12 @@ func (c *authClient) authOnce(ctx context.Context) (time.Duration, bool) {
 		if ctx.Err() != nil {
 			return 0, false
 		}
-		kind := &c.cnt.conn
+		kind := authConn
 		if errors.Is(err, endpoint.ErrAuth) {
-			kind = &c.cnt.refused
+			kind = authRefused
 		}
 		c.cnt.fail(kind, fmt.Errorf("client %d, user %s: %w", c.idx, u.Name, err))
 		return 0, false
 	}
-	c.cnt.done.Add(1)
 	return took, true
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/msrprelay/msrprelay/bench/proc"
 	"github.com/msrprelay/msrprelay/codec"
 	"github.com/msrprelay/msrprelay/endpoint"
 )
@@ -84,7 +85,7 @@ func Density(ctx context.Context, t Target, o DensityOptions) (*DensityResult, e
 	}
 	res := &DensityResult{Target: t.Name, Sessions: o.Sessions}
 	if t.PID != 0 {
-		kb, err := readRSS(t.PID)
+		kb, err := proc.RSSKB(t.PID)
 		if err != nil {
 			return nil, fmt.Errorf("relay rss: %w", err)
 		}
@@ -155,7 +156,7 @@ func Density(ctx context.Context, t Target, o DensityOptions) (*DensityResult, e
 	case <-time.After(o.Settle):
 	}
 	if t.PID != 0 {
-		kb, err := readRSS(t.PID)
+		kb, err := proc.RSSKB(t.PID)
 		if err != nil {
 			return res, fmt.Errorf("relay rss: %w", err)
 		}

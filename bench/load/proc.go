@@ -1,17 +1,13 @@
 package load
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"syscall"
 	"time"
-)
 
-// clockTicks is USER_HZ, the unit of /proc/PID/stat times: 100 on every
-// Linux this runs on (it is fixed by the kernel ABI, not by HZ).
-const clockTicks = 100
+	"github.com/msrprelay/msrprelay/bench/proc"
+)
 
 // procSample is a process's CPU time and resident memory at one moment.
 type procSample struct {
@@ -21,44 +17,13 @@ type procSample struct {
 
 // sampleProc reads utime+stime of every thread of pid and its VmRSS.
 func sampleProc(pid int) (procSample, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	cpu, err := proc.CPU(pid)
 	if err != nil {
 		return procSample{}, fmt.Errorf("relay cpu: %w", err)
 	}
-	// The command name may hold spaces: fields count from the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return procSample{}, fmt.Errorf("relay cpu: malformed /proc/%d/stat", pid)
-	}
-	f := bytes.Fields(b[i+1:])
-	// After ')': state is field 3, utime 14 and stime 15 (1-based).
-	if len(f) < 13 {
-		return procSample{}, fmt.Errorf("relay cpu: short /proc/%d/stat", pid)
-	}
-	ut, err1 := strconv.ParseInt(string(f[11]), 10, 64)
-	st, err2 := strconv.ParseInt(string(f[12]), 10, 64)
-	if err1 != nil || err2 != nil {
-		return procSample{}, fmt.Errorf("relay cpu: malformed /proc/%d/stat times", pid)
-	}
-	s := procSample{cpu: time.Duration(ut+st) * time.Second / clockTicks}
-	s.rssKB, _ = readRSS(pid)
+	s := procSample{cpu: cpu}
+	s.rssKB, _ = proc.RSSKB(pid)
 	return s, nil
-}
-
-func readRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range bytes.Split(b, []byte{'\n'}) {
-		if v, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
-			f := bytes.Fields(v)
-			if len(f) > 0 {
-				return strconv.ParseInt(string(f[0]), 10, 64)
-			}
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for %d", pid)
 }
 
 // selfCPU is this process's user+system time. getrusage has microsecond
@@ -73,6 +38,14 @@ func selfCPU() time.Duration {
 
 // procSet samples a relay that may run as several processes.
 type procSet []int
+
+// procs are the target's processes that are known: PID, if set, and PIDs.
+func (t *Target) procs() procSet {
+	if t.PID == 0 {
+		return procSet(t.PIDs)
+	}
+	return procSet(append([]int{t.PID}, t.PIDs...))
+}
 
 func (p procSet) sample() (procSample, error) {
 	var tot procSample
@@ -91,11 +64,50 @@ func (p procSet) sample() (procSample, error) {
 func (p procSet) rss() int64 {
 	var kb int64
 	for _, pid := range p {
-		n, err := readRSS(pid)
+		n, err := proc.RSSKB(pid)
 		if err != nil {
 			return 0
 		}
 		kb += n
 	}
 	return kb
+}
+
+// cpuMeter measures what a run costs the relay's processes and this
+// generator between start and stop.
+type cpuMeter struct {
+	procs          procSet
+	relay0, relay1 procSample
+	relayErr       error
+	self0, self1   time.Duration
+}
+
+func startMeter(t *Target) *cpuMeter {
+	m := &cpuMeter{procs: t.procs()}
+	m.relay0, m.relayErr = m.procs.sample()
+	m.self0 = selfCPU()
+	return m
+}
+
+func (m *cpuMeter) stop() {
+	var err error
+	m.relay1, err = m.procs.sample()
+	m.relayErr = errors.Join(m.relayErr, err)
+	m.self1 = selfCPU()
+}
+
+// generator is this process's CPU over msgs messages in wall.
+func (m *cpuMeter) generator(msgs int64, wall time.Duration) Usage {
+	return usage(m.self1-m.self0, msgs, wall)
+}
+
+// relay is the relay's CPU and memory over msgs messages in wall; nil
+// when its processes are not known or could not be read.
+func (m *cpuMeter) relay(msgs int64, wall time.Duration) *Usage {
+	if len(m.procs) == 0 || m.relayErr != nil {
+		return nil
+	}
+	u := usage(m.relay1.cpu-m.relay0.cpu, msgs, wall)
+	u.RSSStartKB, u.RSSEndKB = m.relay0.rssKB, m.relay1.rssKB
+	return &u
 }

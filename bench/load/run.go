@@ -87,12 +87,7 @@ func Run(ctx context.Context, t Target, sc Scenario) (*Result, error) {
 // traffic runs the traffic phase and fills in the measurements; it
 // reports whether the run was cut short by a stall.
 func traffic(ctx context.Context, rs *runState, pairs []*pair, t *Target, res *Result) (stalled bool) {
-	procs := procSet(append([]int{t.PID}, t.PIDs...))
-	if t.PID == 0 {
-		procs = procs[1:]
-	}
-	relay0, relayErr := procs.sample()
-	self0 := selfCPU()
+	m := startMeter(t)
 	var interval time.Duration
 	if rs.sc.Rate > 0 {
 		interval = time.Duration(float64(len(pairs)) / rs.sc.Rate * float64(time.Second))
@@ -107,7 +102,7 @@ func traffic(ctx context.Context, rs *runState, pairs []*pair, t *Target, res *R
 		go func() { defer wg.Done(); p.send(rs, interval, phase) }()
 	}
 	var rssMax int64
-	stalled = supervise(ctx, rs, pairs, func() { rssMax = max(rssMax, procs.rss()) })
+	stalled = supervise(ctx, rs, pairs, func() { rssMax = max(rssMax, m.procs.rss()) })
 	wall := time.Since(rs.start)
 	var last time.Duration
 	for _, p := range pairs {
@@ -116,8 +111,7 @@ func traffic(ctx context.Context, rs *runState, pairs []*pair, t *Target, res *R
 	if last == 0 || stalled {
 		last = wall
 	}
-	relay1, relayErr1 := procs.sample()
-	self1 := selfCPU()
+	m.stop()
 	for _, p := range pairs {
 		p.close()
 	}
@@ -133,12 +127,9 @@ func traffic(ctx context.Context, rs *runState, pairs []*pair, t *Target, res *R
 		res.MBPerSec = res.MsgsPerSec * float64(rs.sc.BodySize) / 1e6
 	}
 	res.Latency = summarize(rs.lat.merged())
-	res.Generator = usage(self1-self0, delivered, wall)
-	if len(procs) > 0 && relayErr == nil && relayErr1 == nil {
-		u := usage(relay1.cpu-relay0.cpu, delivered, wall)
-		u.RSSStartKB, u.RSSEndKB = relay0.rssKB, relay1.rssKB
-		u.RSSMaxKB = max(rssMax, relay0.rssKB, relay1.rssKB)
-		res.Relay = &u
+	res.Generator = m.generator(delivered, wall)
+	if res.Relay = m.relay(delivered, wall); res.Relay != nil {
+		res.Relay.RSSMaxKB = max(rssMax, res.Relay.RSSStartKB, res.Relay.RSSEndKB)
 	}
 	return stalled
 }

@@ -140,6 +140,26 @@ func (m *txMsg) unanswered() int {
 	return n
 }
 
+// lostChunk is the first chunk of m the relay accepted (200) that
+// neither arrived whole (got: what the receiver got) nor is covered by a
+// failure REPORT.
+func (m *txMsg) lostChunk(got spans) (*txChunk, bool) {
+	for _, c := range m.chunks {
+		if c.code == 200 && uncovered(c.first, c.last, got, m.failed) {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// received is what of message id ep has got whole, piece by piece.
+func (ep *endpoint) received(id string) spans {
+	if rx := ep.rx[id]; rx != nil {
+		return rx.got
+	}
+	return nil
+}
+
 // rxMsg is a message an endpoint receives.
 type rxMsg struct {
 	total    int64

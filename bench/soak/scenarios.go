@@ -187,18 +187,12 @@ func (s *scene) checkMsg(m *txMsg, from, to *endpoint, wantSuccess, healthy bool
 	if healthy && len(m.failed) > 0 {
 		s.fail("report", "%s: failure REPORT %q for %s (%d bytes) between healthy endpoints", from.name, m.status, m.id, m.total)
 	}
+	got := to.received(m.id)
+	if c, lost := m.lostChunk(got); lost {
+		s.fail("lost", "%s -> %s: %s bytes %d-%d of %d accepted (200) but never arrived whole, no failure REPORT (received %v, reported %v)",
+			from.name, to.name, m.id, c.first, c.last, m.total, got, m.failed)
+	}
 	rx := to.rx[m.id]
-	var got spans
-	if rx != nil {
-		got = rx.got
-	}
-	for _, c := range m.chunks {
-		if c.code == 200 && uncovered(c.first, c.last, got, m.failed) {
-			s.fail("lost", "%s -> %s: %s bytes %d-%d of %d accepted (200) but never arrived whole, no failure REPORT (received %v, reported %v)",
-				from.name, to.name, m.id, c.first, c.last, m.total, got, m.failed)
-			break
-		}
-	}
 	delivered := rx != nil && rx.complete
 	if delivered && wantSuccess && !m.success {
 		s.fail("report-lost", "%s: %s arrived whole but its success REPORT never came back", from.name, m.id)
@@ -522,17 +516,8 @@ func (s *scene) receiverDrop(ctx context.Context, rng *rand.Rand) {
 	}
 	s.r.stats.receiverDrops.Add(1)
 	explained := func() bool {
-		rx := bob.rx[m.id]
-		var got spans
-		if rx != nil {
-			got = rx.got
-		}
-		for _, c := range m.chunks {
-			if c.code == 200 && uncovered(c.first, c.last, got, m.failed) {
-				return false
-			}
-		}
-		return true
+		_, lost := m.lostChunk(bob.received(m.id))
+		return !lost
 	}
 	done := s.wait(time.Now().Add(drainTimeout), func() bool {
 		return alice.closed || bob.closed && m.unanswered() == 0 && explained() && (len(m.failed) > 0 || m.refused > 0)

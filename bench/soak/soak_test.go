@@ -105,6 +105,39 @@ func TestSpans(t *testing.T) {
 	}
 }
 
+func TestLostChunk(t *testing.T) {
+	chunks := func() []*txChunk {
+		return []*txChunk{{first: 1, last: 100, code: 200}, {first: 101, last: 200, code: 200}, {first: 201, last: 300, code: 413}}
+	}
+	for _, c := range []struct {
+		name     string
+		got      spans
+		failed   spans
+		lost     bool
+		lostFrom int64
+	}{
+		{"all arrived", spans{{1, 200}}, nil, false, 0},
+		{"nothing arrived, nothing reported", nil, nil, true, 1},
+		{"second chunk short", spans{{1, 150}}, nil, true, 101},
+		{"the missing part reported", spans{{1, 150}}, spans{{151, 200}}, false, 0},
+		{"all reported", nil, spans{{1, 300}}, false, 0},
+		{"a refused chunk is not lost", spans{{1, 200}}, nil, false, 0},
+	} {
+		m := &txMsg{chunks: chunks(), failed: c.failed}
+		ch, lost := m.lostChunk(c.got)
+		if lost != c.lost || lost && ch.first != c.lostFrom {
+			t.Errorf("%s: lostChunk = %v %v, want %v from %d", c.name, ch, lost, c.lost, c.lostFrom)
+		}
+	}
+	ep := &endpoint{rx: map[string]*rxMsg{"a": {got: spans{{1, 5}}}}}
+	if got := ep.received("a"); len(got) != 1 || got[0] != (span{1, 5}) {
+		t.Errorf("received(a) = %v", got)
+	}
+	if got := ep.received("b"); got != nil {
+		t.Errorf("received(b) = %v, want nothing", got)
+	}
+}
+
 func TestParseByteRange(t *testing.T) {
 	for in, want := range map[string]byteRange{
 		"1-65536/4000000": {1, 65536, 4000000},

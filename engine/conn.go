@@ -100,12 +100,13 @@ func (c *Conn) putIn() {
 // inbound is the frame being received.
 type inbound struct {
 	mode inMode
-	// For modeCollect: the forwarded frame being assembled.
-	buf    *bytebufferpool.ByteBuffer
+	// target is where the frame goes (modeCollect and modeStream).
 	target *Conn
-	txn    *txn
-	tid    tid // the tid the forwarded frame ends with
-	head   int // header bytes in buf: the body follows
+	// For modeCollect: the forwarded frame being assembled.
+	buf  *bytebufferpool.ByteBuffer
+	txn  *txn
+	tid  tid // the tid the forwarded frame ends with
+	head int // header bytes in buf: the body follows
 	// For modeStream.
 	st *stream
 	// For every mode: the sessions the frame counts toward.
@@ -254,7 +255,7 @@ func (c *Conn) receiveBody(w *Worker, buf []byte) (int, error) {
 	}
 	if r.End == 0 {
 		if c.in.cur.mode == modeStream {
-			c.checkBackpressure(w, c.in.cur.st.out.conn)
+			c.checkBackpressure(w, c.in.cur.target)
 		}
 		return r.Body, nil
 	}
@@ -300,7 +301,7 @@ func (c *Conn) finishInbound(w *Worker, flag byte) {
 		waitPool.Put(cur.buf)
 	case modeStream:
 		cur.st.out.streamEnd(w, cur.st, flag)
-		c.checkBackpressure(w, cur.st.out.conn)
+		c.checkBackpressure(w, cur.target)
 	}
 	*cur = inbound{}
 }
@@ -355,6 +356,17 @@ func (c *Conn) resume() {
 		}
 	}
 }
+
+// now, config and failTxn are what the connection's out asks of it
+// (outOwner, out.go).
+func (c *Conn) now() int64      { return c.relay.now() }
+func (c *Conn) config() *Config { return &c.relay.cfg }
+func (c *Conn) failTxn(w *Worker, t *txn, code int, reason string) {
+	c.relay.failTxn(w, t, code, reason)
+}
+
+// lastHeard is when bytes last arrived on the connection (sender, out.go).
+func (c *Conn) lastHeard() int64 { return c.lastActive.Load() }
 
 func (c *Conn) wake(from *Worker) {
 	if l := c.link.Load(); l != nil && !c.closed.Load() {
@@ -553,8 +565,8 @@ func (cur *inbound) ackTarget() *Conn {
 	case modeCollect:
 		return cur.target
 	case modeStream:
-		if cur.st != nil && cur.st.out != nil {
-			return cur.st.out.conn
+		if cur.st != nil {
+			return cur.target
 		}
 	}
 	return nil

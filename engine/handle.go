@@ -178,6 +178,7 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 	}
 	c.in.scan.Watch(st.prefix.bytes())
 	c.in.cur.mode = modeStream
+	c.in.cur.target = rt.target
 	c.in.cur.st = st
 	return 0
 }
@@ -231,7 +232,7 @@ func (c *Conn) ackLater(f *codec.Frame, rt *route) {
 // with other sessions (window.go).
 func (c *Conn) sendAck(w *Worker, target *Conn) {
 	if b := c.in.cur.ack; b != nil {
-		if target == nil || target == c || !c.shared() || !target.out.holdAck(c, b.B) {
+		if target == nil || target == c || !c.shared() || !target.out.holdAck(&c.out, b.B) {
 			c.answer(w, b.B)
 		}
 		waitPool.Put(b)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,7 +40,7 @@ const maxPooled = 4 << 20
 // new transaction id (RFC 4975 §7.1.1, RFC 4976 §6.4.1).
 type out struct {
 	mu      sync.Mutex
-	conn    *Conn
+	owner   outOwner
 	pending *bytebufferpool.ByteBuffer // wire bytes for the driver, in order
 	open    *stream
 	queue   []outItem
@@ -52,7 +53,7 @@ type out struct {
 	size atomic.Int64
 	held atomic.Int64
 
-	waiters []*Conn // paused senders to resume when this drains
+	waiters []sender // paused senders to resume when this drains
 	txns    txnTable
 	// streams are the chunks attached here and not yet ended: open,
 	// queued, or idle between a cut and their sender's next bytes. A
@@ -64,6 +65,31 @@ type out struct {
 	// ends are where frames end in pending, for a link that sends each
 	// frame as one message (websocket.go).
 	ends messageEnds
+}
+
+// outOwner is what an out asks of the connection it belongs to (*Conn):
+// the out reaches no further up than this.
+type outOwner interface {
+	// now is the relay's clock, in nanoseconds.
+	now() int64
+	// config is the relay's policy: the out's limits and timeouts.
+	config() *Config
+	// shared reports whether the connection carries other relays'
+	// traffic (window.go).
+	shared() bool
+	// wake asks the connection's driver for a Flush.
+	wake(from *Worker)
+	// failTxn ends a transaction that will get no good response.
+	failTxn(from *Worker, t *txn, code int, reason string)
+}
+
+// sender is a connection sending toward an out: it is resumed once the
+// out drains, and a chunk it stopped feeding is cut short.
+type sender interface {
+	Paused() bool
+	// lastHeard is when bytes last arrived on it (the relay's clock).
+	lastHeard() int64
+	resume()
 }
 
 // outItem is a waiting complete frame (buf) or a stream with data (st).
@@ -109,7 +135,7 @@ func (o *out) writeFrame(from *Worker, t *txn, parts ...[]byte) bool {
 			b.B = append(b.B, p...)
 		}
 		o.ends.mark(len(b.B))
-		o.addTxn(t, o.conn.relay.now())
+		o.addTxn(t, o.owner.now())
 	} else {
 		b := waitPool.Get()
 		for _, p := range parts {
@@ -166,7 +192,7 @@ const stallCut = 100 * time.Millisecond
 // 4975 §7.1.1; holding a connection for a stalled sender is worse.
 func (o *out) stalled(st *stream) bool {
 	s := st.sender
-	return s != nil && (s.Paused() || o.conn.relay.now()-s.lastActive.Load() >= int64(stallCut))
+	return s != nil && (s.Paused() || o.owner.now()-s.lastHeard() >= int64(stallCut))
 }
 
 // cutStalled cuts the open chunk if its sender stalled while something
@@ -187,7 +213,7 @@ func (o *out) cutPiece(st *stream) {
 	b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), '+')
 	o.ends.mark(len(b.B))
 	o.size.Add(int64(len(b.B) - n))
-	o.addTxn(st.pieceTxn(), o.conn.relay.now())
+	o.addTxn(st.pieceTxn(), o.owner.now())
 	st.nextPiece()
 	o.open = nil
 }
@@ -206,7 +232,7 @@ func (o *out) drainQueue() {
 			b.B = append(b.B, it.buf.B...)
 			o.ends.mark(len(b.B))
 			waitPool.Put(it.buf)
-			o.addTxn(it.txn, o.conn.relay.now())
+			o.addTxn(it.txn, o.owner.now())
 			continue
 		}
 		st := it.st
@@ -264,7 +290,7 @@ func (o *out) finishStream(st *stream) {
 	b.B = codec.AppendBodyEnd(b.B, st.tid.bytes(), st.flag)
 	o.ends.mark(len(b.B))
 	o.size.Add(int64(len(b.B) - n))
-	o.addTxn(st.pieceTxn(), o.conn.relay.now())
+	o.addTxn(st.pieceTxn(), o.owner.now())
 	st.done = true
 	o.detach(st)
 	o.open = nil
@@ -334,7 +360,7 @@ func (o *out) streamEnd(from *Worker, st *stream, flag byte) {
 		st.failed = nil
 		o.mu.Unlock()
 		if t != nil {
-			o.conn.relay.failTxn(from, t, status.code, status.reason)
+			o.owner.failTxn(from, t, status.code, status.reason)
 		}
 		return
 	}
@@ -345,6 +371,36 @@ func (o *out) streamEnd(from *Worker, st *stream, flag byte) {
 		o.queueStream(st)
 	}
 	o.unlockAndWake(from)
+}
+
+// collide handles a body that contains the stream's own end-line prefix:
+// the open piece (which may hold bytes up to the collision) is ended, and
+// later pieces use a fresh prefix, which the sender then watches instead.
+func (o *out) collide(from *Worker, st *stream) (newPrefix tid) {
+	o.mu.Lock()
+	if o.open == st && st.headerOut {
+		o.cutPiece(st)
+		if len(o.queue) > 0 {
+			st.queued = true
+			o.queue = append(o.queue, outItem{st: st})
+			o.drainQueue()
+		} else {
+			o.open = st
+		}
+	}
+	// Bytes waiting to go out under the new prefix must not hold it.
+	for newTIDPrefix(&st.prefix); bytes.Contains(st.wait.B, st.prefix.bytes()); {
+		newTIDPrefix(&st.prefix)
+	}
+	st.tid.withPiece(&st.prefix, st.pieces)
+	if st.pieces == 0 && !st.headerOut {
+		// The first piece's header is kept whole in hdr, tid included:
+		// it must carry the new one too (same length).
+		copy(st.hdr.B[len("MSRP "):], st.tid.bytes())
+	}
+	p := st.prefix
+	o.unlockAndWake(from)
+	return p
 }
 
 // onWire reports whether st's bytes may go on the wire now: its chunk is
@@ -376,7 +432,7 @@ func (o *out) unlockAndWake(from *Worker) {
 	wake := o.askFlush()
 	o.mu.Unlock()
 	if wake {
-		o.conn.wake(from)
+		o.owner.wake(from)
 	}
 }
 
@@ -444,18 +500,18 @@ func (o *out) release(b *bytebufferpool.ByteBuffer, taken, held int) (left bool)
 
 // addWaiter records a paused sender to resume when this drains. It reports
 // false when the connection has drained already (resume at once).
-func (o *out) addWaiter(c *Conn) bool {
+func (o *out) addWaiter(s sender) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closed || o.lowEnough(&o.conn.relay.cfg) {
+	if o.closed || o.lowEnough(o.owner.config()) {
 		return false
 	}
 	for _, w := range o.waiters {
-		if w == c {
+		if w == s {
 			return true
 		}
 	}
-	o.waiters = append(o.waiters, c)
+	o.waiters = append(o.waiters, s)
 	return true
 }
 
@@ -467,7 +523,7 @@ func (o *out) drained() (stillWaiting bool) {
 		o.mu.Unlock()
 		return false
 	}
-	if !o.lowEnough(&o.conn.relay.cfg) {
+	if !o.lowEnough(o.owner.config()) {
 		o.mu.Unlock()
 		return true
 	}
@@ -485,7 +541,7 @@ func (o *out) drained() (stillWaiting bool) {
 // senders still send is reported failed with status once they end the
 // chunk), waiting transactions fail, paused senders resume (to find the
 // target gone).
-func (o *out) shut(status *routeStatus) (failed []*txn, waiters []*Conn, acks []heldAck) {
+func (o *out) shut(status *routeStatus) (failed []*txn, waiters []sender, acks []heldAck) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -498,7 +554,7 @@ func (o *out) shut(status *routeStatus) (failed []*txn, waiters []*Conn, acks []
 		pendingPool.Put(o.pending)
 		o.pending = nil
 	}
-	now := o.conn.relay.now()
+	now := o.owner.now()
 	if o.open != nil && o.open.headerOut {
 		o.addTxn(o.open.pieceTxn(), now)
 	}

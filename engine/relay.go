@@ -140,7 +140,7 @@ func (r *Relay) newConn(link Link, remote netip.AddrPort, lis *Listener, peer Pe
 	if link != nil {
 		c.link.Store(&link)
 	}
-	c.out.conn = c
+	c.out.owner = c
 	c.out.ends.on = lis != nil && lis.WebSocket
 	now := r.now()
 	c.opened = now

@@ -1433,7 +1433,7 @@ func (m *sfModel) dump() string {
 		o.mu.Lock()
 		var ws []string
 		for _, w := range o.waiters {
-			ws = append(ws, name[w])
+			ws = append(ws, name[w.(*Conn)])
 		}
 		fmt.Fprintf(&b, "%s (conn %d): closed %v paused %v size %d held %d txns %d queue %d open %v waiters %v\n",
 			name[c], c.id, c.closed.Load(), c.Paused(), o.size.Load(), o.held.Load(), o.txns.len(), len(o.queue), o.open != nil, ws)

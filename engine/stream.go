@@ -16,7 +16,7 @@ import (
 // Fields below "out-owned" are guarded by the target out's mutex.
 type stream struct {
 	out    *out
-	sender *Conn // the connection the chunk arrives on
+	sender sender // the connection the chunk arrives on
 	// hdr is the forwarded header of the first piece, written by
 	// codec.AppendRewrite with Byte-Range third; the offsets let later
 	// pieces reuse it with their own tid and range.
@@ -132,36 +132,6 @@ func (st *stream) nextPiece() {
 	st.headerOut = false
 	st.pieces++
 	st.tid.withPiece(&st.prefix, st.pieces)
-}
-
-// collide handles a body that contains the stream's own end-line prefix:
-// the open piece (which may hold bytes up to the collision) is ended, and
-// later pieces use a fresh prefix, which the sender then watches instead.
-func (o *out) collide(from *Worker, st *stream) (newPrefix tid) {
-	o.mu.Lock()
-	if o.open == st && st.headerOut {
-		o.cutPiece(st)
-		if len(o.queue) > 0 {
-			st.queued = true
-			o.queue = append(o.queue, outItem{st: st})
-			o.drainQueue()
-		} else {
-			o.open = st
-		}
-	}
-	// Bytes waiting to go out under the new prefix must not hold it.
-	for newTIDPrefix(&st.prefix); bytes.Contains(st.wait.B, st.prefix.bytes()); {
-		newTIDPrefix(&st.prefix)
-	}
-	st.tid.withPiece(&st.prefix, st.pieces)
-	if st.pieces == 0 && !st.headerOut {
-		// The first piece's header is kept whole in hdr, tid included:
-		// it must carry the new one too (same length).
-		copy(st.hdr.B[len("MSRP "):], st.tid.bytes())
-	}
-	p := st.prefix
-	o.unlockAndWake(from)
-	return p
 }
 
 // release returns the stream's buffers once its sender is done with it. The

@@ -33,11 +33,11 @@ func relayPiece(cfg *Config) int64 { return cfg.RelayWindow / 4 }
 // WebSocket client's message limit, a relay's quarter window, or none
 // (0). Called with mu held.
 func (o *out) pieceLimit() int64 {
-	cfg := &o.conn.relay.cfg
+	cfg := o.owner.config()
 	switch {
 	case o.ends.on:
 		return cfg.WSMaxChunk
-	case o.conn.shared():
+	case o.owner.shared():
 		return relayPiece(cfg)
 	}
 	return 0
@@ -74,7 +74,7 @@ func (o *out) addTxn(t *txn, now int64) {
 	if t.kind != txnSend || t.fr != codec.ReportYes || t.rng.End < t.rng.Start || t.credit > 0 {
 		return
 	}
-	if org := t.origin; org != nil && !org.shared() && o.conn.shared() {
+	if org := t.origin; org != nil && !org.shared() && o.owner.shared() {
 		t.credit = t.rng.End - t.rng.Start + 1
 		org.inflight.Add(t.credit)
 	}
@@ -110,7 +110,7 @@ func (c *Conn) returnCredit(n int64) {
 // heldAck is a hop-by-hop 200 held back from a relay sending to a
 // congested target.
 type heldAck struct {
-	to    *Conn
+	to    *out
 	b     []byte
 	since int64
 }
@@ -122,12 +122,12 @@ const maxHeldAcks = 4096
 // holdAck keeps b, the 200 for a chunk from the shared connection to,
 // until this connection drains; it reports false when the 200 should go at
 // once (nothing congested here, or too many held already).
-func (o *out) holdAck(to *Conn, b []byte) bool {
-	cfg := &o.conn.relay.cfg
+func (o *out) holdAck(to *out, b []byte) bool {
+	cfg := o.owner.config()
 	o.mu.Lock()
 	hold := !o.closed && o.full(cfg) && len(o.acks) < maxHeldAcks
 	if hold {
-		o.acks = append(o.acks, heldAck{to: to, b: append([]byte(nil), b...), since: o.conn.relay.now()})
+		o.acks = append(o.acks, heldAck{to: to, b: append([]byte(nil), b...), since: o.owner.now()})
 	}
 	o.mu.Unlock()
 	return hold
@@ -148,7 +148,7 @@ func (o *out) releaseAcks(w *Worker) {
 // timeout: the relay that sent the chunk would otherwise time it out and
 // report a failure for bytes that are only slow.
 func (o *out) releaseAgedAcks(w *Worker, now int64) {
-	limit := int64(o.conn.relay.cfg.TransactionTimeout / 2)
+	limit := int64(o.owner.config().TransactionTimeout / 2)
 	o.mu.Lock()
 	n := 0
 	for n < len(o.acks) && now-o.acks[n].since >= limit {
@@ -165,7 +165,7 @@ func (o *out) releaseAgedAcks(w *Worker, now int64) {
 
 func sendAcks(w *Worker, acks []heldAck) {
 	for _, a := range acks {
-		a.to.out.writeFrame(w, nil, a.b)
+		a.to.writeFrame(w, nil, a.b)
 	}
 }
 

@@ -7,7 +7,7 @@ PKGS      := ./...
 # executions take 3-7 s per target on the 2-core machine.
 FUZZTIME  ?= 300000x
 # Fuzz targets: package:target pairs, each run for FUZZTIME by `make test`.
-FUZZ_TARGETS := ./codec:FuzzParse ./codec:FuzzBodyScanner ./codec:FuzzURI ./codec:FuzzDigest ./codec:FuzzByteRange ./digest:FuzzNonceCheck
+FUZZ_TARGETS := ./codec:FuzzParse ./codec:FuzzBodyScanner ./codec:FuzzURI ./codec:FuzzDigest ./codec:FuzzByteRange ./digest:FuzzNonceCheck ./wsshim:FuzzFeed
 
 .PHONY: all build test test-long stress soak deb run microbench bench bench-full fuzz fuzz-long lint vet fmt clean interop
 
@@ -17,7 +17,7 @@ build:
 	$(GO) build -o bin/ ./cmd/...
 
 # The allocation tests run without -race (the race detector allocates).
-ALLOC_PKGS := ./codec ./engine ./digest ./bench/load ./tlsshim
+ALLOC_PKGS := ./codec ./engine ./digest ./bench/load ./tlsshim ./wsshim
 
 test: lint
 	$(GO) test -race -count=1 $(PKGS)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/msrprelay/msrprelay/bench/compare"
@@ -15,15 +14,10 @@ import (
 
 func densityCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("msrpbench density", flag.ContinueOnError)
-	relay := fs.String("relay", "127.0.0.1:2855", "relay address, host:port (loopback only)")
-	user := fs.String("user", "", "AUTH user")
-	password := fs.String("password", "", "AUTH password")
-	realmHost := fs.String("realm-host", "", "host of the AUTH To-Path URI (the user's domain)")
-	authForm := fs.String("auth-form", "rfc", "Authorization form: rfc, msrplib or uri (Kamailio)")
+	tf := addTargetFlags(fs, "relay address, host:port (loopback only)", "relay process whose RSS is read")
 	sessions := fs.Int("sessions", 1000, "idle sessions to open (each holds two connections)")
 	parallel := fs.Int("parallel", 64, "sessions set up at once")
 	settle := fs.Duration("settle", 2*time.Second, "wait after the last session opened before reading the relay's RSS")
-	pid := fs.Int("relay-pid", 0, "relay process whose RSS is read")
 	active := fs.Int("active-pairs", 0, "pairs of a load run while the idle sessions stay open (0: none)")
 	window := fs.Int("window", 1, "window of the active load")
 	duration := fs.Duration("duration", 3*time.Second, "duration of the active load")
@@ -32,15 +26,13 @@ func densityCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	form, err := parseAuthForm(*authForm)
+	t, err := tf.target()
 	if err != nil {
 		return err
 	}
 	if *sessions <= 0 {
 		return fmt.Errorf("--sessions %d: want at least one", *sessions)
 	}
-	t := load.Target{Name: *relay, Addrs: strings.Split(*relay, ","), RealmHost: *realmHost,
-		User: *user, Password: *password, AuthForm: form, PID: *pid}
 	o := load.DensityOptions{Sessions: *sessions, Parallel: *parallel, Settle: *settle, Baseline: *baseline}
 	if *active > 0 {
 		o.Active = &load.Scenario{Name: fmt.Sprintf("%d/%d", *active, *window), Pairs: *active, Window: *window, Duration: *duration}

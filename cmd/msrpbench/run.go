@@ -9,24 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/msrprelay/msrprelay/bench/compare"
 	"github.com/msrprelay/msrprelay/bench/load"
-	"github.com/msrprelay/msrprelay/endpoint"
 )
-
-func parseAuthForm(s string) (endpoint.AuthForm, error) {
-	if s == "" {
-		return endpoint.FormRFC, nil
-	}
-	form, err := endpoint.ParseAuthForm(s)
-	if err != nil {
-		return 0, fmt.Errorf("--auth-form %q: want rfc, msrplib or uri", s)
-	}
-	return form, nil
-}
 
 func tlsConfig(transport, ca string, insecure bool) (*tls.Config, error) {
 	switch transport {
@@ -53,15 +40,12 @@ func tlsConfig(transport, ca string, insecure bool) (*tls.Config, error) {
 
 func runCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("msrpbench run", flag.ContinueOnError)
-	relay := fs.String("relay", "127.0.0.1:2855", "relay address(es), host:port, comma-separated (loopback only)")
+	tf := addTargetFlags(fs, "relay address(es), host:port, comma-separated (loopback only)",
+		"relay process whose CPU and memory are sampled")
 	kind := fs.String("kind", "relay", "relay (AUTH first) or forwarder (plain TCP splice: no AUTH)")
 	transport := fs.String("transport", "tcp", "tcp or tls")
 	ca := fs.String("tls-ca", "", "PEM CA bundle that verifies the relay")
 	insecure := fs.Bool("insecure", false, "do not verify the relay's certificate")
-	user := fs.String("user", "", "AUTH user")
-	password := fs.String("password", "", "AUTH password")
-	realmHost := fs.String("realm-host", "", "host of the AUTH To-Path URI (the user's domain)")
-	authForm := fs.String("auth-form", "rfc", "Authorization form: rfc, msrplib or uri (Kamailio)")
 	pairs := fs.Int("pairs", 10, "sender/receiver pairs")
 	window := fs.Int("window", 4, "undelivered SENDs in flight per pair")
 	body := fs.Int("body", 100, "body bytes per SEND")
@@ -73,12 +57,11 @@ func runCmd(ctx context.Context, args []string) error {
 	receiveRate := fs.Float64("receive-rate", 0, "receivers read at most this many bytes per second (0: no limit)")
 	handshakes := fs.Bool("handshakes", false, "with --transport tls: measure TLS handshakes per second (--pairs clients in parallel, for --duration)")
 	authRate := fs.Bool("auth-rate", false, "measure AUTHs per second as --user (--pairs clients in parallel, for --duration; msrpbench auth-rate compares user backends)")
-	pid := fs.Int("relay-pid", 0, "relay process whose CPU and memory are sampled")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	form, err := parseAuthForm(*authForm)
+	t, err := tf.target()
 	if err != nil {
 		return err
 	}
@@ -90,8 +73,7 @@ func runCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	t := load.Target{Name: *relay, Addrs: strings.Split(*relay, ","), TLS: tcfg, RealmHost: *realmHost,
-		User: *user, Password: *password, AuthForm: form, PID: *pid}
+	t.TLS = tcfg
 	switch *kind {
 	case "relay":
 	case "forwarder":

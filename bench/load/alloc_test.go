@@ -9,30 +9,53 @@ import (
 	"github.com/msrprelay/msrprelay/endpoint"
 )
 
+// perMessage is the generator's per-message path over an in-memory wire:
+// stamp a SEND in place, read it back, verify its body, answer it.
+type perMessage struct {
+	tpl             *sendTemplate
+	out, wire, self []byte
+	src             *bytes.Reader
+	r               *endpoint.Reader
+	tr              seqTracker
+}
+
+func newPerMessage() *perMessage {
+	src := bytes.NewReader(nil)
+	return &perMessage{
+		tpl:  newSendTemplate("msrp://127.0.0.1:1/s;tcp msrp://127.0.0.1:2/bob;tcp", "msrp://127.0.0.1:3/alice;tcp", 100),
+		out:  make([]byte, 0, 4096),
+		wire: make([]byte, 0, 4096),
+		self: []byte("msrp://127.0.0.1:2/bob;tcp"),
+		src:  src,
+		r:    endpoint.NewReader(src, 4096),
+	}
+}
+
+func (p *perMessage) step(seq uint64) error {
+	p.wire = p.tpl.appendSend(p.wire[:0], 1, seq, 1)
+	p.src.Reset(p.wire)
+	body, _, err := p.r.Next()
+	if err != nil {
+		return err
+	}
+	s, _, err := checkBody(body)
+	if err != nil {
+		return err
+	}
+	p.tr.add(s)
+	p.out = appendOK(p.out[:0], p.r.Parsed(), p.self)
+	return nil
+}
+
 // The per-message path (stamp a SEND in place; parse, verify and answer
 // it) must not allocate.
 func TestPerMessageAllocs(t *testing.T) {
-	tpl := newSendTemplate("msrp://127.0.0.1:1/s;tcp msrp://127.0.0.1:2/bob;tcp", "msrp://127.0.0.1:3/alice;tcp", 100)
-	out := make([]byte, 0, 4096)
-	wire := make([]byte, 0, 4096)
-	self := []byte("msrp://127.0.0.1:2/bob;tcp")
-	src := bytes.NewReader(nil)
-	r := endpoint.NewReader(src, 4096)
+	p := newPerMessage()
 	var seq uint64
-	var tr seqTracker
 	allocs := testing.AllocsPerRun(1000, func() {
-		wire = tpl.appendSend(wire[:0], 1, seq, 1)
-		src.Reset(wire)
-		body, _, err := r.Next()
-		if err != nil {
+		if err := p.step(seq); err != nil {
 			t.Fatal(err)
 		}
-		s, _, err := checkBody(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.add(s)
-		out = appendOK(out[:0], r.Parsed(), self)
 		seq++
 	})
 	if allocs != 0 {
@@ -41,18 +64,11 @@ func TestPerMessageAllocs(t *testing.T) {
 }
 
 func BenchmarkPerMessage(b *testing.B) {
-	tpl := newSendTemplate("msrp://127.0.0.1:1/s;tcp msrp://127.0.0.1:2/bob;tcp", "msrp://127.0.0.1:3/alice;tcp", 100)
-	out := make([]byte, 0, 4096)
-	wire := make([]byte, 0, 4096)
-	self := []byte("msrp://127.0.0.1:2/bob;tcp")
-	src := bytes.NewReader(nil)
-	r := endpoint.NewReader(src, 4096)
+	p := newPerMessage()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		wire = tpl.appendSend(wire[:0], 1, uint64(i), 1)
-		src.Reset(wire)
-		body, _, _ := r.Next()
-		_, _, _ = checkBody(body)
-		out = appendOK(out[:0], r.Parsed(), self)
+		if err := p.step(uint64(i)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -54,16 +54,6 @@ func (l *Listener) transport() string {
 	return "tcp"
 }
 
-// Worker is a driver goroutine's scratch space (for gnet, one per event
-// loop): the engine parses and builds frames in it so that the hot path
-// allocates nothing. A Worker is used by one goroutine at a time.
-type Worker struct {
-	frame   codec.Frame
-	scratch []byte
-	extra   []byte
-	due     []*txn
-}
-
 // Relay is the relay core. One Relay serves every connection of a process.
 type Relay struct {
 	cfg       Config

@@ -43,11 +43,9 @@ type Conn struct {
 	replay    *replayGuard // allocated on the first authenticated AUTH
 
 	paused atomic.Bool
-	// inflight is the bytes of this client's chunks on shared relay
-	// connections not yet answered 200; windowWait says it is paused for
-	// them (see window.go).
-	inflight   atomic.Int64
-	windowWait atomic.Bool
+	// window is this client's credit on shared relay connections
+	// (window.go).
+	window     window
 	relayed    atomic.Bool // carried a request that came through a relay
 	authWait   atomic.Bool // an AUTH waits for the UserStore (see users.go)
 	closed     atomic.Bool
@@ -347,6 +345,36 @@ func (c *Conn) checkBackpressure(w *Worker, target *Conn) {
 	// Make the target look at its backlog even if it has nothing new to
 	// write: its driver then re-checks until the backlog drains.
 	target.wake(w)
+}
+
+// shared reports whether this connection carries traffic of other relays:
+// one this relay dialed, one whose peer showed a relay certificate, or one
+// that has carried a request that came through a relay.
+func (c *Conn) shared() bool { return c.isRelay() || c.relayed.Load() }
+
+// checkWindow pauses this client while too many of its bytes on shared
+// connections wait for their 200s. Called on the Receive goroutine.
+func (c *Conn) checkWindow() {
+	size := c.relay.cfg.RelayWindow
+	if !c.window.over(size) || c.shared() {
+		return
+	}
+	was := c.paused.Swap(true)
+	if !c.window.wait(size) {
+		c.paused.Store(was)
+		return
+	}
+	if !was {
+		c.relay.cfg.Metrics.Add(SenderPauses, 1)
+	}
+}
+
+// returnCredit ends a transaction's share of the window, resuming the
+// client once half the window is free. Any goroutine.
+func (c *Conn) returnCredit(n int64) {
+	if c.window.give(n, c.relay.cfg.RelayWindow) {
+		c.resume()
+	}
 }
 
 func (c *Conn) resume() {

@@ -1482,8 +1482,8 @@ func (m *sfModel) checkSettled() {
 		if !stalled && c.out.txns.len() != 0 {
 			m.fail("c%d: %d transactions left after every timeout", sc.n, c.out.txns.len())
 		}
-		if !stalled && c.inflight.Load() != 0 {
-			m.fail("c%d: %d window bytes still counted after every transaction ended", sc.n, c.inflight.Load())
+		if !stalled && c.window.inflight.Load() != 0 {
+			m.fail("c%d: %d window bytes still counted after every transaction ended", sc.n, c.window.inflight.Load())
 		}
 		c.out.mu.Lock()
 		acks := len(c.out.acks)

@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/msrprelay/msrprelay/codec"
+import (
+	"sync/atomic"
+
+	"github.com/msrprelay/msrprelay/codec"
+)
 
 // Fairness on connections shared between relays.
 //
@@ -12,19 +16,14 @@ import "github.com/msrprelay/msrprelay/codec"
 //     chunk's target is congested, and holds the chunk's hop-by-hop 200
 //     back until that target drains (out.holdAck).
 //   - The sending relay counts, per client, the bytes of chunks it put on
-//     shared connections whose 200 has not come back, and pauses that
-//     client beyond Config.RelayWindow (Conn.checkWindow). Long chunks
-//     are cut into pieces of a quarter window so that 200s flow while
-//     they arrive.
+//     shared connections whose 200 has not come back (window), and
+//     pauses that client beyond Config.RelayWindow (Conn.checkWindow).
+//     Long chunks are cut into pieces of a quarter window so that 200s
+//     flow while they arrive.
 //   - A peer that ignores the window (or sends without asking for 200s,
 //     Failure-Report no or partial) is stopped at HighWater plus four
 //     windows queued toward one target: then its connection is paused,
 //     as any sender's would be. Memory stays bounded either way.
-
-// shared reports whether this connection carries traffic of other relays:
-// one this relay dialed, one whose peer showed a relay certificate, or one
-// that has carried a request that came through a relay.
-func (c *Conn) shared() bool { return c.isRelay() || c.relayed.Load() }
 
 // relayPiece is the longest piece of a chunk sent on a shared connection.
 func relayPiece(cfg *Config) int64 { return cfg.RelayWindow / 4 }
@@ -76,35 +75,35 @@ func (o *out) addTxn(t *txn, now int64) {
 	}
 	if org := t.origin; org != nil && !org.shared() && o.owner.shared() {
 		t.credit = t.rng.End - t.rng.Start + 1
-		org.inflight.Add(t.credit)
+		org.window.take(t.credit)
 	}
 }
 
-// checkWindow pauses this client while too many of its bytes on shared
-// connections wait for their 200s. Called on the Receive goroutine.
-func (c *Conn) checkWindow() {
-	win := c.relay.cfg.RelayWindow
-	if c.inflight.Load() <= win || c.shared() {
-		return
-	}
-	was := c.paused.Swap(true)
-	c.windowWait.Store(true)
-	if c.inflight.Load() < win/2 && c.windowWait.CompareAndSwap(true, false) {
-		// The 200s came back meanwhile: returnCredit saw no one waiting.
-		c.paused.Store(was)
-		return
-	}
-	if !was {
-		c.relay.cfg.Metrics.Add(SenderPauses, 1)
-	}
+// window is a client's credit on shared connections: the bytes of its
+// chunks put there whose 200 has not come back yet.
+type window struct {
+	inflight atomic.Int64
+	waiting  atomic.Bool // the client is paused until half the window is free
 }
 
-// returnCredit ends a transaction's share of the window, resuming the
-// client once half the window is free. Any goroutine.
-func (c *Conn) returnCredit(n int64) {
-	if c.inflight.Add(-n) < c.relay.cfg.RelayWindow/2 && c.windowWait.CompareAndSwap(true, false) {
-		c.resume()
-	}
+// take counts n bytes of a chunk put on a shared connection.
+func (w *window) take(n int64) { w.inflight.Add(n) }
+
+// over reports whether more than size bytes wait for their 200s.
+func (w *window) over(size int64) bool { return w.inflight.Load() > size }
+
+// wait marks the client as paused for its window. It reports false when
+// half the window came back meanwhile, so the client need not pause:
+// give, having seen no one waiting, will resume no one.
+func (w *window) wait(size int64) bool {
+	w.waiting.Store(true)
+	return w.inflight.Load() >= size/2 || !w.waiting.CompareAndSwap(true, false)
+}
+
+// give ends n bytes' share of the window. It reports whether the client
+// waited and half the window is free now: the caller resumes it.
+func (w *window) give(n, size int64) (resume bool) {
+	return w.inflight.Add(-n) < size/2 && w.waiting.CompareAndSwap(true, false)
 }
 
 // heldAck is a hop-by-hop 200 held back from a relay sending to a

@@ -51,7 +51,7 @@ func (c *Conn) authenticate(w *Worker, f *codec.Frame, given *Secret) {
 	}
 	if st != nil {
 		c.respond(w, f, 423, "Interval Out-of-Bounds", st)
-		c.noteAuthFailure(w)
+		c.noteAuthRefusal(w)
 		return
 	}
 	authz := f.Authorization()
@@ -87,13 +87,13 @@ func (c *Conn) authenticate(w *Worker, f *codec.Frame, given *Secret) {
 		return
 	default:
 		c.Note(zerolog.InfoLevel, "AUTH failed").Str("verdict", res.Verdict.String()).Bytes("user", d.Username).Send()
-		c.countAuthFailure(AuthFailures)
+		c.countAuthRefusal(AuthFailures)
 		c.challengeLater(w, f, realm)
 		return
 	}
 	if !c.freshNC(d.Nonce, res.NC) {
 		c.Note(zerolog.InfoLevel, "AUTH replayed a nonce count").Bytes("user", d.Username).Send()
-		c.countAuthFailure(AuthFailReplays)
+		c.countAuthRefusal(AuthFailReplays)
 		c.challengeLater(w, f, realm)
 		return
 	}
@@ -115,7 +115,7 @@ func (c *Conn) authenticate(w *Worker, f *codec.Frame, given *Secret) {
 		s = c.newSession(string(d.Username), string(realm), expires, hard)
 		r.cfg.Metrics.Add(SessionsCreated, 1)
 	}
-	c.authFails.Store(0)
+	c.authRefusals.Store(0)
 	c.succeeded.Store(true)
 	r.cfg.Metrics.Add(AuthOK, 1)
 
@@ -296,13 +296,13 @@ func (c *Conn) challengeLater(w *Worker, f *codec.Frame, realm []byte) {
 	// The connection closes once the answer to its last allowed failure
 	// is out; an AUTH arriving meanwhile is answered at once, since an
 	// answer held back longer would be lost with the connection.
-	if c.relay.sourceFailing(c.remote.Addr()) && int(c.authFails.Load()) <= c.relay.cfg.MaxAuthFailures {
+	if c.relay.sourceFailing(c.remote.Addr()) && int(c.authRefusals.Load()) <= c.relay.cfg.MaxAuthFailures {
 		c.holdAnswer(w.scratch)
-		c.closeIfFailedTooOften()
+		c.closeIfRefusedTooOften()
 		return
 	}
 	c.answer(w, w.scratch)
-	c.closeIfFailedTooOften()
+	c.closeIfRefusedTooOften()
 }
 
 // holdAnswer queues an answer for sendDelayed to send once it is due.
@@ -315,33 +315,33 @@ func (c *Conn) holdAnswer(b []byte) {
 func (c *Conn) authRefused(w *Worker, f *codec.Frame, code int, reason, why string) {
 	c.Note(zerolog.InfoLevel, "AUTH refused").Int("status", code).Str("why", why).Send()
 	c.respond(w, f, code, reason, nil)
-	c.noteAuthFailure(w)
+	c.noteAuthRefusal(w)
 }
 
-// noteAuthFailure counts an AUTH refused for its form or a limit, whose
+// noteAuthRefusal counts an AUTH refused for its form or a limit, whose
 // answer is already queued, and closes the connection (after that answer)
-// when there were too many failures.
-func (c *Conn) noteAuthFailure(w *Worker) {
-	c.countAuthFailure(AuthFailRefused)
-	c.closeIfFailedTooOften()
+// when there were too many refusals.
+func (c *Conn) noteAuthRefusal(w *Worker) {
+	c.countAuthRefusal(AuthFailRefused)
+	c.closeIfRefusedTooOften()
 }
 
-// countAuthFailure counts a failed AUTH under its verdict's counter.
-func (c *Conn) countAuthFailure(verdict Counter) {
+// countAuthRefusal counts a refused AUTH under its verdict's counter.
+func (c *Conn) countAuthRefusal(verdict Counter) {
 	c.relay.cfg.Metrics.Add(verdict, 1)
 	c.relay.noteSourceFailure(c.remote.Addr())
-	c.authFails.Add(1)
+	c.authRefusals.Add(1)
 }
 
-// closeIfFailedTooOften closes the connection after too many failures,
-// once their answers are out. Called by whoever handles the connection's
-// AUTH (its Receive goroutine, or a user-store lookup's while the
-// connection reads nothing), after the failure's answer was queued or held: when answers are held,
-// the last one carries the close, so sendDelayed (on the timer goroutine)
-// never decides from a count the loop may have raised for an answer it
-// has not held yet.
-func (c *Conn) closeIfFailedTooOften() {
-	n := int(c.authFails.Load())
+// closeIfRefusedTooOften closes the connection after too many refused
+// AUTHs (MaxAuthFailures), once their answers are out. Called by whoever
+// handles the connection's AUTH (its Receive goroutine, or a user-store
+// lookup's while the connection reads nothing), after the refusal's
+// answer was queued or held: when answers are held, the last one carries
+// the close, so sendDelayed (on the timer goroutine) never decides from a
+// count the loop may have raised for an answer it has not held yet.
+func (c *Conn) closeIfRefusedTooOften() {
+	n := int(c.authRefusals.Load())
 	if n < c.relay.cfg.MaxAuthFailures {
 		return
 	}
@@ -352,11 +352,11 @@ func (c *Conn) closeIfFailedTooOften() {
 	}
 	c.sessMu.Unlock()
 	if !held {
-		c.closeForFailures(n)
+		c.closeForRefusals(n)
 	}
 }
 
-func (c *Conn) closeForFailures(n int) {
+func (c *Conn) closeForRefusals(n int) {
 	c.Note(zerolog.InfoLevel, "closing after repeated AUTH failures").Int("failures", n).Send()
 	c.decideClose(ConnsClosedAuthFailures)
 	c.closeAfterFlush()
@@ -389,7 +389,7 @@ func (c *Conn) sendDelayed(w *Worker, now int64) {
 		c.out.writeFrame(w, nil, b)
 	}
 	if closes {
-		c.closeForFailures(int(c.authFails.Load()))
+		c.closeForRefusals(int(c.authRefusals.Load()))
 	}
 }
 

@@ -20,11 +20,11 @@ func TestHeldAuthAnswerBeforeClose(t *testing.T) {
 
 	// The second failure's answer is held; the loop then counts the third
 	// before the timer has sent the second.
-	c.authFails.Store(2)
+	c.authRefusals.Store(2)
 	c.holdAnswer([]byte("401-second"))
-	c.closeIfFailedTooOften()
+	c.closeIfRefusedTooOften()
 	clk.t = clk.t.Add(time.Second)
-	c.authFails.Store(3)
+	c.authRefusals.Store(3)
 	c.sendDelayed(&w, r.now())
 	if c.closing.Load() || l.closed {
 		t.Fatal("closing before the third failure's answer was held")
@@ -35,7 +35,7 @@ func TestHeldAuthAnswerBeforeClose(t *testing.T) {
 
 	// The loop holds the third answer: the timer sends it, then closes.
 	c.holdAnswer([]byte("401-third"))
-	c.closeIfFailedTooOften()
+	c.closeIfRefusedTooOften()
 	if c.closing.Load() {
 		t.Fatal("closing while the last answer is still held")
 	}
@@ -54,9 +54,9 @@ func TestAuthLimitClosesAfterAnswer(t *testing.T) {
 	r, _ := testRelay(t, func(c *Config) { c.MaxAuthFailures = 2 })
 	c, l := open(r)
 	var w Worker
-	c.authFails.Store(2)
+	c.authRefusals.Store(2)
 	c.answer(&w, []byte("401"))
-	c.closeIfFailedTooOften()
+	c.closeIfRefusedTooOften()
 	if l.closed {
 		t.Fatal("closed before the answer was flushed")
 	}

@@ -36,11 +36,12 @@ type Conn struct {
 	in       *inState
 	midFrame atomic.Bool
 	// refusals counts requests refused before any succeeded (Receive
-	// goroutine only); authFails counts failed AUTHs and is read by the
-	// timers too.
-	refusals  int
-	authFails atomic.Int32
-	replay    *replayGuard // allocated on the first authenticated AUTH
+	// goroutine only); authRefusals counts the AUTHs refused since the
+	// last one accepted, whatever the cause (credentials, a replayed
+	// nonce count, the form, a limit), and is read by the timers too.
+	refusals     int
+	authRefusals atomic.Int32
+	replay       *replayGuard // allocated on the first authenticated AUTH
 
 	paused atomic.Bool
 	// window is this client's credit on shared relay connections
@@ -125,7 +126,7 @@ const (
 // authLimitReached reports whether the connection has used up its AUTH
 // attempts: it closes once the answers held back for it are out.
 func (c *Conn) authLimitReached() bool {
-	return int(c.authFails.Load()) >= c.relay.cfg.MaxAuthFailures
+	return int(c.authRefusals.Load()) >= c.relay.cfg.MaxAuthFailures
 }
 
 func (c *Conn) inFrame() bool { return c.midFrame.Load() }

@@ -22,7 +22,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"receive", "--relay", "127.0.0.1:1"}, errUsage, "receive needs --relay and --user"},
 		{[]string{"send", "--to-path", "msrp://127.0.0.1:1/s;tcp"}, errUsage, "give one of --message and --file"},
 		{[]string{"send", "--to-path", "nonsense", "--message", "x"}, errUsage, "not a list of MSRP URIs"},
-		{[]string{"send", "--to-path", "msrp://127.0.0.1:1/s;tcp", "--message", "x", "--transport", "udp"}, errUsage, "--transport must be tcp or tls"},
+		{[]string{"send", "--to-path", "msrp://127.0.0.1:1/s;tcp", "--message", "x", "--transport", "udp"}, errUsage, "--transport must be tcp, tls, ws or wss"},
 	} {
 		var out, errOut strings.Builder
 		err := run(context.Background(), tc.args, &out, &errOut)
@@ -78,6 +78,9 @@ func TestSendTransportDefault(t *testing.T) {
 		{[]string{"--to-path", "msrps://127.0.0.1:1/s;tcp"}, "tls"},
 		{[]string{"--to-path", "msrp://127.0.0.1:1/s;tcp", "--relay", "127.0.0.1:2", "--user", "u", "--password", "p"}, "tls"},
 		{[]string{"--to-path", "msrps://127.0.0.1:1/s;tcp", "--transport", "tcp"}, "tcp"},
+		{[]string{"--to-path", "msrp://127.0.0.1:1/s;ws"}, "ws"},
+		{[]string{"--to-path", "msrps://127.0.0.1:1/s;ws"}, "wss"},
+		{[]string{"--to-path", "msrps://127.0.0.1:1/s;ws", "--transport", "tls"}, "tls"},
 	} {
 		var f sendFlags
 		fs := sendFlagSet(&f, &strings.Builder{})

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,7 +42,8 @@ func (c *connFlags) register(fs *flag.FlagSet, relayHelp string) {
 	fs.StringVar(&c.realmHost, "realm-host", "", "host for the AUTH To-Path, usually the SIP domain (default: the relay host)")
 	// tls, as the relay listens by default: a client on tcp against a TLS
 	// listener sees only a closed connection.
-	fs.StringVar(&c.transport, "transport", "tls", "tls (msrps, the relay's default), or tcp for a plain msrp listener (tcp://)")
+	fs.StringVar(&c.transport, "transport", "tls", "tls (msrps, the relay's default), tcp for a plain msrp listener (tcp://), "+
+		"or ws or wss for a WebSocket listener (ws://, wss://; RFC 7977)")
 	fs.StringVar(&c.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust for tls (default: the system roots)")
 	fs.BoolVar(&c.insecure, "insecure", false, "with tls, do not verify the relay's certificate")
 	fs.StringVar(&c.authForm, "auth-form", "rfc", "how to write the digest: rfc, msrplib (quoted qop and nc) or uri (with uri=)")
@@ -49,8 +51,10 @@ func (c *connFlags) register(fs *flag.FlagSet, relayHelp string) {
 
 // check validates the flags that do not depend on the subcommand.
 func (c *connFlags) check() error {
-	if c.transport != "tcp" && c.transport != "tls" {
-		return fmt.Errorf("--transport must be tcp or tls, not %q", c.transport)
+	switch c.transport {
+	case "tcp", "tls", "ws", "wss":
+	default:
+		return fmt.Errorf("--transport must be tcp, tls, ws or wss, not %q", c.transport)
 	}
 	if _, err := c.form(); err != nil {
 		return err
@@ -69,18 +73,33 @@ func (c *connFlags) form() (endpoint.AuthForm, error) {
 	return form, nil
 }
 
+// secure is whether the transport runs over TLS.
+func (c *connFlags) secure() bool { return c.transport == "tls" || c.transport == "wss" }
+
+// webSocket is whether MSRP goes over WebSocket (RFC 7977).
+func (c *connFlags) webSocket() bool { return c.transport == "ws" || c.transport == "wss" }
+
 func (c *connFlags) scheme() string {
-	if c.transport == "tls" {
+	if c.secure() {
 		return "msrps"
 	}
 	return "msrp"
+}
+
+// uriTransport is the transport parameter of MSRP URIs on this connection:
+// ws over WebSocket (RFC 7977 §5.2.1), tcp otherwise.
+func (c *connFlags) uriTransport() string {
+	if c.webSocket() {
+		return "ws"
+	}
+	return "tcp"
 }
 
 // tlsConfig builds the client TLS configuration, or nil for plain TCP. The
 // server name is the relay's host, so an IP address is checked against the
 // certificate's IP SANs and a name against its DNS SANs (RFC 4976 §9.2).
 func (c *connFlags) tlsConfig(host string) (*tls.Config, error) {
-	if c.transport != "tls" {
+	if !c.secure() {
 		return nil, nil
 	}
 	cfg := &tls.Config{ServerName: host, InsecureSkipVerify: c.insecure, MinVersion: tls.VersionTLS12}
@@ -120,10 +139,22 @@ func (c *connFlags) dial(ctx context.Context, addr string) (*msrpConn, error) {
 		if err != nil {
 			return nil, err
 		}
-	} else {
+	} else if !c.webSocket() {
 		nc = &sniffConn{Conn: nc}
 	}
-	return newMsrpConn(nc, c.scheme()), nil
+	if c.webSocket() {
+		scheme := "ws://"
+		if cfg != nil {
+			scheme = "wss://"
+		}
+		wc, err := endpoint.UpgradeWS(ctx, nc, scheme+addr+"/")
+		if err != nil {
+			nc.Close()
+			return nil, explainUpgrade(err, c.transport)
+		}
+		nc = wc
+	}
+	return newMsrpConn(nc, c.scheme(), c.uriTransport()), nil
 }
 
 // auth logs in at the relay reached by mc (RFC 4976 §5.1) and returns the
@@ -137,7 +168,7 @@ func (c *connFlags) auth(mc *msrpConn, relayAddr string) (string, error) {
 	}
 	form, _ := c.form()
 	opts := endpoint.AuthOptions{
-		RelayURI: c.scheme() + "://" + hostForURI(host) + ":" + port + ";tcp",
+		RelayURI: c.scheme() + "://" + hostForURI(host) + ":" + port + ";" + c.uriTransport(),
 		FromURI:  mc.uri,
 		User:     c.user,
 		Password: c.password,
@@ -182,7 +213,7 @@ type msrpConn struct {
 	nc  net.Conn
 	ec  *endpoint.Conn
 	rd  *endpoint.Reader // ec's
-	uri string           // msrp[s]://<local address>/<random>;tcp
+	uri string           // msrp[s]://<local address>/<random>;tcp, or <random>.invalid and ;ws
 
 	wmu sync.Mutex
 	// stall is how long one write may block (the peer not reading)
@@ -190,38 +221,69 @@ type msrpConn struct {
 	stall time.Duration
 }
 
-func newMsrpConn(nc net.Conn, scheme string) *msrpConn {
+func newMsrpConn(nc net.Conn, scheme, transport string) *msrpConn {
 	host, port := "127.0.0.1", "0"
 	if a, ok := nc.LocalAddr().(*net.TCPAddr); ok {
-		host, port = a.IP.String(), strconv.Itoa(a.Port)
+		host, port = hostForURI(a.IP.String()), strconv.Itoa(a.Port)
+	}
+	if transport == "ws" {
+		// A WebSocket client cannot be reached at an address of its own:
+		// its URI names a random host under .invalid (RFC 7977 §5.2.1,
+		// §8).
+		host = strings.ToLower(endpoint.NewTID()[:12]) + ".invalid"
 	}
 	ec := endpoint.NewSize(nc, readBufSize)
 	return &msrpConn{
 		nc:    nc,
 		ec:    ec,
 		rd:    ec.Reader(),
-		uri:   scheme + "://" + hostForURI(host) + ":" + port + "/" + endpoint.NewTID() + ";tcp",
+		uri:   scheme + "://" + host + ":" + port + "/" + endpoint.NewTID() + ";" + transport,
 		stall: authTimeout,
 	}
 }
 
 // write sends b as one write, so frames from several goroutines never
-// interleave.
+// interleave; over WebSocket it is one message.
 func (m *msrpConn) write(b []byte) error {
-	return m.writeFrame(func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	_, err := stallWriter{m}.Write(b)
+	return err
 }
 
 // writeFrame lets fn write one frame in several writes (a streamed chunk)
-// with no other frame in between. Each write may block for m.stall: a
-// relay that pauses us for a slow receiver is waited for, one that stops
-// reading for good fails the write.
+// with no other frame in between; over WebSocket the writes are fragments
+// of one message, since a chunk must be one message (RFC 7977 §5.1).
+// Each write may block for m.stall: a relay that pauses us for a slow
+// receiver is waited for, one that stops reading for good fails the
+// write.
 func (m *msrpConn) writeFrame(fn func(w io.Writer) error) error {
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
-	return fn(stallWriter{m})
+	wc, ok := m.nc.(*endpoint.WSConn)
+	if !ok {
+		return fn(stallWriter{m})
+	}
+	if err := fn(fragmentWriter{m, wc}); err != nil {
+		return err
+	}
+	_ = m.nc.SetWriteDeadline(time.Now().Add(m.stall))
+	return wc.WriteFragment(nil, true)
+}
+
+// fragmentWriter writes each piece as a fragment of the open WebSocket
+// message, with a fresh write deadline each.
+type fragmentWriter struct {
+	m  *msrpConn
+	wc *endpoint.WSConn
+}
+
+func (w fragmentWriter) Write(p []byte) (int, error) {
+	_ = w.m.nc.SetWriteDeadline(time.Now().Add(w.m.stall))
+	if err := w.wc.WriteFragment(p, false); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // stallWriter is the connection with a fresh write deadline per write. It

@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"sync"
+
+	"github.com/gobwas/ws"
 )
 
 // A transport mismatch between client and relay shows up as a bare EOF or
@@ -98,4 +100,19 @@ func (c *connFlags) explain(err error, mc *msrpConn) error {
 			"msrprelay listens for TLS by default, so use --transport tls and --tls-ca FILE (the relay's CA or ephemeral certificate)"}
 	}
 	return err
+}
+
+// explainUpgrade adds a hint to a failed WebSocket upgrade that got no
+// HTTP answer at all: an MSRP listener closes on an HTTP request, and a
+// TLS one fails plain text.
+func explainUpgrade(err error, transport string) error {
+	var status ws.StatusError
+	if errors.As(err, &status) {
+		return err // the relay's own refusal, its reason in err
+	}
+	other := "--transport tcp or tls"
+	if transport == "ws" {
+		other += ", or --transport wss if it is a wss:// listener"
+	}
+	return &hintError{err, "the relay did not answer the WebSocket upgrade: if it listens for MSRP (tcp:// or tls://), use " + other}
 }

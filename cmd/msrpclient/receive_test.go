@@ -29,7 +29,7 @@ type pipeReceiver struct {
 func newPipeReceiver(t *testing.T, count int) *pipeReceiver {
 	t.Helper()
 	a, b := net.Pipe()
-	mc := newMsrpConn(a, "msrp")
+	mc := newMsrpConn(a, "msrp", "tcp")
 	pr := &pipeReceiver{peer: b, uri: mc.uri, frames: make(chan *endpoint.Frame, 100), out: newLineWriter(), err: make(chan error, 1), dir: t.TempDir()}
 	rc := &receiver{mc: mc, f: &receiveFlags{dir: pr.dir, count: count}, out: pr.out, log: logWriter{t, "receive: "}, msgs: make(map[string]*inbound)}
 	go func() {

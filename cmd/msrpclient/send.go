@@ -42,7 +42,8 @@ func sendFlagSet(f *sendFlags, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&f.window, "window", 8, "chunks that may await their 200 at once")
 	fs.StringVar(&f.contentType, "content-type", "", "Content-Type (default text/plain for --message, application/octet-stream for --file)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for any response or REPORT before failing")
-	fs.Lookup("transport").Usage = "tls (msrps) or tcp (msrp) (default: with --user tls, the relay's default; without, the first --to-path URI's scheme)"
+	fs.Lookup("transport").Usage = "tls (msrps), tcp (msrp), ws or wss (WebSocket) (default: with --user tls, the relay's default; " +
+		"without, the first --to-path URI's scheme and transport)"
 	fs.Lookup("transport").DefValue = ""
 	fs.BoolVar(&f.successReport, "success-report", true, "ask for a success REPORT and wait for it: proof the receiver got the whole message, not just the first relay")
 	fs.Usage = func() {
@@ -119,7 +120,13 @@ func (f *sendFlags) check() error {
 	}
 	if !f.transportSet && f.conn.user == "" {
 		// Straight to the receiver's relay: its URI says how it listens.
-		if u, _ := codec.ParseURI([]byte(endpoint.FirstURI(f.toPath))); !u.Secure() {
+		u, _ := codec.ParseURI([]byte(endpoint.FirstURI(f.toPath)))
+		switch ws := strings.EqualFold(string(u.Transport), "ws"); {
+		case ws && u.Secure():
+			f.conn.transport = "wss"
+		case ws:
+			f.conn.transport = "ws"
+		case !u.Secure():
 			f.conn.transport = "tcp"
 		}
 	}

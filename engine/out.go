@@ -61,7 +61,7 @@ type out struct {
 	streams []*stream
 	// acks are hop-by-hop 200s held back from relays sending to this
 	// congested connection (window.go).
-	acks []heldAck
+	acks heldAcks
 	// ends are where frames end in pending, for a link that sends each
 	// frame as one message (websocket.go).
 	ends messageEnds
@@ -115,6 +115,11 @@ func (o *out) lowEnough(cfg *Config) bool {
 	return o.backlog() < cfg.LowWater && o.txns.len() < cfg.MaxPendingTransactions && o.txns.bytes() < cfg.HighWater
 }
 
+// fullForShared is full for a sender on a shared connection.
+func (o *out) fullForShared(cfg *Config) bool {
+	return o.backlog() >= sharedLimit(cfg) || o.txns.len() >= cfg.MaxPendingTransactions || o.txns.bytes() >= cfg.HighWater
+}
+
 // writeFrame queues one complete frame made of parts, and registers t (may
 // be nil) as the transaction awaiting its response once it reaches the
 // wire. It reports whether the connection still takes frames.
@@ -146,6 +151,24 @@ func (o *out) writeFrame(from *Worker, t *txn, parts ...[]byte) bool {
 	}
 	o.unlockAndWake(from)
 	return true
+}
+
+// addTxn registers t as awaiting its response here. A SEND that a client
+// put on a shared connection, asking for a 200, takes window credit from
+// that client until the transaction ends (freeTxn gives it back).
+// Called with mu held.
+func (o *out) addTxn(t *txn, now int64) {
+	if t == nil {
+		return
+	}
+	o.txns.add(t, now)
+	if t.kind != txnSend || t.fr != codec.ReportYes || t.rng.End < t.rng.Start || t.credit > 0 {
+		return
+	}
+	if org := t.origin; org != nil && !org.shared() && o.owner.shared() {
+		t.credit = t.rng.End - t.rng.Start + 1
+		org.window.take(t.credit)
+	}
 }
 
 func (o *out) pendingBuf() *bytebufferpool.ByteBuffer {
@@ -216,6 +239,48 @@ func (o *out) cutPiece(st *stream) {
 	o.addTxn(st.pieceTxn(), o.owner.now())
 	st.nextPiece()
 	o.open = nil
+}
+
+// pieceLimit is the longest piece of a chunk this connection takes: a
+// WebSocket client's message limit, a relay's quarter window, or none
+// (0). Called with mu held.
+func (o *out) pieceLimit() int64 {
+	cfg := o.owner.config()
+	switch {
+	case o.ends.on:
+		return cfg.WSMaxChunk
+	case o.owner.shared():
+		return relayPiece(cfg)
+	}
+	return 0
+}
+
+// pieceRoom is how many of n more body bytes of st fit in its open piece.
+// Called with mu held.
+func (o *out) pieceRoom(st *stream, n int) int {
+	limit := o.pieceLimit()
+	if limit == 0 || int64(n) <= limit-st.chunkBody || st.chunkBody >= limit {
+		return n
+	}
+	return int(limit - st.chunkBody)
+}
+
+// cutLongPiece cuts the open piece of st once it carried pieceLimit
+// bytes, before more of it is written: on a shared connection so that its
+// 200 comes back while the rest of the chunk is still arriving, toward a
+// WebSocket client so that each piece fits one message. What waits behind
+// st goes first. Called with mu held.
+func (o *out) cutLongPiece(st *stream) {
+	limit := o.pieceLimit()
+	if o.open != st || !st.headerOut || limit == 0 || st.chunkBody < limit {
+		return
+	}
+	o.cutPiece(st)
+	if len(o.queue) == 0 {
+		o.open = st
+		return
+	}
+	o.drainQueue()
 }
 
 // drainQueue moves waiting items onto the wire until a chunk stays open.
@@ -519,7 +584,7 @@ func (o *out) addWaiter(s sender) bool {
 // reports whether senders still wait (the driver should look again later).
 func (o *out) drained() (stillWaiting bool) {
 	o.mu.Lock()
-	if len(o.waiters) == 0 && !o.hasAcks() {
+	if len(o.waiters) == 0 && len(o.acks) == 0 {
 		o.mu.Unlock()
 		return false
 	}
@@ -527,14 +592,46 @@ func (o *out) drained() (stillWaiting bool) {
 		o.mu.Unlock()
 		return true
 	}
-	ws, acks := o.waiters, o.acks
-	o.waiters, o.acks = nil, nil
+	ws, acks := o.waiters, o.acks.all()
+	o.waiters = nil
 	o.mu.Unlock()
 	sendAcks(nil, acks)
 	for _, w := range ws {
 		w.resume()
 	}
 	return false
+}
+
+// holdAck keeps b, the 200 for a chunk from the shared connection to,
+// until this connection drains; it reports false when the 200 should go at
+// once (nothing congested here, or too many held already).
+func (o *out) holdAck(to *out, b []byte) bool {
+	cfg := o.owner.config()
+	o.mu.Lock()
+	hold := !o.closed && o.full(cfg) && o.acks.hold(to, b, o.owner.now())
+	o.mu.Unlock()
+	return hold
+}
+
+// releaseAcks sends every held 200. Called when this connection drained,
+// closed, or before a failure REPORT about a chunk sent to it: a REPORT
+// must not reach a sender before the 200 for the chunk it reports on.
+func (o *out) releaseAcks(w *Worker) {
+	o.mu.Lock()
+	acks := o.acks.all()
+	o.mu.Unlock()
+	sendAcks(w, acks)
+}
+
+// releaseAgedAcks sends the 200s held longer than half a transaction
+// timeout: the relay that sent the chunk would otherwise time it out and
+// report a failure for bytes that are only slow.
+func (o *out) releaseAgedAcks(w *Worker, now int64) {
+	limit := int64(o.owner.config().TransactionTimeout / 2)
+	o.mu.Lock()
+	aged := o.acks.aged(now, limit)
+	o.mu.Unlock()
+	sendAcks(w, aged)
 }
 
 // shut closes the out: queued bytes are dropped, streams end (what their
@@ -576,6 +673,6 @@ func (o *out) shut(status *routeStatus) (failed []*txn, waiters []sender, acks [
 	o.queue = nil
 	o.open = nil
 	waiters, o.waiters = o.waiters, nil
-	acks, o.acks = o.acks, nil
+	acks = o.acks.all()
 	return o.txns.drain(), waiters, acks
 }

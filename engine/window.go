@@ -1,10 +1,6 @@
 package engine
 
-import (
-	"sync/atomic"
-
-	"github.com/msrprelay/msrprelay/codec"
-)
+import "sync/atomic"
 
 // Fairness on connections shared between relays.
 //
@@ -28,56 +24,9 @@ import (
 // relayPiece is the longest piece of a chunk sent on a shared connection.
 func relayPiece(cfg *Config) int64 { return cfg.RelayWindow / 4 }
 
-// pieceLimit is the longest piece of a chunk this connection takes: a
-// WebSocket client's message limit, a relay's quarter window, or none
-// (0). Called with mu held.
-func (o *out) pieceLimit() int64 {
-	cfg := o.owner.config()
-	switch {
-	case o.ends.on:
-		return cfg.WSMaxChunk
-	case o.owner.shared():
-		return relayPiece(cfg)
-	}
-	return 0
-}
-
-// pieceRoom is how many of n more body bytes of st fit in its open piece.
-// Called with mu held.
-func (o *out) pieceRoom(st *stream, n int) int {
-	limit := o.pieceLimit()
-	if limit == 0 || int64(n) <= limit-st.chunkBody || st.chunkBody >= limit {
-		return n
-	}
-	return int(limit - st.chunkBody)
-}
-
 // sharedLimit is the backlog toward one target past which a shared
 // connection sending to it is paused after all.
 func sharedLimit(cfg *Config) int64 { return cfg.HighWater + 4*cfg.RelayWindow }
-
-// fullForShared is full for a sender on a shared connection.
-func (o *out) fullForShared(cfg *Config) bool {
-	return o.backlog() >= sharedLimit(cfg) || o.txns.len() >= cfg.MaxPendingTransactions || o.txns.bytes() >= cfg.HighWater
-}
-
-// addTxn registers t as awaiting its response here. A SEND that a client
-// put on a shared connection, asking for a 200, takes window credit from
-// that client until the transaction ends (freeTxn gives it back).
-// Called with mu held.
-func (o *out) addTxn(t *txn, now int64) {
-	if t == nil {
-		return
-	}
-	o.txns.add(t, now)
-	if t.kind != txnSend || t.fr != codec.ReportYes || t.rng.End < t.rng.Start || t.credit > 0 {
-		return
-	}
-	if org := t.origin; org != nil && !org.shared() && o.owner.shared() {
-		t.credit = t.rng.End - t.rng.Start + 1
-		org.window.take(t.credit)
-	}
-}
 
 // window is a client's credit on shared connections: the bytes of its
 // chunks put there whose 200 has not come back yet.
@@ -118,73 +67,44 @@ type heldAck struct {
 // and only the backlog bound (sharedLimit) holds the sender.
 const maxHeldAcks = 4096
 
-// holdAck keeps b, the 200 for a chunk from the shared connection to,
-// until this connection drains; it reports false when the 200 should go at
-// once (nothing congested here, or too many held already).
-func (o *out) holdAck(to *out, b []byte) bool {
-	cfg := o.owner.config()
-	o.mu.Lock()
-	hold := !o.closed && o.full(cfg) && len(o.acks) < maxHeldAcks
-	if hold {
-		o.acks = append(o.acks, heldAck{to: to, b: append([]byte(nil), b...), since: o.owner.now()})
+// heldAcks are the 200s one out holds, oldest first. Guarded by the out's
+// mutex.
+type heldAcks []heldAck
+
+// hold keeps a copy of b, the 200 for a chunk from the shared connection
+// whose out is to; false when too many are held already.
+func (h *heldAcks) hold(to *out, b []byte, now int64) bool {
+	if len(*h) >= maxHeldAcks {
+		return false
 	}
-	o.mu.Unlock()
-	return hold
+	*h = append(*h, heldAck{to: to, b: append([]byte(nil), b...), since: now})
+	return true
 }
 
-// releaseAcks sends every held 200. Called when this connection drained,
-// closed, or before a failure REPORT about a chunk sent to it: a REPORT
-// must not reach a sender before the 200 for the chunk it reports on.
-func (o *out) releaseAcks(w *Worker) {
-	o.mu.Lock()
-	acks := o.acks
-	o.acks = nil
-	o.mu.Unlock()
-	sendAcks(w, acks)
+// all hands over every held 200.
+func (h *heldAcks) all() []heldAck {
+	acks := *h
+	*h = nil
+	return acks
 }
 
-// releaseAgedAcks sends the 200s held longer than half a transaction
-// timeout: the relay that sent the chunk would otherwise time it out and
-// report a failure for bytes that are only slow.
-func (o *out) releaseAgedAcks(w *Worker, now int64) {
-	limit := int64(o.owner.config().TransactionTimeout / 2)
-	o.mu.Lock()
+// aged hands over the 200s held for limit or longer at now.
+func (h *heldAcks) aged(now, limit int64) []heldAck {
 	n := 0
-	for n < len(o.acks) && now-o.acks[n].since >= limit {
+	for n < len(*h) && now-(*h)[n].since >= limit {
 		n++
 	}
-	var aged []heldAck
-	if n > 0 {
-		aged = append(aged, o.acks[:n]...)
-		o.acks = append(o.acks[:0], o.acks[n:]...)
+	if n == 0 {
+		return nil
 	}
-	o.mu.Unlock()
-	sendAcks(w, aged)
+	aged := append([]heldAck(nil), (*h)[:n]...)
+	*h = append((*h)[:0], (*h)[n:]...)
+	return aged
 }
 
+// sendAcks writes each 200 to the out it goes to.
 func sendAcks(w *Worker, acks []heldAck) {
 	for _, a := range acks {
 		a.to.writeFrame(w, nil, a.b)
 	}
-}
-
-// hasAcks reports whether 200s are held here. Called with mu held.
-func (o *out) hasAcks() bool { return len(o.acks) > 0 }
-
-// cutLongPiece cuts the open piece of st once it carried pieceLimit
-// bytes, before more of it is written: on a shared connection so that its
-// 200 comes back while the rest of the chunk is still arriving, toward a
-// WebSocket client so that each piece fits one message. What waits behind
-// st goes first. Called with mu held.
-func (o *out) cutLongPiece(st *stream) {
-	limit := o.pieceLimit()
-	if o.open != st || !st.headerOut || limit == 0 || st.chunkBody < limit {
-		return
-	}
-	o.cutPiece(st)
-	if len(o.queue) == 0 {
-		o.open = st
-		return
-	}
-	o.drainQueue()
 }

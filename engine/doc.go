@@ -3,6 +3,18 @@
 // (engine/gnetdrv, the goroutine driver) feeds it bytes and events and does
 // the I/O it asks for through the Link interface.
 //
+// # Inside
+//
+// A Conn (conn.go) is one connection as the core sees it. Its inbound side
+// parses, authenticates and routes (handle.go, auth.go, route.go); its
+// outbound side is an out (out.go), the multiplexer for its wire, with the
+// chunks streamed through it (stream.go) and the transactions waiting for
+// their responses (txn.go). The out asks its connection only for what
+// outOwner names, and a connection sending toward it only for what sender
+// names. Fairness on connections shared between relays (a client's
+// window, the 200s held back) is window.go; REPORTs and failed
+// transactions, report.go; a driver goroutine's scratch, worker.go.
+//
 // # Concurrency contract
 //
 // Every Conn has three kinds of state, and the rules say which goroutine may

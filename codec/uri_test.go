@@ -14,6 +14,9 @@ func TestParseURI(t *testing.T) {
 		{"msrps://[2001:db8::1]:2855/s3ss10n;tcp", URI{Scheme: b("msrps"), Host: b("[2001:db8::1]"), Port: 2855, SessionID: b("s3ss10n"), Transport: b("tcp")}},
 		{"msrp://10.0.0.1:1/a/b+c=d;ws;a;b=c", URI{Scheme: b("msrp"), Host: b("10.0.0.1"), Port: 1, SessionID: b("a/b+c=d"), Transport: b("ws"), Params: b("a;b=c")}},
 		{"msrp://alice:pw@host/s;tcp", URI{Scheme: b("msrp"), User: b("alice:pw"), Host: b("host"), Port: -1, SessionID: b("s"), Transport: b("tcp")}},
+		// WebSocket clients' URIs (RFC 7977): a random .invalid host and ;ws.
+		{"msrps://1ckpb61p.invalid:2855/30y1eetsdu;ws", URI{Scheme: b("msrps"), Host: b("1ckpb61p.invalid"), Port: 2855, SessionID: b("30y1eetsdu"), Transport: b("ws")}},
+		{"msrp://x7k2m9q4w1zt.invalid:51234/f3K9aB;ws", URI{Scheme: b("msrp"), Host: b("x7k2m9q4w1zt.invalid"), Port: 51234, SessionID: b("f3K9aB"), Transport: b("ws")}},
 	}
 	for _, tc := range tests {
 		got, err := ParseURI([]byte(tc.in))

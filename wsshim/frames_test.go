@@ -301,6 +301,31 @@ func TestCloseHandshake(t *testing.T) {
 	}
 }
 
+// After the server's own close, a ping gets no pong: nothing follows a
+// close frame.
+func TestNoPongAfterClose(t *testing.T) {
+	s := open(t, &msrpConfig)
+	s.Close(1001, "")
+	s.Written()
+	dst, err := s.Feed(nil, append(masked(ws.OpPing, true, "p"), masked(ws.OpText, true, "still read")...))
+	if err != nil || string(dst) != "still read" || len(s.Output()) != 0 {
+		t.Fatalf("payload %q, err %v, output %x", dst, err, s.Output())
+	}
+}
+
+// WriteMessages ends a message at each offset given and leaves the rest
+// open for the next call.
+func TestWriteMessages(t *testing.T) {
+	s := open(t, &msrpConfig)
+	s.WriteMessages([]byte("onetwothr"), []int{3, 6})
+	s.WriteMessages([]byte("ee"), []int{2})
+	s.WriteMessages([]byte("four"), []int{4})
+	want := []byte{0x82, 3, 'o', 'n', 'e', 0x82, 3, 't', 'w', 'o', 0x02, 3, 't', 'h', 'r', 0x80, 2, 'e', 'e', 0x82, 4, 'f', 'o', 'u', 'r'}
+	if !bytes.Equal(s.Output(), want) {
+		t.Fatalf("output %x\nwant   %x", s.Output(), want)
+	}
+}
+
 // After the server's own close, the client's answer gets no second close.
 func TestServerInitiatedClose(t *testing.T) {
 	s := open(t, &msrpConfig)

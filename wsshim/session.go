@@ -424,7 +424,10 @@ func (s *Session) endFrame() error {
 	s.inFrame = false
 	switch s.frame.OpCode {
 	case ws.OpPing:
-		s.queueFrame(ws.OpPong, true, s.ctl[:s.ctlN])
+		// After our close frame nothing more is sent (RFC 6455 §5.5.1).
+		if !s.closeSent {
+			s.queueFrame(ws.OpPong, true, s.ctl[:s.ctlN])
+		}
 	case ws.OpPong:
 	case ws.OpClose:
 		return s.peerClosed()

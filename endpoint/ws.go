@@ -147,8 +147,11 @@ func (c *WSConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.src.Read(p[:min(int64(len(p)), c.left)])
 	c.left -= int64(n)
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
+	switch {
+	case err == io.EOF && c.left > 0:
+		err = io.ErrUnexpectedEOF // the socket ended inside a frame
+	case err == io.EOF:
+		err = nil // the frame is whole; the next Read finds the end
 	}
 	return n, err
 }
@@ -278,3 +281,7 @@ func (c *WSConn) Close() error {
 	}
 	return c.Conn.Close()
 }
+
+// NetConn is the connection under the WebSocket (a tls.Conn for wss), as
+// tls.Conn's NetConn gives the socket under TLS.
+func (c *WSConn) NetConn() net.Conn { return c.Conn }

@@ -58,6 +58,7 @@ func (s *wsServer) addr() string { return s.ln.Addr().String() }
 type wsPeer struct {
 	nc       net.Conn
 	messages chan<- []byte
+	pongs    []string
 }
 
 // readMessage reads one data message, answering pings, checking every
@@ -80,6 +81,7 @@ func (p *wsPeer) readMessage() ([]byte, error) {
 			}
 			continue
 		case ws.OpPong:
+			p.pongs = append(p.pongs, string(f.Payload))
 			continue
 		case ws.OpClose:
 			return nil, io.EOF
@@ -135,6 +137,9 @@ func TestWSRoundTrip(t *testing.T) {
 		// The pong to the ping, then the client's close.
 		if _, err := p.readMessage(); err != io.EOF {
 			t.Errorf("after the answer: %v", err)
+		}
+		if len(p.pongs) != 1 || p.pongs[0] != "alive?" {
+			t.Errorf("pongs %q, want the ping's payload once", p.pongs)
 		}
 	})
 	c, err := DialWS(srv.addr(), nil, 5*time.Second)

@@ -203,17 +203,17 @@ func (r *registry) remove(s *Session) bool {
 	return ok
 }
 
-// expired collects the sessions that are no longer live.
-func (r *registry) expired(now int64, idle time.Duration, out []*Session) []*Session {
+// expired appends to dst the sessions that are no longer live.
+func (r *registry) expired(now int64, idle time.Duration, dst []*Session) []*Session {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.RLock()
 		for _, s := range sh.m {
 			if !s.live(now, idle) {
-				out = append(out, s)
+				dst = append(dst, s)
 			}
 		}
 		sh.mu.RUnlock()
 	}
-	return out
+	return dst
 }

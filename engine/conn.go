@@ -189,8 +189,8 @@ func (c *Conn) Receive(w *Worker, buf []byte) (int, error) {
 			break
 		}
 	}
-	if c.in.cur.mode == modeStream && c.in.cur.st != nil && c.in.cur.st.out != nil {
-		c.in.cur.st.out.yield(w, c.in.cur.st)
+	if c.in.cur.mode == modeStream && c.in.cur.st != nil {
+		c.in.cur.target.out.yield(w, c.in.cur.st)
 	}
 	return done, nil
 }
@@ -234,7 +234,7 @@ func (c *Conn) receiveBody(w *Worker, buf []byte) (int, error) {
 		c.in.cur.buf.B = append(c.in.cur.buf.B, body...)
 	case modeStream:
 		if len(body) > 0 {
-			c.in.cur.st.out.streamData(w, c.in.cur.st, body)
+			c.in.cur.target.out.streamData(w, c.in.cur.st, body)
 		}
 	}
 	c.in.cur.acct.countBody(len(body))
@@ -267,7 +267,7 @@ func (c *Conn) receiveBody(w *Worker, buf []byte) (int, error) {
 func (c *Conn) renameForwarded(w *Worker) {
 	cur := &c.in.cur
 	if cur.mode == modeStream {
-		p := cur.st.out.collide(w, cur.st)
+		p := cur.target.out.collide(w, cur.st)
 		c.in.scan.Watch(p.bytes())
 		return
 	}
@@ -299,7 +299,7 @@ func (c *Conn) finishInbound(w *Worker, flag byte) {
 		c.deliver(w, cur.target, cur.txn, cur.buf.B)
 		waitPool.Put(cur.buf)
 	case modeStream:
-		cur.st.out.streamEnd(w, cur.st, flag)
+		cur.target.out.streamEnd(w, cur.st, flag)
 		c.checkBackpressure(w, cur.target)
 	}
 	*cur = inbound{}
@@ -509,7 +509,7 @@ func (c *Conn) Closed(w *Worker) {
 	r.cfg.Metrics.Add(c.closeReason(), 1)
 	if in := c.in; in != nil {
 		if in.cur.mode == modeStream {
-			in.cur.st.out.streamEnd(w, in.cur.st, '#')
+			in.cur.target.out.streamEnd(w, in.cur.st, '#')
 		}
 		if in.cur.mode == modeCollect {
 			waitPool.Put(in.cur.buf)

@@ -385,7 +385,6 @@ func (o *out) startStream(st *stream) bool {
 	if o.closed {
 		return false
 	}
-	st.out = o
 	o.streams = append(o.streams, st)
 	return true
 }

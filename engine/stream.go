@@ -9,13 +9,13 @@ import (
 )
 
 // stream is a SEND chunk being forwarded while its body is still arriving.
-// Its sender (the Conn receiving the chunk) calls out.streamData and
-// out.streamEnd; the target's out decides when its bytes reach the wire and
-// may cut it into pieces, each a chunk of its own with a tid of its own.
+// Its sender (the Conn receiving the chunk) hands it to the target's out
+// (startStream, streamData, streamEnd); that out decides when its bytes
+// reach the wire and may cut it into pieces, each a chunk of its own with
+// a tid of its own.
 //
 // Fields below "out-owned" are guarded by the target out's mutex.
 type stream struct {
-	out    *out
 	sender sender // the connection the chunk arrives on
 	// hdr is the forwarded header of the first piece, written by
 	// codec.AppendRewrite with Byte-Range third; the offsets let later

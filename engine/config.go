@@ -156,7 +156,7 @@ func (c *Config) fill() error {
 		c.MaxPendingTransactions = 4096
 	}
 	if c.WSMaxChunk <= 0 {
-		c.WSMaxChunk = 64 << 10
+		c.WSMaxChunk = DefaultWSMaxChunk
 	}
 	if c.WSMaxChunk < minChunk {
 		return errConfig("WSMaxChunk below 2048 bytes (RFC 4975 §7.1.1 chunks)")
@@ -171,6 +171,11 @@ func (c *Config) fill() error {
 	}
 	return nil
 }
+
+// DefaultWSMaxChunk is Config.WSMaxChunk's default: the most a whole
+// chunk forwarded at once carries (maxAtomic), so only longer chunks are
+// cut for WebSocket clients.
+const DefaultWSMaxChunk = maxAtomic
 
 func setDur(d *time.Duration, def time.Duration) {
 	if *d <= 0 {

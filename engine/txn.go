@@ -193,9 +193,16 @@ func (tt *txnTable) shrink() {
 	}
 }
 
-// drain removes every transaction.
+// drain removes every transaction, in the order they were sent: the
+// failure REPORTs of a chunk cut into pieces then come in byte order.
 func (tt *txnTable) drain() []*txn {
 	var out []*txn
+	for _, d := range tt.fifo[tt.head:] {
+		if t, ok := tt.m[d.key]; ok {
+			out = append(out, t)
+			delete(tt.m, d.key)
+		}
+	}
 	for _, t := range tt.m {
 		out = append(out, t)
 	}

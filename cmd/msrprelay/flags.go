@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/netdrv"
 )
 
 // options is every setting of the daemon. Each is a flag; a YAML config
@@ -129,8 +132,8 @@ flags:
 	fs.Int64Var(&o.relayWindow, "relay-window", 1<<20, "bytes of one client's chunks on a connection shared with another relay that may wait for their 200s before the client pauses")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, time for transfers in flight to finish")
 	fs.StringVar(&o.wsOrigins, "ws-origins", "", "comma-separated Origin values a WebSocket upgrade may carry, e.g. https://chat.example.com (default: any; browsers send the page's origin)")
-	fs.Int64Var(&o.wsMaxChunk, "ws-max-chunk", 64<<10, "longest chunk body sent to a WebSocket client: each chunk is one WebSocket message, longer ones are cut")
-	fs.Int64Var(&o.wsMaxMessage, "ws-max-message", 16<<20, "longest WebSocket message (and frame) a client may send; the connection is closed with code 1009 above")
+	fs.Int64Var(&o.wsMaxChunk, "ws-max-chunk", engine.DefaultWSMaxChunk, "longest chunk body sent to a WebSocket client: each chunk is one WebSocket message, longer ones are cut")
+	fs.Int64Var(&o.wsMaxMessage, "ws-max-message", netdrv.DefaultWSMaxMessage, "longest WebSocket message (and frame) a client may send; the connection is closed with code 1009 above")
 	fs.DurationVar(&o.wsPing, "ws-ping", 30*time.Second, "ping a WebSocket connection after this much silence, so proxies keep it open")
 	return fs
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/msrprelay/msrprelay/engine/goroutinedrv"
 	"github.com/msrprelay/msrprelay/engine/netdrv"
 	"github.com/msrprelay/msrprelay/engine/sqldb"
+	"github.com/msrprelay/msrprelay/wsshim"
 )
 
 // fdHeadroom is kept free under the open-files limit for dials, the admin
@@ -110,6 +111,7 @@ type server interface {
 func newServer(o *options, relay *engine.Relay, listens []listen, t *tlsState, maxConns int, log zerolog.Logger) (server, error) {
 	common := netdrv.Options{
 		Listen: driverListens(listens), TLS: t.options(), MaxConns: maxConns, MaxPerSource: o.maxPerSource, Logger: log,
+		WebSocket: wsshim.Config{Origins: splitList(o.wsOrigins), MaxFrame: o.wsMaxMessage, MaxMessage: o.wsMaxMessage},
 	}
 	if o.engine == "goroutine" {
 		return goroutinedrv.New(relay, goroutinedrv.Options{Options: common}), nil

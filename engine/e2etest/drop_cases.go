@@ -3,7 +3,6 @@ package e2etest
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"sync/atomic"
@@ -86,8 +85,13 @@ func (w *dropWriter) waitHeldBack(t testing.TB) {
 func resetConn(t testing.TB, c *endpoint.Conn) {
 	t.Helper()
 	raw := c.Raw()
-	if tc, ok := raw.(*tls.Conn); ok {
-		raw = tc.NetConn()
+	// Under TLS or WebSocket (or both) lies the TCP socket.
+	for {
+		inner, ok := raw.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		raw = inner.NetConn()
 	}
 	tcp, ok := raw.(*net.TCPConn)
 	if !ok {

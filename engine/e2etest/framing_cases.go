@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/msrprelay/msrprelay/endpoint"
+	"github.com/msrprelay/msrprelay/engine"
 )
 
 // pair is bob AUTHed on a relay and alice connected to bob's session.
@@ -121,7 +122,10 @@ func testLargeChunk(t *testing.T, start *suite) {
 	// closes a connection that has sent nothing.
 	body := make([]byte, 64<<20)
 	rand.Read(body)
-	p := newPair(t, startEnv(t, start, nil))
+	// Toward a WebSocket client the chunk goes in pieces, each waiting for
+	// its 200 from a client that reads slowly under -race: transaction
+	// timers long enough for that.
+	p := newPair(t, startEnv(t, start, func(c *engine.Config) { c.TransactionTimeout = 2 * time.Minute }))
 	req := p.frame("big", body, '$')
 	p.alice.SetDeadline(time.Now().Add(2 * time.Minute))
 	p.bob.SetDeadline(time.Now().Add(2 * time.Minute))
@@ -133,14 +137,20 @@ func testLargeChunk(t *testing.T, start *suite) {
 		os.WriteFile(os.TempDir()+"/largechunk-stacks.txt", buf[:n], 0o644)
 	})
 	defer watchdog.Stop()
-	f := expectRequest(t, p.bob, "SEND")
-	if f.Flag != '$' || !bytes.Equal(f.Body, body) {
-		t.Fatalf("got %d bytes flag %c", len(f.Body), f.Flag)
+	if p.e.wsAddr != "" {
+		// Toward a WebSocket client the relay must cut: each piece is one
+		// WebSocket message of at most WSMaxChunk body bytes.
+		expectPieces(t, p.bob, body, engine.DefaultWSMaxChunk)
+	} else {
+		f := expectRequest(t, p.bob, "SEND")
+		if f.Flag != '$' || !bytes.Equal(f.Body, body) {
+			t.Fatalf("got %d bytes flag %c", len(f.Body), f.Flag)
+		}
+		if f.Header("Byte-Range") != fmt.Sprintf("1-*/%d", len(body)) {
+			t.Fatalf("a chunk the relay may cut says '*': %q", f.Header("Byte-Range"))
+		}
+		p.bob.Respond(f, 200, "OK")
 	}
-	if f.Header("Byte-Range") != fmt.Sprintf("1-*/%d", len(body)) {
-		t.Fatalf("a chunk the relay may cut says '*': %q", f.Header("Byte-Range"))
-	}
-	p.bob.Respond(f, 200, "OK")
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
@@ -198,4 +208,31 @@ func testInterleavedStreams(t *testing.T, start *suite) {
 		}
 	}
 	t.Logf("%d chunks for 2 messages", chunks)
+}
+
+// expectPieces reads the pieces of one chunk carrying body, answering
+// each: their Byte-Ranges follow each other, none is longer than max, all
+// but the last end with '+', and together they are body.
+func expectPieces(t testing.TB, c *endpoint.Conn, body []byte, max int64) {
+	t.Helper()
+	var got []byte
+	for {
+		f := expectRequest(t, c, "SEND")
+		var start int64
+		fmt.Sscanf(f.Header("Byte-Range"), "%d-", &start)
+		if start != int64(len(got))+1 || int64(len(f.Body)) > max {
+			t.Fatalf("piece %q of %d bytes after %d bytes (at most %d each)", f.Header("Byte-Range"), len(f.Body), len(got), max)
+		}
+		got = append(got, f.Body...)
+		c.Respond(f, 200, "OK")
+		if f.Flag == '$' {
+			break
+		}
+		if f.Flag != '+' {
+			t.Fatalf("piece %q ends with %c", f.Header("Byte-Range"), f.Flag)
+		}
+	}
+	if !bytes.Equal(got, body) {
+		t.Fatalf("the pieces carry %d bytes that are not the body (first diff at %d)", len(got), firstDiff(got, body))
+	}
 }

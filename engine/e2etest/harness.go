@@ -2,6 +2,7 @@ package e2etest
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -30,16 +31,30 @@ type DriverOptions struct {
 	MaxConns int
 	// TLS, when set, makes the relay listen on tls:// with these options.
 	TLS *tlsshim.Options
+	// WSPort, when set, adds a WebSocket listener on it (wss:// when TLS
+	// is set) beside the TCP or TLS one.
+	WSPort int
 }
 
-// Listener is what a driver starting a relay on 127.0.0.1:port under d
-// needs: the engine's listener and the address to listen on (tls:// when
-// d.TLS is set).
-func (d DriverOptions) Listener(port int) (engine.Listener, string) {
-	if d.TLS != nil {
-		return engine.Listener{Port: port, Secure: true}, fmt.Sprintf("tls://127.0.0.1:%d", port)
+// Listeners is what a driver starting a relay on 127.0.0.1:port under d
+// needs: the engine's listeners and the addresses to listen on (tls://
+// when d.TLS is set, and ws:// or wss:// on d.WSPort).
+func (d DriverOptions) Listeners(port int) ([]engine.Listener, []string) {
+	scheme, secure := "tcp", d.TLS != nil
+	if secure {
+		scheme = "tls"
 	}
-	return engine.Listener{Port: port}, fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	lis := []engine.Listener{{Port: port, Secure: secure}}
+	addrs := []string{fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)}
+	if d.WSPort != 0 {
+		scheme = "ws"
+		if secure {
+			scheme = "wss"
+		}
+		lis = append(lis, engine.Listener{Port: d.WSPort, Secure: secure, WebSocket: true})
+		addrs = append(addrs, fmt.Sprintf("%s://127.0.0.1:%d", scheme, d.WSPort))
+	}
+	return lis, addrs
 }
 
 // suite is how the cases start relays: the driver's Start and, for
@@ -49,6 +64,10 @@ type suite struct {
 	start  Start
 	server *tlsshim.Options
 	client *tls.Config
+	// ws: the clients of e.dial and e.auth connect over WebSocket to a
+	// listener of its own (RunWS); relays still reach each other over TCP
+	// or TLS.
+	ws bool
 }
 
 func plainSuite(start Start) *suite { return &suite{start: start} }
@@ -133,14 +152,15 @@ func hangUpPort(t testing.TB) int {
 
 // env is one running relay in a test.
 type env struct {
-	t    testing.TB
-	port int
-	addr string
-	uri  string      // the AUTH To-Path
-	tls  *tls.Config // nil: plain TCP
-	logs *logSink
-	mu   sync.Mutex
-	sids []string // session ids handed out: bearer secrets
+	t      testing.TB
+	port   int
+	addr   string
+	wsAddr string      // the WebSocket listener clients use; empty without
+	uri    string      // the AUTH To-Path
+	tls    *tls.Config // nil: plain TCP
+	logs   *logSink
+	mu     sync.Mutex
+	sids   []string // session ids handed out: bearer secrets
 }
 
 // scheme is the URI scheme of the relay's listener: msrps over TLS.
@@ -235,11 +255,18 @@ func startEnvOpts(t testing.TB, start *suite, mod func(*engine.Config), d Driver
 	}
 	port := FreePort(t)
 	d.TLS = start.server
+	if start.ws {
+		d.WSPort = FreePort(t)
+	}
 	stop := start.start(t, cfg, port, d)
-	e := &env{t: t, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port), uri: fmt.Sprintf("msrp://%s:%d;tcp", Realm, port),
+	e := &env{t: t, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port), uri: fmt.Sprintf("%s://%s:%d;tcp", "msrp", Realm, port),
 		logs: logs, tls: start.client}
 	if e.tls != nil {
 		e.uri = fmt.Sprintf("msrps://%s:%d;tcp", Realm, port)
+	}
+	if start.ws {
+		e.wsAddr = fmt.Sprintf("127.0.0.1:%d", d.WSPort)
+		e.uri = fmt.Sprintf("%s://%s:%d;ws", e.scheme(), Realm, d.WSPort)
 	}
 	t.Cleanup(func() {
 		stop()
@@ -262,7 +289,11 @@ func startEnvOpts(t testing.TB, start *suite, mod func(*engine.Config), d Driver
 
 func (e *env) dial() *endpoint.Conn {
 	e.t.Helper()
-	c, err := endpoint.Dial(e.addr, e.tls, 20*time.Second)
+	dial := endpoint.Dial
+	if e.wsAddr != "" {
+		dial = endpoint.DialWS
+	}
+	c, err := dial(cmp.Or(e.wsAddr, e.addr), e.tls, 20*time.Second)
 	if err != nil {
 		e.t.Fatal(err)
 	}

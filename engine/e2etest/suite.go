@@ -17,6 +17,21 @@ func Run(t *testing.T, start Start) { runCases(t, plainSuite(start), allCases) }
 // certificate, and relays dial each other with mutual TLS.
 func RunTLS(t *testing.T, start Start) { runCases(t, tlsSuite(t, start), allCases) }
 
+// RunWS runs the suite with its clients over WebSocket (RFC 7977) on a
+// ws:// listener of its own; relays reach each other over TCP.
+func RunWS(t *testing.T, start Start) {
+	s := plainSuite(start)
+	s.ws = true
+	runCases(t, s, allCases)
+}
+
+// RunWSS is RunWS over wss://, relays reaching each other over msrps.
+func RunWSS(t *testing.T, start Start) {
+	s := tlsSuite(t, start)
+	s.ws = true
+	runCases(t, s, allCases)
+}
+
 func runCases(t *testing.T, s *suite, cases []suiteCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

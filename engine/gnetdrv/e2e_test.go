@@ -12,12 +12,12 @@ import (
 
 func startGnet(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOptions) func() {
 	t.Helper()
-	lis, listen := d.Listener(port)
-	r, err := engine.New(cfg, []engine.Listener{lis})
+	lis, listen := d.Listeners(port)
+	r, err := engine.New(cfg, lis)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(r, Options{Options: netdrv.Options{Listen: []string{listen}, TLS: d.TLS, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
+	s := New(r, Options{Options: netdrv.Options{Listen: listen, TLS: d.TLS, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {
@@ -37,3 +37,9 @@ func TestEndToEnd(t *testing.T) { e2etest.Run(t, startGnet) }
 
 // TestEndToEndTLS runs the suite's transport-neutral cases over msrps.
 func TestEndToEndTLS(t *testing.T) { e2etest.RunTLS(t, startGnet) }
+
+// TestEndToEndWS runs the suite with clients over WebSocket.
+func TestEndToEndWS(t *testing.T) { e2etest.RunWS(t, startGnet) }
+
+// TestEndToEndWSS runs the suite with clients over secure WebSocket.
+func TestEndToEndWSS(t *testing.T) { e2etest.RunWSS(t, startGnet) }

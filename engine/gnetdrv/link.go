@@ -19,6 +19,7 @@ import (
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/internal/bufpool"
 	"github.com/msrprelay/msrprelay/tlsshim"
+	"github.com/msrprelay/msrprelay/wsshim"
 )
 
 // home is where a link lives: its gnet connection and that connection's
@@ -37,6 +38,7 @@ type home struct {
 // drops it.
 type (
 	flushTask   home // write what the engine queued
+	pingTask    home // ping a quiet WebSocket peer
 	resumeTask  home // let a live connection's OnTraffic feed the engine again
 	recheckTask home // look again at a connection whose output did not drain
 	parkedTask  home // feed a parked link what it holds, enroll it when the engine wants more
@@ -49,6 +51,13 @@ func (t *flushTask) Run(context.Context) error {
 	l.queued.Store(false)
 	l.flush(h)
 	h.loop.flushDirty()
+	return nil
+}
+
+func (t *pingTask) Run(context.Context) error {
+	h, l := (*home)(t), t.l
+	defer l.recoverOnLoop()
+	l.ping(h)
 	return nil
 }
 
@@ -99,16 +108,17 @@ type link struct {
 	ec     *engine.Conn
 	st     parkState
 	src    netip.Addr
-	port   int // the listener's port
+	lis    engine.Listener // where it came in; zero when dialed
 	tls    *tlsshim.Session
+	ws     *wsshim.Session // on a WebSocket listener
 	peer   engine.PeerInfo
-	plain  *bytebufferpool.ByteBuffer // decrypted bytes the engine has not consumed
+	plain  *bytebufferpool.ByteBuffer // decoded bytes the engine has not consumed
 	parked *bytebufferpool.ByteBuffer // bytes read before parking, fed to the engine first; nil when none
 	// Re-checks back off while the socket takes nothing (a receiver that
 	// stopped reading): stalls counts them, lastHeld is what was held at
 	// the last one, wrote says the last flush put bytes on the socket.
 	lastHeld int
-	tlsSent  int32       // bytes of the TLS session's output already written
+	wireSent int32       // bytes of the wire output (wireOutput) already written
 	closed   atomic.Bool // ended: the engine was told
 	queued   atomic.Bool // a flush task is posted to the loop
 	// inDirty says the link waits in a loop's dirty list. Atomic: a loop
@@ -121,8 +131,8 @@ type link struct {
 	settled    bool // a move next to its peer's loop was considered
 }
 
-func newLink(s *Server, src netip.Addr, port int) *link {
-	return &link{srv: s, src: src, port: port}
+func newLink(s *Server, src netip.Addr, lis engine.Listener) *link {
+	return &link{srv: s, src: src, lis: lis}
 }
 
 // attach is OnOpen for the link: it lives on c from now on. False means it
@@ -162,8 +172,8 @@ func (l *link) receive(h *home) gnet.Action {
 		// it grows: what the relay holds for a paused sender only shrinks.
 		return gnet.None
 	}
-	if l.tls != nil {
-		return l.receiveTLS(h)
+	if l.coded() {
+		return l.receiveCoded(h)
 	}
 	c := h.c
 	in, _ := c.Peek(-1)
@@ -181,22 +191,28 @@ func (l *link) receive(h *home) gnet.Action {
 	return l.fail(err)
 }
 
-// receiveTLS decrypts all that arrived and feeds the engine the plaintext;
-// what the engine does not consume waits in l.plain. Called only when the
-// engine is not paused, so l.plain holds at most the start of a frame
-// before this decryption.
-func (l *link) receiveTLS(h *home) gnet.Action {
+// receiveCoded decodes all that arrived (TLS records, WebSocket frames)
+// and feeds the engine the MSRP bytes; what the engine does not consume
+// waits in l.plain. Called only when the engine is not paused, so l.plain
+// holds at most the start of a frame before this decoding. What decoding
+// answered (a TLS alert, the upgrade's answer, a pong, a close) goes out
+// first, an error's last words included.
+func (l *link) receiveCoded(h *home) gnet.Action {
 	c := h.c
 	in, _ := c.Peek(-1)
 	arrived := len(in)
-	err := l.decrypt(in)
+	err := l.decode(in)
 	discard(c, arrived)
+	l.sendWireLive(c)
 	if err != nil {
 		return l.fail(err)
 	}
-	l.sendTLSLive(c)
 	return l.fail(l.feedPlain(&h.loop.worker))
 }
+
+// coded reports whether the socket's bytes are decoded before the engine
+// sees them: TLS, WebSocket or both.
+func (l *link) coded() bool { return l.tls != nil || l.ws != nil }
 
 // feedHeld gives the engine the input held in memory, oldest first: the
 // plaintext a TLS session decrypted, then the bytes read before parking.
@@ -204,7 +220,7 @@ func (l *link) receiveTLS(h *home) gnet.Action {
 // the engine stays paused the held input only shrinks. Runs on the loop
 // that owns the link, attached or parked.
 func (l *link) feedHeld(w *engine.Worker) error {
-	if l.tls == nil {
+	if !l.coded() {
 		if l.parked == nil {
 			return nil
 		}
@@ -215,9 +231,9 @@ func (l *link) feedHeld(w *engine.Worker) error {
 	if err := l.feedPlain(w); err != nil || l.ec.Paused() || l.parked == nil {
 		return err
 	}
-	// The plaintext left, if any, is the start of a frame: decrypt what
+	// The plaintext left, if any, is the start of a frame: decode what
 	// was parked behind it.
-	err := l.decrypt(l.parked.B)
+	err := l.decode(l.parked.B)
 	l.dropParked()
 	if err != nil {
 		return err
@@ -244,13 +260,57 @@ type tlsFailure struct{ error }
 
 func (f tlsFailure) Unwrap() error { return f.error }
 
-// decrypt appends the plaintext of ciphertext to l.plain.
-func (l *link) decrypt(ciphertext []byte) error {
+// wsFailure marks an error of the WebSocket session (for the log).
+type wsFailure struct{ error }
+
+func (f wsFailure) Unwrap() error { return f.error }
+
+// decode appends the MSRP bytes that in carries to l.plain: in is TLS
+// records, WebSocket frames, or WebSocket frames in TLS records.
+func (l *link) decode(in []byte) error {
 	if l.plain == nil {
 		l.plain = plainPool.Get()
 	}
+	if l.ws == nil {
+		return l.decrypt(&l.plain.B, in)
+	}
+	if l.tls != nil {
+		clear := plainPool.Get()
+		defer plainPool.Put(clear)
+		if err := l.decrypt(&clear.B, in); err != nil {
+			return err
+		}
+		in = clear.B
+	}
 	var err error
-	l.plain.B, err = l.tls.Feed(l.plain.B, ciphertext)
+	l.plain.B, err = l.ws.Feed(l.plain.B, in)
+	if serr := l.sealWS(); serr != nil {
+		return serr
+	}
+	if err != nil {
+		return wsFailure{err}
+	}
+	return nil
+}
+
+// decrypt appends the plaintext of ciphertext to *dst.
+func (l *link) decrypt(dst *[]byte, ciphertext []byte) error {
+	var err error
+	*dst, err = l.tls.Feed(*dst, ciphertext)
+	if err != nil {
+		return tlsFailure{err}
+	}
+	return nil
+}
+
+// sealWS moves what the WebSocket session wrote into TLS records, when
+// both run: the wire output is then the TLS session's alone.
+func (l *link) sealWS() error {
+	if l.tls == nil || l.ws == nil || len(l.ws.Output()) == 0 {
+		return nil
+	}
+	err := l.tls.Seal(l.ws.Output())
+	l.ws.Written()
 	if err != nil {
 		return tlsFailure{err}
 	}
@@ -291,10 +351,13 @@ func (l *link) dropParked() {
 	}
 }
 
-// releaseTLS returns the session's and the plaintext buffers.
-func (l *link) releaseTLS() {
+// releaseCoded returns the sessions' and the plaintext buffers.
+func (l *link) releaseCoded() {
 	if l.tls != nil {
 		l.tls.Release()
+	}
+	if l.ws != nil {
+		l.ws.Release()
 	}
 	if l.plain != nil {
 		plainPool.Put(l.plain)
@@ -302,50 +365,79 @@ func (l *link) releaseTLS() {
 	}
 }
 
-// sendTLS writes what the TLS session produced (records, alerts,
-// post-handshake messages) and not yet sent, with write, which takes what
-// the socket takes now; it returns how much is left for later.
-func (l *link) sendTLS(write func([]byte) (int, error)) (int, error) {
-	out := l.tls.Output()
-	if len(out) == int(l.tlsSent) {
-		return 0, nil
+// wireOutput is what the sessions produced for the socket: TLS records
+// (WebSocket frames sealed in them), or WebSocket frames; nil for a plain
+// link.
+func (l *link) wireOutput() []byte {
+	switch {
+	case l.tls != nil:
+		return l.tls.Output()
+	case l.ws != nil:
+		return l.ws.Output()
 	}
-	n, err := write(out[l.tlsSent:])
-	l.tlsSent += int32(n)
-	l.wrote = l.wrote || n > 0
-	if int(l.tlsSent) == len(out) {
-		l.tls.Written()
-		l.tlsSent = 0
-	}
-	return len(out) - int(l.tlsSent), err
+	return nil
 }
 
-// sealAndSend seals b once what was sealed before is out, then writes what
-// the socket takes: the sealed bytes waiting stay one flush's worth, and
-// are reported held.
-func (l *link) sealAndSend(b []byte, write func([]byte) (int, error)) (taken, held int, err error) {
-	if held, err := l.sendTLS(write); err != nil || held > 0 {
+// wireWritten gives the wire output's buffer back once all of it is out.
+func (l *link) wireWritten() {
+	if l.tls != nil {
+		l.tls.Written()
+	} else {
+		l.ws.Written()
+	}
+}
+
+// sendWire writes the wire output not yet sent (records, alerts,
+// post-handshake messages, WebSocket frames and control replies), with
+// write, which takes what the socket takes now; it returns how much is
+// left for later.
+func (l *link) sendWire(write func([]byte) (int, error)) (int, error) {
+	out := l.wireOutput()
+	if len(out) == int(l.wireSent) {
+		return 0, nil
+	}
+	n, err := write(out[l.wireSent:])
+	l.wireSent += int32(n)
+	l.wrote = l.wrote || n > 0
+	if int(l.wireSent) == len(out) {
+		l.wireWritten()
+		l.wireSent = 0
+	}
+	return len(out) - int(l.wireSent), err
+}
+
+// encodeAndSend encodes b (into WebSocket messages ending at ends, into TLS
+// records) once what was encoded before is out, then writes what the
+// socket takes: the encoded bytes waiting stay one flush's worth, and are
+// reported held.
+func (l *link) encodeAndSend(b []byte, ends []int, write func([]byte) (int, error)) (taken, held int, err error) {
+	if held, err := l.sendWire(write); err != nil || held > 0 {
 		return 0, held, err
 	}
-	if err := l.tls.Seal(b); err != nil {
-		return len(b), 0, tlsFailure{err}
+	if l.ws != nil {
+		l.ws.WriteMessages(b, ends)
+		err = l.sealWS()
+	} else {
+		if serr := l.tls.Seal(b); serr != nil {
+			err = tlsFailure{serr}
+		}
 	}
-	held, err = l.sendTLS(write)
+	if err != nil {
+		return len(b), 0, err
+	}
+	held, err = l.sendWire(write)
 	return len(b), held, err
 }
 
-// tlsPending is what the TLS session sealed and the socket has not taken.
-func (l *link) tlsPending() int {
-	if l.tls == nil {
-		return 0
-	}
-	return len(l.tls.Output()) - int(l.tlsSent)
+// wirePending is what the sessions encoded and the socket has not taken.
+func (l *link) wirePending() int {
+	return len(l.wireOutput()) - int(l.wireSent)
 }
 
-// sendTLSLive sends the TLS session's output through the live connection,
-// and looks again later at what the socket did not take.
-func (l *link) sendTLSLive(c gnet.Conn) {
-	if left, _ := l.sendTLS(liveWriter(c)); left > 0 {
+// sendWireLive sends the wire output through the live connection, and
+// looks again later at what the socket did not take.
+func (l *link) sendWireLive(c gnet.Conn) {
+	if left, _ := l.sendWire(liveWriter(c)); left > 0 {
 		l.scheduleRecheck()
 	}
 }
@@ -377,6 +469,12 @@ func (l *link) fail(err error) gnet.Action {
 	case errors.Is(err, io.EOF):
 		// The peer's close_notify: a normal close, not an error.
 		l.ec.Log(zerolog.DebugLevel).Msg("peer closed TLS")
+	case errors.Is(err, wsshim.ErrClosed):
+		l.ec.Log(zerolog.DebugLevel).Msg("peer closed the WebSocket")
+	case errors.Is(err, wsshim.ErrRefused):
+		l.ec.Note(zerolog.InfoLevel, "closing: WebSocket upgrade refused").Err(err).Send()
+	case errors.As(err, new(wsFailure)):
+		l.ec.Note(zerolog.InfoLevel, "closing: WebSocket error").Err(err).Send()
 	case errors.As(err, new(tlsFailure)):
 		l.ec.Note(zerolog.InfoLevel, "closing: TLS error").Err(err).Send()
 	default:
@@ -425,16 +523,18 @@ func (l *link) flush(h *home) {
 func (l *link) flushLive(h *home) {
 	c := h.c
 	l.wrote = false
-	if l.tls != nil {
-		_, _ = l.sendTLS(liveWriter(c)) // sealed earlier: before anything new
-	}
-	again := l.ec.Flush(func(b []byte) (int, int) {
-		if l.tls == nil {
+	if !l.coded() {
+		again := l.ec.Flush(func(b []byte) (int, int) {
 			taken, held := writeSome(c, b)
 			l.wrote = l.wrote || taken > 0
 			return taken, held
-		}
-		taken, held, err := l.sealAndSend(b, liveWriter(c))
+		})
+		l.flushed(again)
+		return
+	}
+	_, _ = l.sendWire(liveWriter(c)) // encoded earlier: before anything new
+	l.flushed(l.flushCoded(func(b []byte, ends []int) (int, int) {
+		taken, held, err := l.encodeAndSend(b, ends, liveWriter(c))
 		if err != nil {
 			_ = c.Close()
 			return len(b), 0
@@ -443,11 +543,25 @@ func (l *link) flushLive(h *home) {
 			return len(b), 0
 		}
 		return taken, held + c.OutboundBuffered()
-	})
+	}))
+}
+
+// flushCoded asks the engine for its bytes with the frame ends a
+// WebSocket link needs.
+func (l *link) flushCoded(write func(b []byte, ends []int) (int, int)) (again bool) {
+	if l.ws != nil {
+		return l.ec.FlushMessages(write)
+	}
+	return l.ec.Flush(func(b []byte) (int, int) { return write(b, nil) })
+}
+
+// flushed ends a flush: the socket took bytes, or the output is looked at
+// again shortly.
+func (l *link) flushed(again bool) {
 	if l.wrote {
 		l.stalls = 0
 	}
-	if again || l.tlsPending() > 0 {
+	if again || l.wirePending() > 0 {
 		l.scheduleRecheck()
 	}
 }
@@ -458,14 +572,14 @@ func (l *link) flushLive(h *home) {
 func (l *link) flushHeld() {
 	var failed error
 	l.wrote = false
-	if l.tls != nil {
-		_, failed = l.sendTLS(l.writeHeldFD)
+	if l.coded() {
+		_, failed = l.sendWire(l.writeHeldFD)
 	}
-	again := l.ec.Flush(func(b []byte) (int, int) {
+	again := l.flushCoded(func(b []byte, ends []int) (int, int) {
 		if failed != nil {
 			return len(b), 0
 		}
-		taken, held, err := l.writeHeld(b)
+		taken, held, err := l.writeHeld(b, ends)
 		if err != nil {
 			failed = err
 			return len(b), 0
@@ -477,20 +591,16 @@ func (l *link) flushHeld() {
 		l.Close()
 		return
 	}
-	if l.wrote {
-		l.stalls = 0
-	}
-	if again || l.tlsPending() > 0 {
-		l.scheduleRecheck()
-	}
+	l.flushed(again)
 }
 
 // writeHeld writes b to the held socket and reports how much of b it took
-// and how many sealed bytes wait. Over TLS, new bytes are sealed only once
-// the last sealed ones are out, so what waits stays one flush's worth.
-func (l *link) writeHeld(b []byte) (taken, held int, err error) {
-	if l.tls != nil {
-		return l.sealAndSend(b, l.writeHeldFD)
+// and how many encoded bytes wait. Over TLS or WebSocket, new bytes are
+// encoded only once the last encoded ones are out, so what waits stays one
+// flush's worth.
+func (l *link) writeHeld(b []byte, ends []int) (taken, held int, err error) {
+	if l.coded() {
+		return l.encodeAndSend(b, ends, l.writeHeldFD)
 	}
 	n, err := l.writeHeldFD(b)
 	l.wrote = l.wrote || n > 0
@@ -601,9 +711,9 @@ func (l *link) recheck(h *home) {
 // outbound buffer when live, sealed TLS bytes when parked.
 func (l *link) outHeld(h *home, p place) int {
 	if p == here {
-		return h.c.OutboundBuffered() + l.tlsPending()
+		return h.c.OutboundBuffered() + l.wirePending()
 	}
-	return l.tlsPending()
+	return l.wirePending()
 }
 
 // Resume implements engine.Link.
@@ -731,8 +841,11 @@ func (l *link) takeOff(h *home, moveTo gnet.EventLoop) gnet.Action {
 func (l *link) resumeParked(h *home) {
 	w := &h.loop.worker
 	err := l.feedHeld(w)
-	if err == nil && l.tls != nil {
-		_, err = l.sendTLS(l.writeHeldFD) // what decrypting produced (alerts, key updates)
+	if l.coded() {
+		// What decoding produced (alerts, key updates, pongs, a close).
+		if _, serr := l.sendWire(l.writeHeldFD); err == nil {
+			err = serr
+		}
 	}
 	if err != nil {
 		l.fail(err)
@@ -830,7 +943,7 @@ func (l *link) end(w *engine.Worker, fd int) {
 	l.closed.Store(true)
 	l.dropParked()
 	l.tellClosed(w)
-	l.releaseTLS()
+	l.releaseCoded()
 	l.srv.Release(l.src)
 }
 
@@ -847,4 +960,35 @@ func (l *link) tellClosed(w *engine.Worker) {
 		}
 	}()
 	l.ec.Closed(w)
+}
+
+// Ping implements engine.Pinger: a quiet WebSocket peer is pinged from its
+// loop.
+func (l *link) Ping() {
+	if l.ws == nil || l.closed.Load() {
+		return
+	}
+	if h := l.st.home.Load(); h != nil {
+		_ = h.el.Execute(context.Background(), (*pingTask)(h))
+	}
+}
+
+// ping queues a Ping frame on h's loop and writes it with what the engine
+// queued, live or parked.
+func (l *link) ping(h *home) {
+	switch l.st.where(h) {
+	case here, heldHere:
+	case moved:
+		l.Ping()
+		return
+	default:
+		return
+	}
+	l.ws.Ping()
+	if err := l.sealWS(); err != nil {
+		l.Close()
+		return
+	}
+	l.flush(h)
+	h.loop.flushDirty()
 }

@@ -170,8 +170,8 @@ func socketPair(t testing.TB) (peer *net.TCPConn, fd int) {
 func parkedLink(ts *testServer, ls *loopState, fd int, moveTo gnet.EventLoop) *link {
 	src := netip.MustParseAddr("127.0.0.2")
 	ts.Admit(src)
-	l := newLink(ts.Server, src, ts.port)
-	l.ec = ts.relay.Open(l, netip.AddrPortFrom(src, 9), engine.Listener{Port: ts.port}, engine.PeerInfo{})
+	l := newLink(ts.Server, src, engine.Listener{Port: ts.port})
+	l.ec = ts.relay.Open(l, netip.AddrPortFrom(src, 9), l.lis, engine.PeerInfo{})
 	l.st.phase = parked
 	l.st.fd = fd
 	l.st.moveTo = moveTo

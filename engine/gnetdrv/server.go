@@ -133,8 +133,8 @@ func (s *Server) closeParked() {
 // Serve implements netdrv.Transport: an accepted connection goes to gnet,
 // whose OnOpen tells the engine.
 func (s *Server) Serve(c netdrv.Conn) {
-	l := newLink(s, c.Source, c.Listener.Port)
-	l.tls, l.peer = c.Session, c.Peer
+	l := newLink(s, c.Source, c.Listener)
+	l.tls, l.ws, l.peer = c.Session, s.WebSocket(c), c.Peer
 	nc := c.Socket
 	defer l.recoverHandOff(&nc)
 	if _, err := s.cli.EnrollContext(nc, l); err != nil {
@@ -174,7 +174,7 @@ func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 		return nil, gnet.Close
 	}
 	if l.ec == nil {
-		l.ec = s.relay.Open(l, netdrv.AddrPort(c.RemoteAddr()), engine.Listener{Port: l.port, Secure: l.tls != nil}, l.peer)
+		l.ec = s.relay.Open(l, netdrv.AddrPort(c.RemoteAddr()), l.lis, l.peer)
 		if l.tls != nil {
 			// The handshake may have read the first records already; they
 			// wait inside the session, not in the socket.

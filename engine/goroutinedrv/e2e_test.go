@@ -11,12 +11,12 @@ import (
 )
 
 func startGoroutines(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOptions) func() {
-	lis, listen := d.Listener(port)
-	r, err := engine.New(cfg, []engine.Listener{lis})
+	lis, listen := d.Listeners(port)
+	r, err := engine.New(cfg, lis)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(r, Options{Options: netdrv.Options{Listen: []string{listen}, TLS: d.TLS, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}})
+	s := New(r, Options{Options: netdrv.Options{Listen: listen, TLS: d.TLS, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {
@@ -35,3 +35,9 @@ func TestEndToEnd(t *testing.T) { e2etest.Run(t, startGoroutines) }
 
 // TestEndToEndTLS runs the suite's transport-neutral cases over msrps.
 func TestEndToEndTLS(t *testing.T) { e2etest.RunTLS(t, startGoroutines) }
+
+// TestEndToEndWS runs the suite with clients over WebSocket.
+func TestEndToEndWS(t *testing.T) { e2etest.RunWS(t, startGoroutines) }
+
+// TestEndToEndWSS runs the suite with clients over secure WebSocket.
+func TestEndToEndWSS(t *testing.T) { e2etest.RunWSS(t, startGoroutines) }

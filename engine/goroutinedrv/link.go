@@ -6,10 +6,12 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/wsshim"
 )
 
 // link is one connection: a reader goroutine feeding the engine and a
@@ -27,6 +29,15 @@ type link struct {
 	// never come (its writer is gone) must still end.
 	hangUp    chan struct{}
 	hangUpOne sync.Once
+
+	// ws is the WebSocket session of a connection from a ws or wss
+	// listener: the reader feeds it, the writer frames through it, both
+	// under wsMu. Only the writer writes the socket (writeMu), so a reader
+	// never blocks behind a peer that does not read; its replies (the
+	// upgrade's answer, pongs) go out with the writer's next turn.
+	ws      *wsshim.Session
+	wsMu    sync.Mutex
+	writeMu sync.Mutex
 }
 
 func newLink(s *Server, nc net.Conn, src netip.Addr) *link {
@@ -81,6 +92,10 @@ func (l *link) readLoop() {
 	defer l.contain()
 	var w engine.Worker
 	buf := make([]byte, l.srv.opts.ReadBuffer)
+	var raw []byte // what a WebSocket link reads, before decoding
+	if l.ws != nil {
+		raw = make([]byte, l.srv.opts.ReadBuffer)
+	}
 	have := 0
 	for {
 		if have == len(buf) {
@@ -88,8 +103,20 @@ func (l *link) readLoop() {
 			// limits (the parser refuses anything larger).
 			buf = append(buf, make([]byte, len(buf))...)[:len(buf)*2]
 		}
-		n, err := l.nc.Read(buf[have:])
-		have += n
+		var n int
+		var err error
+		if l.ws == nil {
+			n, err = l.nc.Read(buf[have:])
+			have += n
+		} else {
+			n, err = l.nc.Read(raw)
+			msrp, ferr := l.decode(buf[:have], raw[:n])
+			buf, have = msrp[:cap(msrp)], len(msrp)
+			if ferr != nil {
+				l.lastWords(ferr)
+				return
+			}
+		}
 		for have > 0 {
 			used, rerr := l.ec.Receive(&w, buf[:have])
 			if rerr != nil {
@@ -125,6 +152,7 @@ func (l *link) writeLoop() {
 			l.Close()
 		}
 	}()
+	var out []byte // a WebSocket link's frames, copied out of its session
 	for {
 		select {
 		case <-l.wake:
@@ -132,12 +160,16 @@ func (l *link) writeLoop() {
 			return
 		}
 		var werr error
-		l.ec.Flush(func(b []byte) (int, int) {
-			if werr == nil {
-				_, werr = l.nc.Write(b)
-			}
-			return len(b), 0 // a blocking write leaves nothing behind
-		})
+		if l.ws != nil {
+			werr = l.flushWS(&out)
+		} else {
+			l.ec.Flush(func(b []byte) (int, int) {
+				if werr == nil {
+					_, werr = l.nc.Write(b)
+				}
+				return len(b), 0 // a blocking write leaves nothing behind
+			})
+		}
 		if werr != nil {
 			l.Close()
 			return
@@ -150,8 +182,99 @@ func (l *link) finish() {
 	l.ended.Do(func() {
 		close(l.done)
 		l.nc.Close()
+		if l.ws != nil {
+			l.wsMu.Lock()
+			l.ws.Release()
+			l.wsMu.Unlock()
+		}
 		l.ec.Closed(nil)
 		l.srv.live.Delete(l)
 		l.srv.Release(l.src)
 	})
+}
+
+// decode appends the MSRP bytes the WebSocket frames in raw carry to msrp.
+// What the session answered (the upgrade's answer, pongs) is the writer's
+// to send.
+func (l *link) decode(msrp, raw []byte) ([]byte, error) {
+	l.wsMu.Lock()
+	msrp, err := l.ws.Feed(msrp, raw)
+	reply := len(l.ws.Output()) > 0
+	l.wsMu.Unlock()
+	if reply {
+		l.Wake(nil)
+	}
+	return msrp, err
+}
+
+// flushWS frames what the engine queued into WebSocket messages and writes
+// them, after the session's own replies, with one blocking write. The
+// write happens inside the engine's callback: a connection the engine is
+// closing closes once the callback returns.
+func (l *link) flushWS(out *[]byte) error {
+	var err error
+	l.ec.FlushMessages(func(b []byte, ends []int) (int, int) {
+		l.wsMu.Lock()
+		l.ws.WriteMessages(b, ends)
+		l.wsMu.Unlock()
+		err = l.writeWS(out)
+		return len(b), 0
+	})
+	if err != nil {
+		return err
+	}
+	return l.writeWS(out) // replies queued since, or with nothing from the engine
+}
+
+// writeWS writes what the WebSocket session has for the socket.
+func (l *link) writeWS(out *[]byte) error {
+	l.wsMu.Lock()
+	*out = append((*out)[:0], l.ws.Output()...)
+	l.ws.Written()
+	l.wsMu.Unlock()
+	if len(*out) == 0 {
+		return nil
+	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	_, err := l.nc.Write(*out)
+	return err
+}
+
+// lastWordsTimeout bounds sending a refused upgrade's answer or a close
+// frame to a peer that may not read.
+const lastWordsTimeout = time.Second
+
+// lastWords ends a WebSocket connection whose session failed or closed:
+// what the session answered (an HTTP error, a close frame) is written
+// first, within lastWordsTimeout; a writer blocked on the same peer is cut
+// off by the same deadline.
+func (l *link) lastWords(err error) {
+	switch {
+	case errors.Is(err, wsshim.ErrClosed):
+		l.ec.Log(zerolog.DebugLevel).Msg("peer closed the WebSocket")
+	case errors.Is(err, wsshim.ErrRefused):
+		l.ec.Note(zerolog.InfoLevel, "closing: WebSocket upgrade refused").Err(err).Send()
+	default:
+		l.ec.Note(zerolog.InfoLevel, "closing: WebSocket error").Err(err).Send()
+	}
+	_ = l.nc.SetWriteDeadline(time.Now().Add(lastWordsTimeout))
+	l.wsMu.Lock()
+	words := append([]byte(nil), l.ws.Output()...)
+	l.ws.Written()
+	l.wsMu.Unlock()
+	l.writeMu.Lock()
+	_, _ = l.nc.Write(words)
+	l.writeMu.Unlock()
+}
+
+// Ping implements engine.Pinger: the writer sends it with its next turn.
+func (l *link) Ping() {
+	if l.ws == nil {
+		return
+	}
+	l.wsMu.Lock()
+	l.ws.Ping()
+	l.wsMu.Unlock()
+	l.Wake(nil)
 }

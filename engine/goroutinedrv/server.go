@@ -56,6 +56,7 @@ func (s *Server) Run() error {
 // Serve implements netdrv.Transport.
 func (s *Server) Serve(c netdrv.Conn) {
 	l := newLink(s, c.Socket, c.Source)
+	l.ws = s.WebSocket(c)
 	l.ec = s.relay.Open(l, c.Remote, c.Listener, c.Peer)
 	l.start()
 }

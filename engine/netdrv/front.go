@@ -12,6 +12,7 @@ import (
 
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/tlsshim"
+	"github.com/msrprelay/msrprelay/wsshim"
 )
 
 // Transport is a driver's own part: it reads and writes the connections
@@ -126,6 +127,16 @@ func (f *Front) Conns() int { return f.caps.Count() }
 // Admit counts a connection a driver opens by other means (tests that
 // build one by hand); false means the caps refuse it.
 func (f *Front) Admit(src netip.Addr) bool { return f.caps.Admit(src) }
+
+// WebSocket starts the WebSocket session of a connection from a ws:// or
+// wss:// listener, waiting for the upgrade request; nil for other
+// connections. The driver feeds it on the connection's own goroutine.
+func (f *Front) WebSocket(c Conn) *wsshim.Session {
+	if !c.Listener.WebSocket {
+		return nil
+	}
+	return wsshim.NewServer(&f.opts.WebSocket)
+}
 
 // Release gives back the count of a connection handed to the Transport,
 // once it has ended.

@@ -6,6 +6,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/msrprelay/msrprelay/tlsshim"
+	"github.com/msrprelay/msrprelay/wsshim"
 )
 
 // Options are the settings every driver has. The zero value of each field
@@ -16,6 +17,9 @@ type Options struct {
 	Listen []string
 	// TLS is needed for tls:// listeners and msrps next hops.
 	TLS *tlsshim.Options
+	// WebSocket is what ws:// and wss:// listeners accept (the
+	// subprotocol is always msrp, RFC 7977).
+	WebSocket wsshim.Config
 	// MaxConns refuses connections beyond this many (accepted and dialed).
 	MaxConns int
 	// MaxPerSource refuses connections from one address beyond this many.
@@ -27,6 +31,12 @@ type Options struct {
 	DialTimeout time.Duration
 	Logger      zerolog.Logger
 }
+
+// DefaultWSMaxMessage bounds a WebSocket message (and frame) from a
+// client. The relay streams a message's bytes as they arrive and holds none
+// whole, so the bound is policy, not memory: a chunk a client sends in one
+// message may be as long as the MSRP chunks TCP clients send in practice.
+const DefaultWSMaxMessage = 128 << 20
 
 // Defaults for Options and tlsshim.Options.
 const (
@@ -41,5 +51,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = defaultDialTimeout
+	}
+	o.WebSocket.Protocol = "msrp"
+	if o.WebSocket.MaxMessage <= 0 {
+		o.WebSocket.MaxMessage = DefaultWSMaxMessage
+	}
+	if o.WebSocket.MaxFrame <= 0 {
+		o.WebSocket.MaxFrame = o.WebSocket.MaxMessage
 	}
 }

@@ -151,8 +151,9 @@ func (tt *txnTable) dropAnswered() {
 	tt.fifo, tt.head = live, 0
 }
 
-// due removes the transactions sent at or before cutoff and appends them.
-func (tt *txnTable) due(cutoff int64, out []*txn) []*txn {
+// due removes the transactions sent at or before cutoff and appends them
+// to dst.
+func (tt *txnTable) due(cutoff int64, dst []*txn) []*txn {
 	for tt.head < len(tt.fifo) && tt.fifo[tt.head].sent <= cutoff {
 		d := tt.fifo[tt.head]
 		tt.head++
@@ -160,11 +161,11 @@ func (tt *txnTable) due(cutoff int64, out []*txn) []*txn {
 			delete(tt.m, d.key)
 			tt.n.Add(-1)
 			tt.size.Add(-int64(len(t.data)))
-			out = append(out, t)
+			dst = append(dst, t)
 		}
 	}
 	tt.compact()
-	return out
+	return dst
 }
 
 // compact drops the consumed front of the FIFO once it dominates.
@@ -196,19 +197,19 @@ func (tt *txnTable) shrink() {
 // drain removes every transaction, in the order they were sent: the
 // failure REPORTs of a chunk cut into pieces then come in byte order.
 func (tt *txnTable) drain() []*txn {
-	var out []*txn
+	var all []*txn
 	for _, d := range tt.fifo[tt.head:] {
 		if t, ok := tt.m[d.key]; ok {
-			out = append(out, t)
+			all = append(all, t)
 			delete(tt.m, d.key)
 		}
 	}
 	for _, t := range tt.m {
-		out = append(out, t)
+		all = append(all, t)
 	}
 	tt.m = nil
 	tt.n.Store(0)
 	tt.size.Store(0)
 	tt.fifo, tt.head = nil, 0
-	return out
+	return all
 }

@@ -172,7 +172,9 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 	if !rt.target.out.startStream(st) {
 		st.release()
 		gone := rt.target.goneStatus()
-		c.relay.failTxnTemplate(w, st, gone.code, gone.reason)
+		if whole := st.wholeTxn(); whole != nil {
+			c.relay.failTxn(w, whole, gone.code, gone.reason)
+		}
 		c.in.cur.mode = modeSkip
 		return 0
 	}

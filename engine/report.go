@@ -28,19 +28,6 @@ func (r *Relay) failTxn(w *Worker, t *txn, code int, comment string) {
 	}
 }
 
-// failTxnTemplate fails the whole chunk of a stream that never started.
-func (r *Relay) failTxnTemplate(w *Worker, st *stream, code int, comment string) {
-	if st.tmpl.fr == codec.ReportNo {
-		return
-	}
-	t := newTxn()
-	data := t.data
-	*t = st.tmpl
-	t.data = data
-	t.setData(st.tmpl.fromPath(), st.tmpl.ourURI(), st.tmpl.messageID())
-	r.failTxn(w, t, code, comment)
-}
-
 // sendReport sends a failure REPORT for t to the connection its SEND came
 // from (RFC 4975 §7.1.2, RFC 4976 §6.4.1): To-Path is the SEND's From-Path,
 // From-Path this relay's URI, with the SEND's Message-ID and Byte-Range.

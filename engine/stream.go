@@ -91,6 +91,19 @@ func (st *stream) pieceTxn() *txn {
 // txnFor is a transaction for the body bytes first..last of the chunk, or
 // nil when the sender asked for no failure reports.
 func (st *stream) txnFor(first, last int64) *txn {
+	t := st.wholeTxn()
+	if t == nil {
+		return nil
+	}
+	t.key = st.tid
+	t.rng = codec.ByteRange{Start: first, End: last, Total: st.total}
+	return t
+}
+
+// wholeTxn is a transaction for the whole chunk, as its template has it
+// (the chunk of a stream that never started fails with it), or nil when
+// the sender asked for no failure reports.
+func (st *stream) wholeTxn() *txn {
 	if st.tmpl.fr == codec.ReportNo {
 		return nil
 	}
@@ -99,8 +112,6 @@ func (st *stream) txnFor(first, last int64) *txn {
 	*t = st.tmpl
 	t.data = data
 	t.setData(st.tmpl.fromPath(), st.tmpl.ourURI(), st.tmpl.messageID())
-	t.key = st.tid
-	t.rng = codec.ByteRange{Start: first, End: last, Total: st.total}
 	return t
 }
 

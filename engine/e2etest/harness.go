@@ -19,6 +19,7 @@ import (
 	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/tlsshim"
+	"github.com/msrprelay/msrprelay/wsshim"
 )
 
 // Start starts a relay with cfg listening on 127.0.0.1:port (msrps when
@@ -32,8 +33,9 @@ type DriverOptions struct {
 	// TLS, when set, makes the relay listen on tls:// with these options.
 	TLS *tlsshim.Options
 	// WSPort, when set, adds a WebSocket listener on it (wss:// when TLS
-	// is set) beside the TCP or TLS one.
-	WSPort int
+	// is set) beside the TCP or TLS one; WebSocket is what it accepts.
+	WSPort    int
+	WebSocket wsshim.Config
 }
 
 // Listeners is what a driver starting a relay on 127.0.0.1:port under d
@@ -285,6 +287,19 @@ func startEnvOpts(t testing.TB, start *suite, mod func(*engine.Config), d Driver
 		time.Sleep(20 * time.Millisecond)
 	}
 	return e
+}
+
+// dialTCP connects a client to the relay's TCP or TLS listener, whatever
+// the suite's clients use.
+func (e *env) dialTCP() *endpoint.Conn {
+	e.t.Helper()
+	c, err := endpoint.Dial(e.addr, e.tls, 20*time.Second)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	e.t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func (e *env) dial() *endpoint.Conn {

@@ -22,14 +22,14 @@ func RunTLS(t *testing.T, start Start) { runCases(t, tlsSuite(t, start), allCase
 func RunWS(t *testing.T, start Start) {
 	s := plainSuite(start)
 	s.ws = true
-	runCases(t, s, allCases)
+	runCases(t, s, slices.Concat(allCases, wsCases))
 }
 
 // RunWSS is RunWS over wss://, relays reaching each other over msrps.
 func RunWSS(t *testing.T, start Start) {
 	s := tlsSuite(t, start)
 	s.ws = true
-	runCases(t, s, allCases)
+	runCases(t, s, slices.Concat(allCases, wsCases))
 }
 
 func runCases(t *testing.T, s *suite, cases []suiteCase) {

@@ -17,7 +17,7 @@ func startGnet(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOption
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(r, Options{Options: netdrv.Options{Listen: listen, TLS: d.TLS, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
+	s := New(r, Options{Options: netdrv.Options{Listen: listen, TLS: d.TLS, WebSocket: d.WebSocket, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {

@@ -128,6 +128,7 @@ type link struct {
 	stalls     uint8
 	wrote      bool
 	dialed     bool // opened by Dial: the engine Conn waits for Attach
+	lingering  bool // a failed WebSocket: input is dropped until the close
 	settled    bool // a move next to its peer's loop was considered
 }
 
@@ -201,13 +202,40 @@ func (l *link) receiveCoded(h *home) gnet.Action {
 	c := h.c
 	in, _ := c.Peek(-1)
 	arrived := len(in)
+	if l.lingering {
+		discard(c, arrived)
+		return gnet.None
+	}
 	err := l.decode(in)
 	discard(c, arrived)
 	l.sendWireLive(c)
+	if err != nil && l.ws != nil && !errors.Is(err, wsshim.ErrClosed) && !errors.As(err, new(tlsFailure)) {
+		return l.linger(h, err)
+	}
 	if err != nil {
 		return l.fail(err)
 	}
 	return l.fail(l.feedPlain(&h.loop.worker))
+}
+
+// lingerTimeout bounds how long a refused or failed WebSocket connection
+// is read and discarded after its last words.
+const lingerTimeout = time.Second
+
+// linger ends a WebSocket connection whose session failed (a refused
+// upgrade, a protocol error, a message too big): its last words (the HTTP
+// error or close frame) are out or in gnet's buffer; from now on what the
+// peer sends is read and dropped until it closes, for lingerTimeout at
+// most. Closing with its bytes unread would reset the connection, and a
+// reset can destroy the last words before the peer reads them.
+func (l *link) linger(h *home, err error) gnet.Action {
+	_ = l.fail(err) // the log line
+	l.lingering = true
+	if h.c.OutboundBuffered() == 0 && l.wirePending() == 0 {
+		_ = unix.Shutdown(h.c.Fd(), unix.SHUT_WR)
+	}
+	time.AfterFunc(lingerTimeout, l.Close)
+	return gnet.None
 }
 
 // coded reports whether the socket's bytes are decoded before the engine

@@ -16,7 +16,7 @@ func startGoroutines(t testing.TB, cfg engine.Config, port int, d e2etest.Driver
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(r, Options{Options: netdrv.Options{Listen: listen, TLS: d.TLS, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}})
+	s := New(r, Options{Options: netdrv.Options{Listen: listen, TLS: d.TLS, WebSocket: d.WebSocket, MaxConns: d.MaxConns, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {

@@ -266,6 +266,22 @@ func (l *link) lastWords(err error) {
 	l.writeMu.Lock()
 	_, _ = l.nc.Write(words)
 	l.writeMu.Unlock()
+	if !errors.Is(err, wsshim.ErrClosed) {
+		l.linger()
+	}
+}
+
+// linger ends the sending side and reads what the peer still sends until
+// it closes, for at most lastWordsTimeout: closing with its bytes unread
+// would reset the connection, and a reset can destroy the close frame or
+// HTTP error on its way to the peer before it is read (RFC 6455 §7.1.1
+// has the server close first, cleanly).
+func (l *link) linger() {
+	if cw, ok := l.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = l.nc.SetReadDeadline(time.Now().Add(lastWordsTimeout))
+	_, _ = io.Copy(io.Discard, l.nc)
 }
 
 // Ping implements engine.Pinger: the writer sends it with its next turn.

@@ -28,7 +28,7 @@ func (c *Conn) authenticate(w *Worker, f *codec.Frame, given *Secret) {
 	}
 	var refresh *Session
 	if len(u.SessionID) > 0 {
-		var st *routeStatus
+		var st *refusal
 		if refresh, st = c.refreshTarget(&u); st != nil {
 			c.authRefused(w, f, st.code, st.reason, "refresh of a session this connection does not hold")
 			return
@@ -150,7 +150,7 @@ func (c *Conn) authenticate(w *Worker, f *codec.Frame, given *Secret) {
 // refreshTarget is the session an AUTH to a session URI refreshes: one of
 // this relay's, held by this connection (RFC 4976 §5.1 lets a client
 // re-AUTH before its URI expires; relays answer it with the same URI).
-func (c *Conn) refreshTarget(u *codec.URI) (*Session, *routeStatus) {
+func (c *Conn) refreshTarget(u *codec.URI) (*Session, *refusal) {
 	s := c.relay.lookup(u)
 	if s == nil {
 		return nil, &stNoSession

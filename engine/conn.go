@@ -572,7 +572,7 @@ func (c *Conn) closeReason() Counter {
 // once it closed: toward a client whose connection is gone the session is
 // gone too (481); a relay connection that dropped is a next hop that did
 // not answer (408).
-func (c *Conn) goneStatus() *routeStatus {
+func (c *Conn) goneStatus() *refusal {
 	if c.hopKey != "" || c.isRelay() {
 		return &stHopClosed
 	}

@@ -55,7 +55,7 @@ func (c *Conn) handleRequest(w *Worker, f *codec.Frame, rest []byte) int {
 
 // routeChecked applies the checks a request to forward must pass, then
 // finds its route; a refusal is the status to answer with.
-func (c *Conn) routeChecked(w *Worker, f *codec.Frame) (route, *routeStatus) {
+func (c *Conn) routeChecked(w *Worker, f *codec.Frame) (route, *refusal) {
 	m := f.Method()
 	switch {
 	case !c.relayClaimOK(f):
@@ -257,7 +257,7 @@ func (c *Conn) skipBody(f *codec.Frame) {
 
 // reject answers a request this relay will not forward, as RFC 4975 allows:
 // never a REPORT, and a SEND only if its Failure-Report wants failures.
-func (c *Conn) reject(w *Worker, f *codec.Frame, st *routeStatus) {
+func (c *Conn) reject(w *Worker, f *codec.Frame, st *refusal) {
 	c.relay.cfg.Metrics.Add(ProtocolErrors, 1)
 	defer c.noteFailure() // after the answer is queued: it may close
 	c.Note(zerolog.InfoLevel, "request refused").Bytes("method", f.Method()).Int("status", st.code).Send()

@@ -637,7 +637,7 @@ func (o *out) releaseAgedAcks(w *Worker, now int64) {
 // senders still send is reported failed with status once they end the
 // chunk), waiting transactions fail, paused senders resume (to find the
 // target gone).
-func (o *out) shut(status *routeStatus) (failed []*txn, waiters []sender, acks []heldAck) {
+func (o *out) shut(status *refusal) (failed []*txn, waiters []sender, acks []heldAck) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {

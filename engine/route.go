@@ -23,29 +23,23 @@ type route struct {
 	fromPrefix []byte
 }
 
-// routeStatus is a refusal: the status to answer with and why.
-type routeStatus struct {
-	code   int
-	reason string
-}
-
 var (
-	stBadRequest   = routeStatus{400, "Bad Request"}
-	stNoSession    = routeStatus{481, "Session Does Not Exist"}
-	stBoundElse    = routeStatus{506, "Session Bound Elsewhere"}
-	stForbidden    = routeStatus{403, "Forbidden"}
-	stHopClosed    = routeStatus{408, "Next Hop Closed"}
-	stNotSupported = routeStatus{501, "Not Implemented"}
+	stBadRequest   = refusal{400, "Bad Request"}
+	stNoSession    = refusal{481, "Session Does Not Exist"}
+	stBoundElse    = refusal{506, "Session Bound Elsewhere"}
+	stForbidden    = refusal{403, "Forbidden"}
+	stHopClosed    = refusal{408, "Next Hop Closed"}
+	stNotSupported = refusal{501, "Not Implemented"}
 	// A next hop this relay will not dial now: the request times out at
 	// once, as one to a hop that does not answer would.
-	stHopUnreachable = routeStatus{408, "Next Hop Unreachable"}
+	stHopUnreachable = refusal{408, "Next Hop Unreachable"}
 )
 
 // findRoute applies RFC 4976 §6.2-§6.4: To-Path[0] must be a session this
 // relay issued; from the session's client the request goes outward to the
 // next URI, from anywhere else it goes inward to the client, and the first
 // such connection binds the session (RFC 4975 §5.4).
-func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *routeStatus) {
+func (c *Conn) findRoute(w *Worker, f *codec.Frame) (route, *refusal) {
 	r := c.relay
 	first, rest := codec.NextURI(f.ToPath())
 	u, err := codec.ParseURI(first)
@@ -136,7 +130,7 @@ const maxPathURIs = 8
 // the two hops it takes in process (RFC 4976 §5.1, shared topology).
 // Relays that forward such a path to each other amplify one request into
 // hundreds; the first relay that sees it refuses it.
-func checkPaths(f *codec.Frame) *routeStatus {
+func checkPaths(f *codec.Frame) *refusal {
 	n := codec.PathLen(f.ToPath())
 	if n > maxPathURIs {
 		return &stBadRequest
@@ -253,7 +247,7 @@ func (c *Conn) noteBound(s *Session) {
 // session (MaxDialsPerSession a minute), and not repeated toward a hop
 // whose last dial failed (DialBackoff): a client naming many unreachable
 // hosts must not take the descriptors inbound clients need.
-func (r *Relay) nextHop(u *codec.URI, s *Session) (*Conn, *routeStatus) {
+func (r *Relay) nextHop(u *codec.URI, s *Session) (*Conn, *refusal) {
 	if r.dialer == nil || u.Port < 0 {
 		return nil, &stNoSession
 	}

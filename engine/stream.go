@@ -41,7 +41,7 @@ type stream struct {
 	// Once the target closed (failed is set), bytes from failFrom on were
 	// dropped and get a failure REPORT when the sender ends the chunk.
 	received int64
-	failed   *routeStatus
+	failed   *refusal
 	failFrom int64
 }
 
@@ -118,7 +118,7 @@ func (st *stream) wholeTxn() *txn {
 // fail marks st as cut off by its target closing with status: the bytes
 // not covered by a piece transaction already are dropped from here on.
 // Called with the out's mutex held.
-func (st *stream) fail(status *routeStatus) {
+func (st *stream) fail(status *refusal) {
 	st.failed = status
 	st.failFrom = st.start + st.sentDone
 	if st.headerOut {

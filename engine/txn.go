@@ -22,6 +22,14 @@ const (
 	txnAuth
 )
 
+// refusal is the status a request is refused or failed with, and why:
+// route refusals answer it at once, a transaction that gets no good
+// response carries it back to its origin.
+type refusal struct {
+	code   int
+	reason string
+}
+
 // txn is a request this relay forwarded and the way back to its origin.
 type txn struct {
 	key     tid

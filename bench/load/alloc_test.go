@@ -72,3 +72,31 @@ func BenchmarkPerMessage(b *testing.B) {
 		}
 	}
 }
+
+// Over WebSocket a batch of frames (each its own message, the batch one
+// write on the socket) costs no allocation once the buffers have grown.
+func TestWSWriteFramesAllocs(t *testing.T) {
+	sock := &countingConn{}
+	l := &link{ws: &wsSocket{Conn: sock}}
+	l.Conn = endpoint.NewWSConn(l.ws, nil)
+	tpl := newSendTemplate("msrp://127.0.0.1:1/s;tcp msrp://b.invalid:2/bob;ws", "msrp://a.invalid:3/alice;ws", 100)
+	b := make([]byte, 0, 4096)
+	ends := make([]int, 0, 4)
+	var seq uint64
+	round := func() {
+		sock.out.Reset()
+		b, ends = b[:0], ends[:0]
+		for range 4 {
+			b = tpl.appendSend(b, 1, seq, 1)
+			ends = append(ends, len(b))
+			seq++
+		}
+		if err := l.writeFrames(b, ends); err != nil {
+			t.Fatal(err)
+		}
+	}
+	round()
+	if allocs := testing.AllocsPerRun(1000, round); allocs != 0 {
+		t.Fatalf("%v allocations per batch", allocs)
+	}
+}

@@ -98,7 +98,7 @@ func (c *authClient) close() {
 func (c *authClient) exchange(ctx context.Context) (time.Duration, bool) {
 	if c.nc == nil || c.onConn >= AuthsPerConn {
 		c.close()
-		nc, err := c.d.dial(ctx, c.addr)
+		nc, err := c.d.dial(ctx, c.d.receiver.Transport, c.addr)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.cnt.fail(authDial, err)
@@ -106,13 +106,14 @@ func (c *authClient) exchange(ctx context.Context) (time.Duration, bool) {
 			return 0, false
 		}
 		c.nc, c.ec, c.onConn = nc, endpoint.NewSize(nc, 16<<10), 0
-		c.from = c.d.endpointURI(nc, "auth"+strconv.Itoa(c.idx))
+		c.from = endpointURI(c.d.receiver.Transport, nc, "auth"+strconv.Itoa(c.idx))
 	}
 	u := c.users[(c.idx+c.k*c.stride)%len(c.users)]
 	c.k++
 	c.onConn++
 	_, port, _ := net.SplitHostPort(c.addr)
-	o := endpoint.AuthOptions{RelayURI: c.d.scheme() + "://" + c.d.t.RealmHost + ":" + port + ";tcp",
+	tr := c.d.receiver.Transport
+	o := endpoint.AuthOptions{RelayURI: scheme(tr) + "://" + c.d.t.RealmHost + ":" + port + ";" + uriTransport(tr),
 		FromURI: c.from, User: u.Name, Password: u.Password, Form: c.d.t.AuthForm}
 	t0 := time.Now()
 	c.ec.SetDeadline(t0.Add(authTimeout))

@@ -58,8 +58,14 @@ type Target struct {
 	// Addrs[i%len(Addrs)].
 	Addrs []string
 	Kind  Kind
-	// TLS, when not nil, makes every connection msrps.
+	// TLS, when not nil, makes every connection on Addrs msrps; it is
+	// also the client configuration of a Sender or Receiver on tls or wss.
 	TLS *tls.Config
+	// Sender and Receiver, when set, are where alice (who sends) or bob
+	// (who receives) of every pair connects instead of Addrs, over a
+	// transport of their own: both on ws for chat over WebSocket, or alice
+	// on wss and bob on tcp for a file from a browser to a desktop client.
+	Sender, Receiver *Side
 	// RealmHost is the host of the AUTH To-Path URI (the user's domain).
 	RealmHost string
 	User      string
@@ -162,13 +168,43 @@ func (o Scenario) finish() (Scenario, error) {
 }
 
 func (t *Target) validate() error {
-	if len(t.Addrs) == 0 {
-		return errors.New("target has no address")
+	for _, s := range []Side{t.side(t.Sender), t.side(t.Receiver)} {
+		if len(s.Addrs) == 0 {
+			return errors.New("target has no address")
+		}
+		if _, err := ParseTransport(string(s.Transport)); err != nil {
+			return err
+		}
+		if s.Transport.Secure() && t.TLS == nil {
+			return fmt.Errorf("%s needs a TLS client configuration", s.Transport)
+		}
 	}
 	if t.Kind == KindRelay && (t.User == "" || t.RealmHost == "") {
 		return errors.New("a relay target needs a user and a realm host")
 	}
 	return nil
+}
+
+// side is where one endpoint of each pair connects: s, or else Addrs over
+// tls when TLS is set and tcp otherwise.
+func (t *Target) side(s *Side) Side {
+	if s != nil {
+		return *s
+	}
+	if t.TLS != nil {
+		return Side{Transport: TransportTLS, Addrs: t.Addrs}
+	}
+	return Side{Transport: TransportTCP, Addrs: t.Addrs}
+}
+
+// Transports says how the pairs connect: "tcp", "ws", or "wss to tcp"
+// when sender and receiver differ.
+func (t *Target) Transports() string {
+	s, r := t.side(t.Sender).Transport, t.side(t.Receiver).Transport
+	if s == r {
+		return string(s)
+	}
+	return string(s) + " to " + string(r)
 }
 
 // fileChunks is how many SENDs a pair's file takes.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -56,7 +55,7 @@ type DensityResult struct {
 
 // idleSession is one bound, idle session's two connections.
 type idleSession struct {
-	bob, alice net.Conn
+	bob, alice *link
 }
 
 // densityTimeout bounds one session's SEND and its answers.
@@ -194,20 +193,20 @@ func Density(ctx context.Context, t Target, o DensityOptions) (*DensityResult, e
 // sends one SEND to bob's session, bob answers 200 and alice gets her
 // answer. Both connections are then left idle in s.
 func (d *dialer) openIdle(ctx context.Context, i int, s *idleSession) error {
-	addr := d.t.Addrs[i%len(d.t.Addrs)]
+	tr, addr := d.receiver.Transport, d.receiver.Addrs[i%len(d.receiver.Addrs)]
 	var err error
-	if s.bob, err = d.dial(ctx, addr); err != nil {
+	if s.bob, err = d.dial(ctx, tr, addr); err != nil {
 		return fmt.Errorf("bob: %w", err)
 	}
-	bobURI := d.endpointURI(s.bob, "bob"+strconv.Itoa(i))
-	use, err := d.auth(s.bob, addr, bobURI)
+	bobURI := endpointURI(tr, s.bob, "bob"+strconv.Itoa(i))
+	use, err := d.auth(s.bob, tr, addr, bobURI)
 	if err != nil {
 		return fmt.Errorf("bob: %w", err)
 	}
-	if s.alice, err = d.dial(ctx, addr); err != nil {
+	if s.alice, err = d.dial(ctx, tr, addr); err != nil {
 		return fmt.Errorf("alice: %w", err)
 	}
-	aliceURI := d.endpointURI(s.alice, "alice"+strconv.Itoa(i))
+	aliceURI := endpointURI(tr, s.alice, "alice"+strconv.Itoa(i))
 	deadline := time.Now().Add(densityTimeout)
 	_ = s.bob.SetDeadline(deadline)
 	_ = s.alice.SetDeadline(deadline)

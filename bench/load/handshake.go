@@ -43,7 +43,7 @@ type handshakeClient struct {
 // exchange connects, completes a handshake and hangs up.
 func (c *handshakeClient) exchange(ctx context.Context) (time.Duration, bool) {
 	t0 := time.Now()
-	nc, err := c.d.dial(ctx, c.addr)
+	nc, err := c.d.dial(ctx, TransportTLS, c.addr)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.cnt.fail(0, err) // its one kind, "handshake"

@@ -26,6 +26,7 @@ func (p *pair) receive(rs *runState) {
 	fr := endpoint.NewReader(p.bob, rs.readBuf)
 	fr.Throttle(rs.sc.ReceiveRate)
 	out := make([]byte, 0, 8<<10)
+	ends := make([]int, 0, 256) // where each 200 in out ends
 	lats := make([]int64, 0, 512)
 	var partial []byte
 	start := rs.start
@@ -45,6 +46,7 @@ func (p *pair) receive(rs *runState) {
 			st.unexpected++
 		default:
 			out = appendOK(out, f, p.bobURI)
+			ends = append(ends, len(out))
 			switch {
 			case rs.sc.FileSize > 0 && flag != '#':
 				body = p.fileChunk(f, body, flag, &partial, rs.sc.BodySize)
@@ -84,13 +86,13 @@ func (p *pair) receive(rs *runState) {
 		}
 		if !fr.Buffered() || len(out) > 32<<10 || len(lats) == cap(lats) {
 			if len(out) > 0 {
-				if _, err := p.bob.Write(out); err != nil {
+				if err := p.bob.writeFrames(out, ends); err != nil {
 					if !p.closing.Load() {
 						st.err = err
 					}
 					return
 				}
-				out = out[:0]
+				out, ends = out[:0], ends[:0]
 			}
 			if len(lats) > 0 {
 				rs.lat.record(p.idx, lats)

@@ -8,12 +8,15 @@ import (
 
 // Result is what a run measured.
 type Result struct {
-	Target    string  `json:"target"`
-	Scenario  string  `json:"scenario"`
-	Pairs     int     `json:"pairs"`
-	Window    int     `json:"window"`
-	BodySize  int     `json:"body_size"`
-	Topology  string  `json:"topology"`
+	Target   string `json:"target"`
+	Scenario string `json:"scenario"`
+	Pairs    int    `json:"pairs"`
+	Window   int    `json:"window"`
+	BodySize int    `json:"body_size"`
+	Topology string `json:"topology"`
+	// Transport is how the pairs connected: "tcp", "ws", or "wss to tcp"
+	// when senders and receivers differ (empty in results from before).
+	Transport string  `json:"transport,omitempty"`
 	Rate      float64 `json:"rate,omitempty"`
 	Sent      int64   `json:"sent"`
 	Delivered int64   `json:"delivered"`

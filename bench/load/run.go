@@ -65,7 +65,7 @@ func Run(ctx context.Context, t Target, sc Scenario) (*Result, error) {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
 	res := &Result{Target: t.Name, Scenario: sc.Name, Pairs: sc.Pairs, Window: sc.Window,
-		BodySize: sc.BodySize, Topology: sc.Topology.String(), Rate: sc.Rate, At: time.Now().UTC()}
+		BodySize: sc.BodySize, Topology: sc.Topology.String(), Transport: t.Transports(), Rate: sc.Rate, At: time.Now().UTC()}
 	res.Setup.Seconds = time.Since(setupStart).Seconds()
 	for _, p := range pairs {
 		res.Setup.Auths += p.authsDone

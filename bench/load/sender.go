@@ -27,6 +27,7 @@ func (p *pair) send(rs *runState, interval, phase time.Duration) {
 	frameLen := p.tpl.maxFrameLen()
 	batch := min(rs.sc.Window, max(1, maxWriteBatch/frameLen))
 	buf := make([]byte, 0, batch*frameLen)
+	ends := make([]int, 0, batch) // where each frame in buf ends
 	credits := rs.sc.Window
 	var seq uint64
 	next := phase
@@ -58,7 +59,7 @@ func (p *pair) send(rs *runState, interval, phase time.Duration) {
 		default:
 		}
 		now := time.Since(rs.start)
-		buf = buf[:0]
+		buf, ends = buf[:0], ends[:0]
 		for n := 0; n < batch && credits > 0 && (p.quota == 0 || int64(seq) < p.quota); n++ {
 			ts := now
 			if interval > 0 {
@@ -69,12 +70,13 @@ func (p *pair) send(rs *runState, interval, phase time.Duration) {
 				next += interval
 			}
 			buf = p.tpl.appendSend(buf, p.idx, seq, int64(ts))
+			ends = append(ends, len(buf))
 			seq++
 			credits--
 		}
 		// Published before the write: bob may never see more than sent.
 		p.sent.Store(int64(seq))
-		if _, err := p.alice.Write(buf); err != nil {
+		if err := p.alice.writeFrames(buf, ends); err != nil {
 			if !p.closing.Load() {
 				p.aliceStats.sendErr = err
 			}

@@ -24,7 +24,7 @@ const (
 // pair is one alice sending to one bob.
 type pair struct {
 	idx        int
-	bob, alice net.Conn
+	bob, alice *link
 	bobURI     []byte
 	tpl        *sendTemplate
 	credits    chan struct{} // bob -> alice: a window slot is free
@@ -51,22 +51,25 @@ func (p *pair) close() {
 
 // dialer opens the run's sockets.
 type dialer struct {
-	t      *Target
-	spread bool
-	next   atomic.Int64
+	t                *Target
+	sender, receiver Side
+	spread           bool
+	next             atomic.Int64
 }
 
 func newDialer(t *Target) *dialer {
-	d := &dialer{t: t}
+	d := &dialer{t: t, sender: t.side(t.Sender), receiver: t.side(t.Receiver)}
 	if !t.NoSourceSpread {
-		host, _, err := net.SplitHostPort(t.Addrs[0])
+		host, _, err := net.SplitHostPort(d.receiver.Addrs[0])
 		ip := net.ParseIP(host)
 		d.spread = err == nil && ip != nil && ip.IsLoopback() && ip.To4() != nil
 	}
 	return d
 }
 
-func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {
+// dial connects to addr over tr: TCP, then TLS for tls and wss, then the
+// WebSocket upgrade for ws and wss.
+func (d *dialer) dial(ctx context.Context, tr Transport, addr string) (*link, error) {
 	nd := net.Dialer{Timeout: dialTimeout}
 	if d.spread {
 		k := d.next.Add(1)
@@ -74,7 +77,7 @@ func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {
 	}
 	var nc net.Conn
 	var err error
-	if d.t.TLS != nil {
+	if tr.Secure() {
 		td := tls.Dialer{NetDialer: &nd, Config: d.t.TLS}
 		nc, err = td.DialContext(ctx, "tcp", addr)
 	} else {
@@ -86,35 +89,62 @@ func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	return nc, nil
+	if !tr.WebSocket() {
+		return &link{Conn: nc}, nil
+	}
+	sock := &wsSocket{Conn: nc}
+	uctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	wc, err := endpoint.UpgradeWS(uctx, sock, string(tr)+"://"+addr+"/")
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &link{Conn: wc, ws: sock}, nil
 }
 
-func (d *dialer) scheme() string {
-	if d.t.TLS != nil {
+func scheme(tr Transport) string {
+	if tr.Secure() {
 		return "msrps"
 	}
 	return "msrp"
 }
 
+// uriTransport is the transport parameter of the URIs of an endpoint on
+// tr (RFC 7977 §5.2.1: ws for WebSocket).
+func uriTransport(tr Transport) string {
+	if tr.WebSocket() {
+		return "ws"
+	}
+	return "tcp"
+}
+
 // endpointURI names an endpoint by its real local address: a relay that
-// ever dialled it would reach loopback, never resolve a name.
-func (d *dialer) endpointURI(nc net.Conn, name string) string {
+// ever dialled it would reach loopback, never resolve a name. A WebSocket
+// client cannot be reached at an address of its own, so its host is a
+// name under .invalid (RFC 7977 §5.2.1).
+func endpointURI(tr Transport, nc net.Conn, name string) string {
 	a, _ := nc.LocalAddr().(*net.TCPAddr)
 	port := 9
 	if a != nil {
 		port = a.Port
 	}
-	return d.scheme() + "://127.0.0.1:" + strconv.Itoa(port) + "/" + name + ";tcp"
+	host := "127.0.0.1"
+	if tr.WebSocket() {
+		host = name + ".invalid"
+	}
+	return scheme(tr) + "://" + host + ":" + strconv.Itoa(port) + "/" + name + ";" + uriTransport(tr)
 }
 
-// auth runs the AUTH exchange on nc and returns the Use-Path.
-func (d *dialer) auth(nc net.Conn, addr, from string) (string, error) {
+// auth runs the AUTH exchange on nc, connected to addr over tr, and
+// returns the Use-Path.
+func (d *dialer) auth(nc net.Conn, tr Transport, addr, from string) (string, error) {
 	_, port, _ := net.SplitHostPort(addr)
 	// The AUTH exchange reads small frames only.
 	c := endpoint.NewSize(nc, 16<<10)
 	c.SetDeadline(time.Now().Add(authTimeout))
 	res, err := c.Auth(endpoint.AuthOptions{
-		RelayURI: d.scheme() + "://" + d.t.RealmHost + ":" + port + ";tcp",
+		RelayURI: scheme(tr) + "://" + d.t.RealmHost + ":" + port + ";" + uriTransport(tr),
 		FromURI:  from, User: d.t.User, Password: d.t.Password, Form: d.t.AuthForm,
 	})
 	c.SetDeadline(time.Time{})
@@ -124,30 +154,32 @@ func (d *dialer) auth(nc net.Conn, addr, from string) (string, error) {
 	return res.UsePath, nil
 }
 
-// setupPair connects and authenticates pair p.
+// setupPair connects and authenticates pair p: bob on the receivers'
+// side, alice on the senders'.
 func (d *dialer) setupPair(ctx context.Context, p *pair, sc *Scenario) error {
-	addr := d.t.Addrs[p.idx%len(d.t.Addrs)]
+	rs, ss := d.receiver, d.sender
+	raddr, saddr := rs.Addrs[p.idx%len(rs.Addrs)], ss.Addrs[p.idx%len(ss.Addrs)]
 	var err error
-	if p.bob, err = d.dial(ctx, addr); err != nil {
+	if p.bob, err = d.dial(ctx, rs.Transport, raddr); err != nil {
 		return fmt.Errorf("bob: %w", err)
 	}
-	bob := d.endpointURI(p.bob, "bob"+strconv.Itoa(p.idx))
+	bob := endpointURI(rs.Transport, p.bob, "bob"+strconv.Itoa(p.idx))
 	p.bobURI = []byte(bob)
 	toPath := bob
 	if d.t.Kind == KindRelay {
-		use, err := d.auth(p.bob, addr, bob)
+		use, err := d.auth(p.bob, rs.Transport, raddr, bob)
 		if err != nil {
 			return fmt.Errorf("bob: %w", err)
 		}
 		p.authsDone++
 		toPath = use + " " + bob
 	}
-	if p.alice, err = d.dial(ctx, addr); err != nil {
+	if p.alice, err = d.dial(ctx, ss.Transport, saddr); err != nil {
 		return fmt.Errorf("alice: %w", err)
 	}
-	alice := d.endpointURI(p.alice, "alice"+strconv.Itoa(p.idx))
+	alice := endpointURI(ss.Transport, p.alice, "alice"+strconv.Itoa(p.idx))
 	if d.t.Kind == KindRelay && sc.Topology == Shared {
-		use, err := d.auth(p.alice, addr, alice)
+		use, err := d.auth(p.alice, ss.Transport, saddr, alice)
 		if err != nil {
 			return fmt.Errorf("alice: %w", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/msrprelay/msrprelay/bench/compare"
+	"github.com/msrprelay/msrprelay/bench/load"
 	"github.com/msrprelay/msrprelay/endpoint"
 )
 
@@ -33,8 +34,47 @@ func TestTLSConfig(t *testing.T) {
 	if _, err := tlsConfig("tls", "/nonexistent.pem", false); err == nil {
 		t.Error("missing CA file accepted")
 	}
+	if c, err := tlsConfig("wss", "", true); c == nil || err != nil {
+		t.Errorf("wss: %v %v", c, err)
+	}
 	if _, err := tlsConfig("udp", "", false); err == nil {
 		t.Error("udp accepted")
+	}
+}
+
+func TestSetTransports(t *testing.T) {
+	for _, tc := range []struct {
+		transport, senderTransport, senderRelay string
+		tls                                     bool
+		sender, receiver                        string // "" when Addrs serve both
+		senderAddr                              string
+	}{
+		{"tcp", "", "", false, "", "", ""},
+		{"tls", "", "", true, "", "", ""},
+		{"ws", "", "", false, "ws", "ws", "127.0.0.1:1"},
+		{"tcp", "wss", "127.0.0.1:2", true, "wss", "tcp", "127.0.0.1:2"},
+		{"tcp", "", "127.0.0.1:2", false, "tcp", "tcp", "127.0.0.1:2"},
+	} {
+		tg := load.Target{Addrs: []string{"127.0.0.1:1"}}
+		if err := setTransports(&tg, tc.transport, tc.senderTransport, tc.senderRelay, "", true); err != nil {
+			t.Fatalf("%+v: %v", tc, err)
+		}
+		if (tg.TLS != nil) != tc.tls {
+			t.Errorf("%+v: TLS %v", tc, tg.TLS)
+		}
+		if tc.sender == "" {
+			if tg.Sender != nil || tg.Receiver != nil {
+				t.Errorf("%+v: sides %+v %+v", tc, tg.Sender, tg.Receiver)
+			}
+			continue
+		}
+		if string(tg.Sender.Transport) != tc.sender || string(tg.Receiver.Transport) != tc.receiver ||
+			tg.Sender.Addrs[0] != tc.senderAddr || tg.Receiver.Addrs[0] != "127.0.0.1:1" {
+			t.Errorf("%+v: sender %+v receiver %+v", tc, tg.Sender, tg.Receiver)
+		}
+	}
+	if err := setTransports(&load.Target{}, "tcp", "sctp", "", "", false); err == nil {
+		t.Error("--sender-transport sctp accepted")
 	}
 }
 

@@ -9,19 +9,22 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/msrprelay/msrprelay/bench/compare"
 	"github.com/msrprelay/msrprelay/bench/load"
 )
 
+// tlsConfig is the client TLS configuration of a transport over TLS (tls,
+// wss), nil for one without (tcp, ws).
 func tlsConfig(transport, ca string, insecure bool) (*tls.Config, error) {
 	switch transport {
-	case "tcp", "":
+	case "tcp", "ws", "":
 		return nil, nil
-	case "tls":
+	case "tls", "wss":
 	default:
-		return nil, fmt.Errorf("--transport %q: want tcp or tls", transport)
+		return nil, fmt.Errorf("--transport %q: want tcp, tls, ws or wss", transport)
 	}
 	cfg := &tls.Config{InsecureSkipVerify: insecure, ClientSessionCache: tls.NewLRUClientSessionCache(0)}
 	if ca != "" {
@@ -43,7 +46,9 @@ func runCmd(ctx context.Context, args []string) error {
 	tf := addTargetFlags(fs, "relay address(es), host:port, comma-separated (loopback only)",
 		"relay process whose CPU and memory are sampled")
 	kind := fs.String("kind", "relay", "relay (AUTH first) or forwarder (plain TCP splice: no AUTH)")
-	transport := fs.String("transport", "tcp", "tcp or tls")
+	transport := fs.String("transport", "tcp", "tcp, tls, ws or wss (MSRP over WebSocket, RFC 7977): how every endpoint connects, or with --sender-transport every receiver")
+	senderTransport := fs.String("sender-transport", "", "the senders' transport when it differs (e.g. wss senders, as browsers, into tcp receivers; default --transport)")
+	senderRelay := fs.String("sender-relay", "", "the senders' relay address(es), comma-separated, when they differ (another listener of the relay; default --relay)")
 	ca := fs.String("tls-ca", "", "PEM CA bundle that verifies the relay")
 	insecure := fs.Bool("insecure", false, "do not verify the relay's certificate")
 	pairs := fs.Int("pairs", 10, "sender/receiver pairs")
@@ -69,11 +74,9 @@ func runCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tcfg, err := tlsConfig(*transport, *ca, *insecure)
-	if err != nil {
+	if err := setTransports(&t, *transport, *senderTransport, *senderRelay, *ca, *insecure); err != nil {
 		return err
 	}
-	t.TLS = tcfg
 	switch *kind {
 	case "relay":
 	case "forwarder":
@@ -117,6 +120,39 @@ func runCmd(ctx context.Context, args []string) error {
 	if res.ErrorCount() > 0 {
 		return errors.New("the run had errors")
 	}
+	return nil
+}
+
+// setTransports puts the receivers of t on transport at its addresses and
+// the senders on senderTransport at senderRelay (each defaulting to the
+// receivers'), with a TLS configuration if either runs over TLS.
+func setTransports(t *load.Target, transport, senderTransport, senderRelay, ca string, insecure bool) error {
+	recv, err := load.ParseTransport(transport)
+	if err != nil {
+		return fmt.Errorf("--transport: %w", err)
+	}
+	send := recv
+	if senderTransport != "" {
+		if send, err = load.ParseTransport(senderTransport); err != nil {
+			return fmt.Errorf("--sender-transport: %w", err)
+		}
+	}
+	secure := recv
+	if send.Secure() {
+		secure = send
+	}
+	if t.TLS, err = tlsConfig(string(secure), ca, insecure); err != nil {
+		return err
+	}
+	sendAddrs := t.Addrs
+	if senderRelay != "" {
+		sendAddrs = strings.Split(senderRelay, ",")
+	}
+	if send == recv && senderRelay == "" && !recv.WebSocket() {
+		return nil // Addrs over tls when TLS is set, else tcp
+	}
+	t.Receiver = &load.Side{Transport: recv, Addrs: t.Addrs}
+	t.Sender = &load.Side{Transport: send, Addrs: sendAddrs}
 	return nil
 }
 

@@ -1,0 +1,110 @@
+package load
+
+import (
+	"fmt"
+	"net"
+	"sync"
+)
+
+// Transport is how an endpoint reaches the relay: MSRP over TCP or TLS
+// (RFC 4975), or over WebSocket, plain or through TLS (RFC 7977).
+type Transport string
+
+const (
+	TransportTCP Transport = "tcp"
+	TransportTLS Transport = "tls"
+	TransportWS  Transport = "ws"
+	TransportWSS Transport = "wss"
+)
+
+// ParseTransport reads tcp, tls, ws or wss.
+func ParseTransport(s string) (Transport, error) {
+	switch t := Transport(s); t {
+	case TransportTCP, TransportTLS, TransportWS, TransportWSS:
+		return t, nil
+	}
+	return "", fmt.Errorf("transport %q: want tcp, tls, ws or wss", s)
+}
+
+// Secure is whether the transport runs over TLS (msrps URIs).
+func (t Transport) Secure() bool { return t == TransportTLS || t == TransportWSS }
+
+// WebSocket is whether MSRP goes over WebSocket.
+func (t Transport) WebSocket() bool { return t == TransportWS || t == TransportWSS }
+
+// Side is where one endpoint of every pair connects and over what.
+type Side struct {
+	Transport Transport
+	Addrs     []string
+}
+
+// link is one endpoint's connection. Reading it yields the MSRP byte
+// stream (over WebSocket, the payloads of the relay's messages, joined);
+// writeFrames sends a batch of whole frames.
+type link struct {
+	net.Conn
+	ws *wsSocket // nil on tcp and tls
+}
+
+// writeFrames writes the frames in b, frame i ending at ends[i]. On tcp
+// and tls that is one write. Over WebSocket every frame is a message of
+// its own (RFC 7977 §5.1), and the batch still leaves in one write on the
+// socket, so that the relay sees the same reads on every transport and
+// the ws rows compare with the tcp ones.
+func (l *link) writeFrames(b []byte, ends []int) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if l.ws == nil {
+		_, err := l.Conn.Write(b)
+		return err
+	}
+	l.ws.hold()
+	start := 0
+	for _, end := range ends {
+		if _, err := l.Conn.Write(b[start:end]); err != nil {
+			l.ws.release()
+			return err
+		}
+		start = end
+	}
+	return l.ws.release()
+}
+
+// wsSocket is the connection under a WebSocket client (TCP, or the TLS
+// connection for wss). Between hold and release it gathers what the
+// WebSocket layer writes, whole WebSocket frames, and release writes them
+// in one go; otherwise it writes through. A pong the reader answers while
+// a batch is held joins the batch: frames never interleave.
+type wsSocket struct {
+	net.Conn
+	mu      sync.Mutex
+	holding bool
+	buf     []byte
+}
+
+func (s *wsSocket) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holding {
+		s.buf = append(s.buf, p...)
+		return len(p), nil
+	}
+	return s.Conn.Write(p)
+}
+
+func (s *wsSocket) hold() {
+	s.mu.Lock()
+	s.holding = true
+	s.mu.Unlock()
+}
+
+// release writes what was held and writes through again.
+func (s *wsSocket) release() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holding = false
+	_, err := s.Conn.Write(s.buf)
+	s.buf = s.buf[:0]
+	return err
+}

@@ -1,0 +1,196 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/msrprelay/msrprelay/endpoint"
+	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/e2etest"
+	"github.com/msrprelay/msrprelay/engine/gnetdrv"
+	"github.com/msrprelay/msrprelay/engine/netdrv"
+	"github.com/msrprelay/msrprelay/tlsshim"
+)
+
+// multiRelay is an in-process gnet relay listening on every transport.
+type multiRelay struct {
+	addrs  map[Transport]string
+	client *tls.Config
+}
+
+func startMultiRelay(t *testing.T) *multiRelay {
+	t.Helper()
+	cert, pem, _, err := tlsshim.SelfSigned(nil, []net.IP{net.IPv4(127, 0, 0, 1)}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	server := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	opts := &tlsshim.Options{
+		Server:           func() *tls.Config { return server },
+		Client:           func(name string) *tls.Config { return &tls.Config{ServerName: name, RootCAs: roots} },
+		RelayRoots:       func() *x509.CertPool { return roots },
+		HandshakeTimeout: 10 * time.Second,
+	}
+	r := &multiRelay{addrs: map[Transport]string{}, client: &tls.Config{RootCAs: roots}}
+	var lis []engine.Listener
+	var listen []string
+	for _, tr := range []Transport{TransportTCP, TransportTLS, TransportWS, TransportWSS} {
+		port := e2etest.FreePort(t)
+		lis = append(lis, engine.Listener{Port: port, Secure: tr.Secure(), WebSocket: tr.WebSocket()})
+		r.addrs[tr] = fmt.Sprintf("127.0.0.1:%d", port)
+		listen = append(listen, string(tr)+"://"+r.addrs[tr])
+	}
+	cfg := e2etest.BaseConfig(t)
+	rl, err := engine.New(cfg, lis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := gnetdrv.New(rl, gnetdrv.Options{Options: netdrv.Options{Listen: listen, TLS: opts,
+		TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	select {
+	case <-s.Started():
+	case err := <-done:
+		t.Fatalf("gnet relay: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+		<-done
+	})
+	return r
+}
+
+func (r *multiRelay) target(sender, receiver Transport) Target {
+	tg := relayTarget(r.addrs[TransportTCP])
+	tg.TLS = r.client
+	tg.Sender = &Side{Transport: sender, Addrs: []string{r.addrs[sender]}}
+	tg.Receiver = &Side{Transport: receiver, Addrs: []string{r.addrs[receiver]}}
+	return tg
+}
+
+// Pairs on any transport, the two ends of a pair on the same or on
+// different ones, deliver every message and every chunk of a file.
+func TestRunOverTransports(t *testing.T) {
+	r := startMultiRelay(t)
+	const fileSize = 2<<20 + 1000
+	for _, tc := range []struct {
+		sender, receiver Transport
+		sc               Scenario
+		want             int64
+		wantTransports   string
+		cut              bool // the relay cuts the chunks toward the receiver
+	}{
+		{TransportWS, TransportWS, Scenario{Pairs: 2, Window: 4, Messages: 200}, 200, "ws", false},
+		{TransportWSS, TransportWSS, Scenario{Pairs: 2, Window: 4, Messages: 200, Topology: Shared}, 200, "wss", false},
+		{TransportWS, TransportTCP, Scenario{Pairs: 2, Window: 4, Messages: 200, BodySize: 4000}, 200, "ws to tcp", false},
+		{TransportTLS, TransportWSS, Scenario{Pairs: 1, Window: 4, Messages: 100}, 100, "tls to wss", false},
+		{TransportWSS, TransportTCP, Scenario{Pairs: 1, Window: 64, FileSize: fileSize, BodySize: 64 << 10}, 33, "wss to tcp", false},
+		// Toward a WebSocket client the relay cuts chunks; the receiver
+		// puts them together again.
+		{TransportTCP, TransportWS, Scenario{Pairs: 1, Window: 64, FileSize: fileSize, BodySize: 128 << 10}, 17, "tcp to ws", true},
+	} {
+		t.Run(tc.wantTransports, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			res, err := Run(ctx, r.target(tc.sender, tc.receiver), tc.sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkClean(t, res, tc.want)
+			if cut := res.Chunks > 0; cut != tc.cut {
+				t.Fatalf("%d chunks arrived cut, want cut %v", res.Chunks, tc.cut)
+			}
+			if res.Transport != tc.wantTransports {
+				t.Fatalf("transport %q, want %q", res.Transport, tc.wantTransports)
+			}
+		})
+	}
+}
+
+func TestTargetValidateTransports(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		t    Target
+		want string
+	}{
+		{"wss without TLS", Target{Addrs: []string{"127.0.0.1:1"}, User: "u", RealmHost: "h",
+			Sender: &Side{Transport: TransportWSS, Addrs: []string{"127.0.0.1:2"}}}, "wss needs a TLS client configuration"},
+		{"unknown transport", Target{Addrs: []string{"127.0.0.1:1"}, User: "u", RealmHost: "h",
+			Receiver: &Side{Transport: "udp", Addrs: []string{"127.0.0.1:2"}}}, `transport "udp"`},
+		{"side without address", Target{Addrs: []string{"127.0.0.1:1"}, User: "u", RealmHost: "h",
+			Receiver: &Side{Transport: TransportWS}}, "no address"},
+	} {
+		err := tc.t.validate()
+		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// Over WebSocket a batch of frames leaves in one write on the socket,
+// each frame a message of its own, and a frame written by another
+// goroutine meanwhile (a pong) never lands inside one of them.
+func TestWSBatchIsOneWriteOfWholeMessages(t *testing.T) {
+	sock := &countingConn{}
+	l := &link{ws: &wsSocket{Conn: sock}}
+	wc := endpoint.NewWSConn(l.ws, nil)
+	l.Conn = wc
+	tpl := newSendTemplate("msrp://127.0.0.1:1/s;tcp msrp://b.invalid:2/bob;ws", "msrp://a.invalid:3/alice;ws", 100)
+	var b []byte
+	var ends []int
+	for seq := range uint64(3) {
+		b = tpl.appendSend(b, 1, seq, 1)
+		ends = append(ends, len(b))
+	}
+	if err := l.writeFrames(b, ends); err != nil {
+		t.Fatal(err)
+	}
+	if sock.writes != 1 {
+		t.Fatalf("%d writes on the socket, want 1", sock.writes)
+	}
+	start := 0
+	for i, end := range ends {
+		f, err := ws.ReadFrame(&sock.out)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if !f.Header.Masked || !f.Header.Fin || f.Header.OpCode != ws.OpBinary {
+			t.Fatalf("message %d: header %+v", i, f.Header)
+		}
+		f = ws.UnmaskFrameInPlace(f)
+		if !bytes.Equal(f.Payload, b[start:end]) {
+			t.Fatalf("message %d is not frame %d", i, i)
+		}
+		start = end
+	}
+	if sock.out.Len() != 0 {
+		t.Fatalf("%d bytes after the messages", sock.out.Len())
+	}
+}
+
+// countingConn is a socket that keeps what is written and counts writes.
+type countingConn struct {
+	net.Conn
+	out    bytes.Buffer
+	writes int
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes++
+	return c.out.Write(p)
+}
+
+func (c *countingConn) Read([]byte) (int, error) { return 0, io.EOF }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -221,5 +222,36 @@ func TestStat(t *testing.T) {
 		if bad(-1) == nil {
 			t.Error("no error for pid -1")
 		}
+	}
+}
+
+// The family of a listener is its holder and the processes of the same
+// name under it; a port nobody listens on has none.
+func TestFamily(t *testing.T) {
+	comm, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	ch, err := Start(helper(t, "line", Options{ReadyLine: readyLine}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Stop(5 * time.Second)
+	pids, err := Family(strings.TrimSpace(string(comm)), port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(pids, os.Getpid()) || !slices.Contains(pids, ch.PID()) {
+		t.Fatalf("family %v, want this process %d and its child %d", pids, os.Getpid(), ch.PID())
+	}
+	l.Close()
+	if pids, err := Family(strings.TrimSpace(string(comm)), port); err == nil {
+		t.Fatalf("closed listener: family %v", pids)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/msrprelay/msrprelay/bench/load"
 	"github.com/msrprelay/msrprelay/bench/proc"
 	"github.com/msrprelay/msrprelay/digest"
 	"github.com/msrprelay/msrprelay/tlsshim"
@@ -17,8 +18,9 @@ import (
 // child is a relay (or forwarder) process this package started.
 type child struct {
 	*proc.Child
-	addr    string
-	tlsAddr string // its msrps listener, if any
+	addr string // its plain TCP listener
+	// addrs are all its listeners by transport (tcp always).
+	addrs map[load.Transport]string
 }
 
 // stopGrace is how long a child has to end after SIGTERM before it is
@@ -37,20 +39,28 @@ func writeCredentials(dir, user, realm, password string) (string, error) {
 }
 
 // startMsrprelay starts the daemon with one engine on free ports: plain
-// TCP, and TLS with cert unless it is nil. Extra arguments go after the defaults.
+// TCP, and with cert (unless it is nil) also TLS, WebSocket and secure
+// WebSocket; sessions AUTHed over WebSocket get a URI of the TCP or TLS
+// listener. Extra arguments go after the defaults.
 func startMsrprelay(bin, engine, creds, realm string, cert *benchCert, extra ...string) (*child, error) {
-	addr, err := proc.FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"--listen", "tcp://" + addr}
-	var tlsAddr string
+	transports := []load.Transport{load.TransportTCP}
 	if cert != nil {
-		if tlsAddr, err = proc.FreeAddr(); err != nil {
+		transports = append(transports, load.TransportTLS, load.TransportWS, load.TransportWSS)
+	}
+	addrs := map[load.Transport]string{}
+	var args []string
+	for _, tr := range transports {
+		addr, err := proc.FreeAddr()
+		if err != nil {
 			return nil, err
 		}
-		args = append(args, "--listen", "tls://"+tlsAddr, "--tls-cert", cert.certFile, "--tls-key", cert.keyFile)
+		addrs[tr] = addr
+		args = append(args, "--listen", string(tr)+"://"+addr)
 	}
+	if cert != nil {
+		args = append(args, "--tls-cert", cert.certFile, "--tls-key", cert.keyFile)
+	}
+	addr := addrs[load.TransportTCP]
 	args = append(args, "--hostname", "127.0.0.1", "--realm", realm,
 		"--credentials", creds, "--engine", engine, "--log-level", "warn",
 		"--shutdown-grace", "1s")
@@ -59,7 +69,7 @@ func startMsrprelay(bin, engine, creds, realm string, cert *benchCert, extra ...
 	if err != nil {
 		return nil, err
 	}
-	return &child{Child: c, addr: addr, tlsAddr: tlsAddr}, nil
+	return &child{Child: c, addr: addr, addrs: addrs}, nil
 }
 
 // benchCert is the relays' TLS certificate and a client configuration

@@ -2,13 +2,16 @@ package compare
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
-	"slices"
+	"strconv"
 	"time"
 
 	"github.com/msrprelay/msrprelay/bench/load"
+	"github.com/msrprelay/msrprelay/bench/proc"
 	"github.com/msrprelay/msrprelay/endpoint"
 )
 
@@ -23,13 +26,22 @@ const (
 
 // kamailioMaxBody: Kamailio's msrp module handles no bodies over 10 KB
 // (../shared/docs/peers.md).
-const kamailioMaxBody = 10_000
+const (
+	kamailioMaxBody    = 10_000
+	kamailioMaxBodyWhy = "Kamailio's msrp module handles no bodies over 10 KB"
+	// Its WebSocket relay reads each WebSocket frame into its 16 KB TCP
+	// read buffer and drops longer ones (kamailio-ws-peer).
+	kamailioWSMaxBody    = 10_000
+	kamailioWSMaxBodyWhy = "Kamailio drops WebSocket frames over its 16 KB read buffer and MSRP bodies over 10 KB"
+)
 
 // BaseTarget is the target ratios are taken against; ForwarderTarget is
 // the plain TCP forwarder, the floor.
 const (
 	BaseTarget      = "gnet"
 	ForwarderTarget = "forwarder"
+	// KamailioWSTarget is Kamailio's WebSocket relay.
+	KamailioWSTarget = "kamailio-ws"
 )
 
 // Report is a whole comparison.
@@ -59,40 +71,74 @@ type ScenarioReport struct {
 	BodySize int      `json:"body_size"`
 	Topology string   `json:"topology"`
 	// FileSize and ReceiveRate (bytes/s) describe the file cases.
-	FileSize    int64           `json:"file_size,omitempty"`
-	ReceiveRate float64         `json:"receive_rate,omitempty"`
-	Targets     []TargetSummary `json:"targets"`
+	FileSize    int64   `json:"file_size,omitempty"`
+	ReceiveRate float64 `json:"receive_rate,omitempty"`
+	// Sender and Receiver are the transports of a case on WebSocket or
+	// with ends on different transports; empty otherwise.
+	Sender   load.Transport  `json:"sender,omitempty"`
+	Receiver load.Transport  `json:"receiver,omitempty"`
+	Targets  []TargetSummary `json:"targets"`
 }
 
 // target is one system under test while a comparison runs.
 type target struct {
-	load.Target
-	// tls is the same relay reached over msrps; nil without TLS.
-	tls   *load.Target
-	child *child // nil for one this package did not start
-	// maxBody is the largest body the target relays (0: no limit).
-	maxBody int
+	load.Target // its name, credentials and TCP address
+	// at are its listeners' addresses by transport: tcp, and tls, ws and
+	// wss when it has them.
+	at map[load.Transport]string
+	// tlsClient trusts its certificate; nil without TLS.
+	tlsClient *tls.Config
+	child     *child // nil for one this package did not start
+	// maxBody is the largest body the target relays (0: no limit), and
+	// maxBodyWhy says why, for the tables.
+	maxBody    int
+	maxBodyWhy string
+	// wsOnly runs only the cases with an end on WebSocket: Kamailio's
+	// WebSocket relay, whose MSRP listener the kamailio target covers.
+	wsOnly bool
 }
 
 // loadTarget is what a case runs against, and false when the target cannot
-// run it (no TLS listener, bodies over its limit, a relays-only case).
+// run it (no listener for a transport, bodies over its limit, a
+// relays-only case).
 func (t *target) loadTarget(c Case) (load.Target, bool) {
+	send, recv := c.transports()
+	sendAddr, sendOK := t.at[send]
+	recvAddr, recvOK := t.at[recv]
 	switch {
 	case c.RelaysOnly && t.Kind == load.KindForwarder:
 		return load.Target{}, false
 	case t.maxBody > 0 && c.BodySize > t.maxBody:
 		return load.Target{}, false
-	case c.TLS && t.tls == nil:
+	case t.wsOnly && !c.webSocket():
+		return load.Target{}, false
+	case !sendOK || !recvOK:
 		return load.Target{}, false
 	}
 	lt := t.Target
-	if c.TLS {
-		lt = *t.tls
+	lt.Addrs = []string{recvAddr}
+	if send.Secure() || recv.Secure() {
+		lt.TLS = t.tlsClient
+	}
+	if c.webSocket() || send != recv {
+		lt.Sender = &load.Side{Transport: send, Addrs: []string{sendAddr}}
+		lt.Receiver = &load.Side{Transport: recv, Addrs: []string{recvAddr}}
 	}
 	if t.child != nil {
 		lt.PID = t.child.PID()
 	}
 	return lt, true
+}
+
+// notRun says why a target that takes the case's sender (it has that
+// listener) does not run the case: its body limit, for a row in the table;
+// "" when it runs c or is no relay for that sender.
+func (t *target) notRun(c Case) string {
+	send, _ := c.transports()
+	if _, ok := t.at[send]; !ok || (t.wsOnly && !c.webSocket()) || t.maxBody == 0 || c.BodySize <= t.maxBody {
+		return ""
+	}
+	return fmt.Sprintf("%d-byte bodies: %s", c.BodySize, t.maxBodyWhy)
 }
 
 // runCase runs c once against lt.
@@ -179,9 +225,12 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 	for ci, c := range cases {
 		sr := ScenarioReport{Name: c.Name, Kind: c.Kind, TLS: c.TLS, Pairs: c.Pairs, Window: max(c.Window, 1), BodySize: c.BodySize,
 			Topology: c.Topology.String(), FileSize: c.FileSize, ReceiveRate: c.ReceiveRate}
+		sr.Sender, sr.Receiver = c.Sender, c.Receiver
 		for ti, t := range targets {
 			if _, ok := t.loadTarget(c); ok {
 				sr.Targets = append(sr.Targets, summarize(t.Name, runs[ci][ti], errs[ci][ti]))
+			} else if why := t.notRun(c); why != "" {
+				sr.Targets = append(sr.Targets, TargetSummary{Target: t.Name, NotRun: why})
 			}
 		}
 		setRatios(sr.Targets)
@@ -243,43 +292,61 @@ func startTargets(o Options) ([]*target, func(), error) {
 		if err != nil {
 			return fail(err)
 		}
-		lt := load.Target{Name: engine, Addrs: []string{c.addr},
+		lt := load.Target{Name: engine, Addrs: []string{c.addrs[load.TransportTCP]},
 			RealmHost: benchHost, User: benchUser, Password: benchPassword, AuthForm: endpoint.FormRFC}
-		tt := lt
-		tt.Addrs, tt.TLS = []string{c.tlsAddr}, cert.client
-		targets = append(targets, &target{child: c, Target: lt, tls: &tt})
+		targets = append(targets, &target{child: c, Target: lt, at: c.addrs, tlsClient: cert.client})
 	}
 	fw, err := startForwarder()
 	if err != nil {
 		return fail(err)
 	}
-	targets = append(targets, &target{child: fw, Target: load.Target{Name: ForwarderTarget, Kind: load.KindForwarder, Addrs: []string{fw.addr}}})
+	targets = append(targets, &target{child: fw, Target: load.Target{Name: ForwarderTarget, Kind: load.KindForwarder, Addrs: []string{fw.addr}},
+		at: map[load.Transport]string{load.TransportTCP: fw.addr}})
 	if o.Kamailio != "" {
-		targets = append(targets, &target{Target: load.Target{Name: "kamailio", Addrs: []string{o.Kamailio},
-			RealmHost: benchHost, User: benchUser, Password: "xyz123", AuthForm: endpoint.FormURI,
-			PIDs: kamailioPIDs()}, maxBody: kamailioMaxBody})
+		targets = append(targets, &target{Target: kamailioTarget("kamailio", o.Kamailio, kamailioPIDs(o.Kamailio)),
+			at: map[load.Transport]string{load.TransportTCP: o.Kamailio}, maxBody: kamailioMaxBody, maxBodyWhy: kamailioMaxBodyWhy})
+	}
+	if o.KamailioWS != "" {
+		targets = append(targets, kamailioWSTarget(o))
 	}
 	return targets, cleanup, nil
 }
 
-// kamailioPIDs finds the running Kamailio processes (it forks workers) by
-// their executable name, so that its CPU is summed over all of them.
-func kamailioPIDs() []int {
-	ents, err := os.ReadDir("/proc")
+// kamailioTarget is a Kamailio relay with the peer scripts' digest AUTH.
+func kamailioTarget(name, addr string, pids []int) load.Target {
+	return load.Target{Name: name, Addrs: []string{addr}, RealmHost: benchHost, User: benchUser,
+		Password: "xyz123", AuthForm: endpoint.FormURI, PIDs: pids}
+}
+
+// kamailioWSTarget is Kamailio's WebSocket relay (kamailio-ws-peer): its
+// ws listener, and its wss one if given (trusting any certificate: the
+// peer script makes a self-signed one).
+func kamailioWSTarget(o Options) *target {
+	at := map[load.Transport]string{load.TransportWS: o.KamailioWS}
+	var client *tls.Config
+	if o.KamailioWSS != "" {
+		at[load.TransportWSS] = o.KamailioWSS
+		client = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	}
+	return &target{Target: kamailioTarget(KamailioWSTarget, o.KamailioWS, kamailioPIDs(o.KamailioWS)), at: at, tlsClient: client,
+		maxBody: kamailioWSMaxBody, maxBodyWhy: kamailioWSMaxBodyWhy, wsOnly: true}
+}
+
+// kamailioPIDs finds the processes of the Kamailio listening at addr (it
+// forks workers), so that its CPU is summed over all of them and not over
+// another Kamailio on the machine; nil when it cannot tell (CPU unknown).
+func kamailioPIDs(addr string) []int {
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil
 	}
-	var pids []int
-	for _, e := range ents {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
-			continue
-		}
-		comm, err := os.ReadFile("/proc/" + e.Name() + "/comm")
-		if err == nil && string(comm) == "kamailio\n" {
-			pids = append(pids, pid)
-		}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return nil
 	}
-	slices.Sort(pids)
+	pids, err := proc.Family("kamailio", p)
+	if err != nil {
+		return nil
+	}
 	return pids
 }

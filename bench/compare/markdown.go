@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/msrprelay/msrprelay/bench/load"
 )
 
 // WriteMarkdown writes the report as one table per scenario.
@@ -39,7 +41,12 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 
 func writeMessageCase(b *strings.Builder, s ScenarioReport) {
 	over := ""
-	if s.TLS {
+	switch {
+	case s.Sender != "" && s.Sender == s.Receiver:
+		over = " over " + transportName(s.Sender)
+	case s.Sender != "":
+		over = ", sender over " + transportName(s.Sender) + ", receiver over " + transportName(s.Receiver)
+	case s.TLS:
 		over = " over TLS"
 	}
 	fmt.Fprintf(b, "\n## %s: %d pairs x window %d, %d-byte bodies, %s topology%s\n\n", s.Name, s.Pairs, s.Window, s.BodySize, s.Topology, over)
@@ -53,6 +60,9 @@ func writeMessageCase(b *strings.Builder, s ScenarioReport) {
 
 func writeFileCase(b *strings.Builder, s ScenarioReport) {
 	fmt.Fprintf(b, "\n## %s: %d MiB in %d KiB chunks, one message", s.Name, s.FileSize>>20, s.BodySize>>10)
+	if s.Sender != "" {
+		fmt.Fprintf(b, ", sender over %s, receiver over %s", transportName(s.Sender), transportName(s.Receiver))
+	}
 	if s.ReceiveRate > 0 {
 		fmt.Fprintf(b, ", receiver reading %.0f MB/s", s.ReceiveRate/1e6)
 	}
@@ -80,12 +90,29 @@ func writeHandshakeCase(b *strings.Builder, s ScenarioReport) {
 func writeTable(b *strings.Builder, s ScenarioReport, header []string, row func(TargetSummary) []string) {
 	b.WriteString("| " + strings.Join(header, " | ") + " |\n|---" + strings.Repeat("|---:", len(header)-1) + "|\n")
 	for _, t := range s.Targets {
+		if t.NotRun != "" {
+			fmt.Fprintf(b, "| %s | not run: %s |%s\n", t.Target, strings.ReplaceAll(t.NotRun, "|", "/"), strings.Repeat(" |", len(header)-2))
+			continue
+		}
 		if len(t.Runs) == 0 {
 			fmt.Fprintf(b, "| %s | failed: %s |%s\n", t.Target, strings.ReplaceAll(t.Error, "|", "/"), strings.Repeat(" |", len(header)-2))
 			continue
 		}
 		b.WriteString("| " + strings.Join(row(t), " | ") + " |\n")
 	}
+}
+
+// transportName names a transport in a heading.
+func transportName(t load.Transport) string {
+	switch t {
+	case load.TransportTLS:
+		return "TLS"
+	case load.TransportWS:
+		return "WebSocket"
+	case load.TransportWSS:
+		return "WebSocket over TLS"
+	}
+	return "TCP"
 }
 
 func us(v float64) string { return fmt.Sprintf("%.0f", v) }

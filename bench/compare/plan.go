@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,6 +29,10 @@ type Case struct {
 	Kind CaseKind
 	// TLS runs the case over msrps: only targets with a TLS listener.
 	TLS bool
+	// Sender and Receiver, when set, are the transports of the pairs'
+	// two ends (ws, wss, or a wss sender into a tcp receiver): only
+	// targets with those listeners.
+	Sender, Receiver load.Transport
 	// RelaysOnly leaves the forwarder out (a throttled receiver says
 	// nothing about it).
 	RelaysOnly bool
@@ -49,7 +54,10 @@ const (
 
 // Cases are the loads every target runs: the peers' table (docs:
 // peers.md) minus what needs more than one relay, the same over TLS, TLS
-// handshakes, and a 1 GiB file at full speed and into a slow receiver.
+// handshakes, a 1 GiB file at full speed and into a slow receiver, and
+// MSRP over WebSocket: chat 10/4 over ws and wss, and the file from a
+// browser (wss) into a desktop client on tcp, beside the same from an
+// msrps client.
 func Cases() []Case {
 	msgs := func(name string, pairs, window, body int, topo load.Topology) Case {
 		return Case{Kind: Messages, Scenario: load.Scenario{Name: name, Pairs: pairs, Window: window, BodySize: body, Topology: topo}}
@@ -71,12 +79,41 @@ func Cases() []Case {
 			cases = append(cases, c)
 		}
 	}
+	file := func(name string) load.Scenario {
+		return load.Scenario{Name: name, Pairs: 1, Window: fileWindow, BodySize: fileChunk, FileSize: fileSize}
+	}
+	over := func(c Case, name string, sender, receiver load.Transport) Case {
+		c.Name, c.Sender, c.Receiver = name, sender, receiver
+		return c
+	}
+	chat := msgs("10/4", 10, 4, 100, load.Single)
+	fileCase := Case{Kind: File, Scenario: file("1 GiB file")}
+	slow := Case{Kind: File, RelaysOnly: true, Scenario: file("1 GiB slow receiver")}
+	slow.ReceiveRate = throttledRate
 	return append(cases,
 		Case{Kind: Handshakes, TLS: true, Scenario: load.Scenario{Name: "TLS handshakes", Pairs: handshakeClients}},
-		Case{Kind: File, Scenario: load.Scenario{Name: "1 GiB file", Pairs: 1, Window: fileWindow, BodySize: fileChunk, FileSize: fileSize}},
-		Case{Kind: File, RelaysOnly: true, Scenario: load.Scenario{Name: "1 GiB slow receiver", Pairs: 1, Window: fileWindow,
-			BodySize: fileChunk, FileSize: fileSize, ReceiveRate: throttledRate}},
+		fileCase,
+		slow,
+		over(chat, "WS 10/4", load.TransportWS, load.TransportWS),
+		over(chat, "WSS 10/4", load.TransportWSS, load.TransportWSS),
+		over(fileCase, "1 GiB file tls to tcp", load.TransportTLS, load.TransportTCP),
+		over(fileCase, "1 GiB file wss to tcp", load.TransportWSS, load.TransportTCP),
 	)
+}
+
+// transports are the transports of the case's sender and receiver.
+func (c Case) transports() (sender, receiver load.Transport) {
+	def := load.TransportTCP
+	if c.TLS {
+		def = load.TransportTLS
+	}
+	return cmp.Or(c.Sender, def), cmp.Or(c.Receiver, def)
+}
+
+// webSocket is whether either end of the case's pairs is on WebSocket.
+func (c Case) webSocket() bool {
+	s, r := c.transports()
+	return s.WebSocket() || r.WebSocket()
 }
 
 // Options configure a comparison. The zero value is a full comparison
@@ -93,6 +130,10 @@ type Options struct {
 	// Kamailio, when set, is a Kamailio msrp relay with digest AUTH
 	// (realm myrealm, password xyz123) to compare too.
 	Kamailio string
+	// KamailioWS and KamailioWSS, when set, are the ws and wss listeners
+	// of Kamailio's WebSocket relay (../shared/peers/kamailio-ws-peer,
+	// digest AUTH as above), compared on the WebSocket cases.
+	KamailioWS, KamailioWSS string
 	// Only, when set, restricts the scenarios to these names.
 	Only []string
 	// Density, when above zero, also measures each engine's memory per

@@ -37,6 +37,32 @@ func TestSummaryMediansAndRatios(t *testing.T) {
 	}
 }
 
+// A WebSocket case says its transports in its heading, and a target that
+// cannot carry a case's bodies gets a row saying so.
+func TestMarkdownWebSocketCases(t *testing.T) {
+	gnet := summarize("gnet", []*load.Result{result(100, 10, 8)}, "")
+	r := &Report{At: time.Unix(0, 0).UTC(), Rounds: 1, PerRunSec: 3, CPUs: 2, Targets: []string{"gnet", KamailioWSTarget},
+		Scenarios: []ScenarioReport{
+			{Name: "WS 10/4", Pairs: 10, Window: 4, BodySize: 100, Topology: "single", Sender: load.TransportWS, Receiver: load.TransportWS,
+				Targets: []TargetSummary{gnet}},
+			{Name: "1 GiB file wss to tcp", Kind: File, Pairs: 1, Window: 1, BodySize: 64 << 10, FileSize: 1 << 30, Topology: "single",
+				Sender: load.TransportWSS, Receiver: load.TransportTCP,
+				Targets: []TargetSummary{gnet, {Target: KamailioWSTarget, NotRun: "65536-byte bodies: too long"}}},
+		}}
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{"## WS 10/4: 10 pairs x window 4, 100-byte bodies, single topology over WebSocket\n",
+		"## 1 GiB file wss to tcp: 1024 MiB in 64 KiB chunks, one message, sender over WebSocket over TLS, receiver over TCP\n",
+		"| kamailio-ws | not run: 65536-byte bodies: too long |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
 func TestMarkdown(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteMarkdown(&b, sampleReport()); err != nil {

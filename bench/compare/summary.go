@@ -12,6 +12,9 @@ type TargetSummary struct {
 	// Runs are the individual results, in round order.
 	Runs  []*load.Result `json:"runs"`
 	Error string         `json:"error,omitempty"`
+	// NotRun says why a target with the listeners the case needs does not
+	// run it (bodies over what it carries).
+	NotRun string `json:"not_run,omitempty"`
 	// Medians over the runs; MsgsPerSecMin/Max show the spread.
 	MsgsPerSec    float64 `json:"msgs_per_sec"`
 	MsgsPerSecMin float64 `json:"msgs_per_sec_min"`

@@ -13,6 +13,9 @@ func WriteRunTable(w io.Writer, r *load.Result) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "target\t%s\n", r.Target)
 	fmt.Fprintf(tw, "scenario\t%d pairs x window %d, %d-byte bodies, %s topology\n", r.Pairs, r.Window, r.BodySize, r.Topology)
+	if r.Transport != "" {
+		fmt.Fprintf(tw, "transport\t%s\n", r.Transport)
+	}
 	fmt.Fprintf(tw, "sent / delivered\t%d / %d in %.2f s\n", r.Sent, r.Delivered, r.Seconds)
 	fmt.Fprintf(tw, "throughput\t%.0f msgs/s  %.2f MB/s\n", r.MsgsPerSec, r.MBPerSec)
 	l := r.Latency

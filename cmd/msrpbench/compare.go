@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -18,6 +19,8 @@ func compareCmd(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "directory for the report (latest.json, latest.md, throughput.svg, latency.svg) (default bench/results, bench/results/quick with --quick)")
 	from := fs.String("from", "", "run nothing: draw the report in this latest.json again into --out (default its directory)")
 	kamailio := fs.String("kamailio", "", "address of a Kamailio msrp relay with digest AUTH to compare too (e.g. 127.0.0.1:2866)")
+	kamailioWS := fs.String("kamailio-ws", "", "ws listener of Kamailio's WebSocket relay (../shared/peers/kamailio-ws-peer, digest AUTH) for the WebSocket cases (e.g. 127.0.0.1:8082)")
+	kamailioWSS := fs.String("kamailio-wss", "", "with --kamailio-ws: its wss listener (kamailio-ws-peer's wss option; WSSPORT, e.g. 127.0.0.1:8443)")
 	bin := fs.String("msrprelay", "./bin/msrprelay", "the relay binary (make build)")
 	rounds := fs.Int("rounds", 0, "rounds without --quick (default 5)")
 	perRun := fs.Duration("per-run", 0, "traffic time per run (default 3s quick, 5s full)")
@@ -38,8 +41,11 @@ func compareCmd(ctx context.Context, args []string) error {
 		}
 		return writeReport(*out, rep)
 	}
+	if *kamailioWSS != "" && *kamailioWS == "" {
+		return errors.New("--kamailio-wss needs --kamailio-ws")
+	}
 	*out = outDir(*out, *quick)
-	o := compare.Options{Quick: *quick, Rounds: *rounds, PerRun: *perRun, Msrprelay: *bin, Kamailio: *kamailio,
+	o := compare.Options{Quick: *quick, Rounds: *rounds, PerRun: *perRun, Msrprelay: *bin, Kamailio: *kamailio, KamailioWS: *kamailioWS, KamailioWSS: *kamailioWSS,
 		Density: *density, DensityActive: *active, Pin: *pin >= 0, RelayCPU: max(*pin, 0),
 		Log: func(format string, a ...any) {
 			fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", a...)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/msrprelay/msrprelay/bench/compare"
@@ -112,6 +113,13 @@ func TestCompareOutDir(t *testing.T) {
 		if got := outDir(tc.out, tc.quick); got != tc.want {
 			t.Errorf("outDir(%q, %v) = %q, want %q", tc.out, tc.quick, got, tc.want)
 		}
+	}
+}
+
+func TestCompareRejectsWSSWithoutWS(t *testing.T) {
+	err := compareCmd(context.Background(), []string{"--kamailio-wss", "127.0.0.1:1", "--out", t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "--kamailio-ws") {
+		t.Fatalf("%v, want it to ask for --kamailio-ws", err)
 	}
 }
 

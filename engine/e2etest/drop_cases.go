@@ -210,3 +210,18 @@ func expectFailureReports(t testing.TB, c *endpoint.Conn, size int64) {
 		next = last + 1
 	}
 }
+
+// testLastFrameBeforeClose: a client writes its last request and closes
+// at once (msrpclient after its last REPORT; TLS close_notify or a
+// WebSocket close frame in the same read as the request): the request is
+// still forwarded.
+func testLastFrameBeforeClose(t *testing.T, start *suite) {
+	p := newPair(t, startEnv(t, start, nil))
+	body := []byte("last words")
+	req := p.frame("last", body, '$')
+	if err := p.alice.Send(&req); err != nil {
+		t.Fatal(err)
+	}
+	p.alice.Close()
+	p.expectDelivered(t, body)
+}

@@ -80,4 +80,5 @@ var coreCases = []suiteCase{
 	{"ProbationTimeout", testProbation},
 	{"ConcurrentPairs", testConcurrentPairs},
 	{"InterleavedStreams", testInterleavedStreams},
+	{"LastFrameBeforeClose", testLastFrameBeforeClose},
 }

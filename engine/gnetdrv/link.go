@@ -209,13 +209,16 @@ func (l *link) receiveCoded(h *home) gnet.Action {
 	err := l.decode(in)
 	discard(c, arrived)
 	l.sendWireLive(c)
-	if err != nil && l.ws != nil && !errors.Is(err, wsshim.ErrClosed) && !errors.As(err, new(tlsFailure)) {
+	// What was decoded before a close (close_notify, a close frame) or a
+	// fault goes to the engine first: a client that writes its last
+	// REPORT and closes at once must not lose the REPORT.
+	if ferr := l.feedPlain(&h.loop.worker); ferr != nil || err == nil {
+		return l.fail(ferr)
+	}
+	if l.ws != nil && !errors.Is(err, wsshim.ErrClosed) && !errors.As(err, new(tlsFailure)) {
 		return l.linger(h, err)
 	}
-	if err != nil {
-		return l.fail(err)
-	}
-	return l.fail(l.feedPlain(&h.loop.worker))
+	return l.fail(err)
 }
 
 // lingerTimeout bounds how long a refused or failed WebSocket connection
@@ -263,10 +266,10 @@ func (l *link) feedHeld(w *engine.Worker) error {
 	// was parked behind it.
 	err := l.decode(l.parked.B)
 	l.dropParked()
-	if err != nil {
-		return err
+	if ferr := l.feedPlain(w); ferr != nil {
+		return ferr
 	}
-	return l.feedPlain(w)
+	return err
 }
 
 // feedPlain gives the engine the decrypted bytes it has not consumed.
@@ -302,12 +305,12 @@ func (l *link) decode(in []byte) error {
 	if l.ws == nil {
 		return l.decrypt(&l.plain.B, in)
 	}
+	var tlsErr error
 	if l.tls != nil {
 		clear := plainPool.Get()
 		defer plainPool.Put(clear)
-		if err := l.decrypt(&clear.B, in); err != nil {
-			return err
-		}
+		// The records before a close_notify or a bad record still count.
+		tlsErr = l.decrypt(&clear.B, in)
 		in = clear.B
 	}
 	var err error
@@ -318,7 +321,7 @@ func (l *link) decode(in []byte) error {
 	if err != nil {
 		return wsFailure{err}
 	}
-	return nil
+	return tlsErr
 }
 
 // decrypt appends the plaintext of ciphertext to *dst.

@@ -104,18 +104,15 @@ func (l *link) readLoop() {
 			buf = append(buf, make([]byte, len(buf))...)[:len(buf)*2]
 		}
 		var n int
-		var err error
+		var err, wsErr error
 		if l.ws == nil {
 			n, err = l.nc.Read(buf[have:])
 			have += n
 		} else {
 			n, err = l.nc.Read(raw)
-			msrp, ferr := l.decode(buf[:have], raw[:n])
+			var msrp []byte
+			msrp, wsErr = l.decode(buf[:have], raw[:n])
 			buf, have = msrp[:cap(msrp)], len(msrp)
-			if ferr != nil {
-				l.lastWords(ferr)
-				return
-			}
 		}
 		for have > 0 {
 			used, rerr := l.ec.Receive(&w, buf[:have])
@@ -132,6 +129,11 @@ func (l *link) readLoop() {
 			case <-l.hangUp:
 				return
 			}
+		}
+		if wsErr != nil {
+			// What came before the close frame or the fault went in first.
+			l.lastWords(wsErr)
+			return
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {

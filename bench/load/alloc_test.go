@@ -77,7 +77,7 @@ func BenchmarkPerMessage(b *testing.B) {
 // write on the socket) costs no allocation once the buffers have grown.
 func TestWSWriteFramesAllocs(t *testing.T) {
 	sock := &countingConn{}
-	l := &link{ws: &wsSocket{Conn: sock}}
+	l := &link{ws: newWSSocket(sock)}
 	l.Conn = endpoint.NewWSConn(l.ws, nil)
 	tpl := newSendTemplate("msrp://127.0.0.1:1/s;tcp msrp://b.invalid:2/bob;ws", "msrp://a.invalid:3/alice;ws", 100)
 	b := make([]byte, 0, 4096)

@@ -92,7 +92,7 @@ func (d *dialer) dial(ctx context.Context, tr Transport, addr string) (*link, er
 	if !tr.WebSocket() {
 		return &link{Conn: nc}, nil
 	}
-	sock := &wsSocket{Conn: nc}
+	sock := newWSSocket(nc)
 	uctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	wc, err := endpoint.UpgradeWS(uctx, sock, string(tr)+"://"+addr+"/")

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"sync"
@@ -75,13 +76,26 @@ func (l *link) writeFrames(b []byte, ends []int) error {
 // connection for wss). Between hold and release it gathers what the
 // WebSocket layer writes, whole WebSocket frames, and release writes them
 // in one go; otherwise it writes through. A pong the reader answers while
-// a batch is held joins the batch: frames never interleave.
+// a batch is held joins the batch: frames never interleave. Reads are
+// buffered: the WebSocket layer reads a frame's header and then its
+// payload, which would otherwise be two system calls for every message.
 type wsSocket struct {
 	net.Conn
+	in      *bufio.Reader
 	mu      sync.Mutex
 	holding bool
 	buf     []byte
 }
+
+// wsReadBuffer is the read buffer under a WebSocket client: many small
+// messages per system call.
+const wsReadBuffer = 64 << 10
+
+func newWSSocket(nc net.Conn) *wsSocket {
+	return &wsSocket{Conn: nc, in: bufio.NewReaderSize(nc, wsReadBuffer)}
+}
+
+func (s *wsSocket) Read(p []byte) (int, error) { return s.in.Read(p) }
 
 func (s *wsSocket) Write(p []byte) (int, error) {
 	s.mu.Lock()

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -145,7 +144,7 @@ func TestTargetValidateTransports(t *testing.T) {
 // goroutine meanwhile (a pong) never lands inside one of them.
 func TestWSBatchIsOneWriteOfWholeMessages(t *testing.T) {
 	sock := &countingConn{}
-	l := &link{ws: &wsSocket{Conn: sock}}
+	l := &link{ws: newWSSocket(sock)}
 	wc := endpoint.NewWSConn(l.ws, nil)
 	l.Conn = wc
 	tpl := newSendTemplate("msrp://127.0.0.1:1/s;tcp msrp://b.invalid:2/bob;ws", "msrp://a.invalid:3/alice;ws", 100)
@@ -181,11 +180,38 @@ func TestWSBatchIsOneWriteOfWholeMessages(t *testing.T) {
 	}
 }
 
-// countingConn is a socket that keeps what is written and counts writes.
+// Reading many small messages over WebSocket takes few reads on the
+// socket, not a header read and a payload read for each.
+func TestWSReadsAreBuffered(t *testing.T) {
+	sock := &countingConn{}
+	var wire bytes.Buffer
+	tpl := newSendTemplate("msrp://127.0.0.1:1/s;tcp msrp://b.invalid:2/bob;ws", "msrp://a.invalid:3/alice;ws", 100)
+	const n = 50
+	for seq := range uint64(n) {
+		frame := tpl.appendSend(nil, 1, seq, 1)
+		if err := ws.WriteFrame(&wire, ws.NewBinaryFrame(frame)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock.in.Reset(wire.Bytes())
+	r := endpoint.NewReader(endpoint.NewWSConn(newWSSocket(sock), nil), 64<<10)
+	for i := range n {
+		if _, _, err := r.Next(); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+	if sock.reads > 3 {
+		t.Fatalf("%d reads on the socket for %d messages", sock.reads, n)
+	}
+}
+
+// countingConn is a socket that keeps what is written, reads from in and
+// counts both.
 type countingConn struct {
 	net.Conn
-	out    bytes.Buffer
-	writes int
+	out           bytes.Buffer
+	in            bytes.Reader
+	writes, reads int
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
@@ -193,4 +219,7 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	return c.out.Write(p)
 }
 
-func (c *countingConn) Read([]byte) (int, error) { return 0, io.EOF }
+func (c *countingConn) Read(p []byte) (int, error) {
+	c.reads++
+	return c.in.Read(p)
+}

@@ -18,8 +18,14 @@ type benchPair struct {
 }
 
 func newBenchPair(b *testing.B, addr, scheme string, port int, cfg *tls.Config) *benchPair {
+	return newBenchPairOver(b, endpoint.Dial, addr, scheme, "tcp", port, cfg)
+}
+
+// newBenchPairOver is newBenchPair with clients made by dial (TCP or
+// WebSocket) speaking transport in their URIs.
+func newBenchPairOver(b *testing.B, dialer func(string, *tls.Config, time.Duration) (*endpoint.Conn, error), addr, scheme, transport string, port int, cfg *tls.Config) *benchPair {
 	dial := func() *endpoint.Conn {
-		c, err := endpoint.Dial(addr, cfg, 5*time.Second)
+		c, err := dialer(addr, cfg, 5*time.Second)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -27,7 +33,7 @@ func newBenchPair(b *testing.B, addr, scheme string, port int, cfg *tls.Config) 
 		return c
 	}
 	bob := dial()
-	res, err := bob.Auth(endpoint.AuthOptions{RelayURI: fmt.Sprintf("%s://example.com:%d;tcp", scheme, port), FromURI: scheme + "://bob.example.com:9/b;tcp", User: "bob", Password: e2etest.Password})
+	res, err := bob.Auth(endpoint.AuthOptions{RelayURI: fmt.Sprintf("%s://example.com:%d;%s", scheme, port, transport), FromURI: scheme + "://bob.example.com:9/b;" + transport, User: "bob", Password: e2etest.Password})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -62,6 +68,14 @@ func BenchmarkChunkLatency(b *testing.B) {
 		port := e2etest.FreePort(b)
 		startGnet(b, e2etest.BaseConfig(b), port, e2etest.DriverOptions{})
 		p := newBenchPair(b, fmt.Sprintf("127.0.0.1:%d", port), "msrp", port, nil)
+		for b.Loop() {
+			p.roundTrip(b)
+		}
+	})
+	b.Run("ws", func(b *testing.B) {
+		port, wsPort := e2etest.FreePort(b), e2etest.FreePort(b)
+		startGnet(b, e2etest.BaseConfig(b), port, e2etest.DriverOptions{WSPort: wsPort})
+		p := newBenchPairOver(b, endpoint.DialWS, fmt.Sprintf("127.0.0.1:%d", wsPort), "msrp", "ws", wsPort, nil)
 		for b.Loop() {
 			p.roundTrip(b)
 		}

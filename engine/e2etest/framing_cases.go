@@ -36,18 +36,25 @@ func (p *pair) frame(msgID string, body []byte, flag byte, extra ...[2]string) e
 func (p *pair) expectDelivered(t testing.TB, want ...[]byte) {
 	t.Helper()
 	for i, w := range want {
-		var got []byte
-		for {
-			f := expectRequest(t, p.bob, "SEND")
-			got = append(got, f.Body...)
-			p.bob.Respond(f, 200, "OK")
-			if f.Flag == '$' {
-				break
-			}
+		expectMessage(t, p.bob, w, fmt.Sprintf("message %d", i))
+	}
+}
+
+// expectMessage reads SENDs at c until a message ends ('$'), answering
+// each, and checks that its chunks carry want.
+func expectMessage(t testing.TB, c *endpoint.Conn, want []byte, what string) {
+	t.Helper()
+	var got []byte
+	for {
+		f := expectRequest(t, c, "SEND")
+		got = append(got, f.Body...)
+		c.Respond(f, 200, "OK")
+		if f.Flag == '$' {
+			break
 		}
-		if !bytes.Equal(got, w) {
-			t.Fatalf("message %d: got %d bytes, want %d (first diff at %d)", i, len(got), len(w), firstDiff(got, w))
-		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: got %d bytes, want %d (first diff at %d)", what, len(got), len(want), firstDiff(got, want))
 	}
 }
 

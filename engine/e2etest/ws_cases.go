@@ -369,18 +369,7 @@ func testWSMixedSession(t *testing.T, start *suite) {
 				}
 			}
 		}()
-		var got []byte
-		for {
-			f := expectRequest(t, dir.to, "SEND")
-			got = append(got, f.Body...)
-			dir.to.Respond(f, 200, "OK")
-			if f.Flag == '$' {
-				break
-			}
-		}
-		if !bytes.Equal(got, file) {
-			t.Fatalf("%s: file of %d bytes arrived as %d (first diff at %d)", dir.name, len(file), len(got), firstDiff(got, file))
-		}
+		expectMessage(t, dir.to, file, dir.name+": the file")
 		// The sender's 200s.
 		for n := 0; n < len(file)/(64<<10); n++ {
 			if f := readFrame(t, dir.from); f.Code != 200 {

@@ -53,6 +53,9 @@ const (
 	// deadline bounds one case: seconds normally, this only on a machine
 	// that is starved.
 	deadline = 2 * time.Minute
+	// tick is the relays' timer interval, short so that a quiet WebSocket
+	// is pinged often (see WSPing in runExchange).
+	tick = 20 * time.Millisecond
 )
 
 // startFunc starts a relay as the e2e suite's drivers do.
@@ -66,14 +69,18 @@ func TestBrowser(t *testing.T) {
 		name   string
 		start  startFunc
 		secure bool
+		chunk  int // the page's chunk size
 	}{
-		{"gnet/ws", startGnet, false},
-		{"goroutine/ws", startGoroutines, false},
-		{"gnet/wss", startGnet, true},
-		{"goroutine/wss", startGoroutines, true},
+		{"gnet/ws", startGnet, false, wsChunk},
+		{"goroutine/ws", startGoroutines, false, wsChunk},
+		{"gnet/wss", startGnet, true, wsChunk},
+		{"goroutine/wss", startGoroutines, true, wsChunk},
+		// The whole file as one chunk, one 5 MiB WebSocket message in.
+		{"gnet/ws/one-chunk", startGnet, false, fileSize},
+		{"goroutine/ws/one-chunk", startGoroutines, false, fileSize},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { runExchange(t, chromium, c.start, c.secure) })
+		t.Run(c.name, func(t *testing.T) { runExchange(t, chromium, c.start, c.secure, c.chunk) })
 	}
 }
 
@@ -92,9 +99,12 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-func runExchange(t *testing.T, chromium string, start startFunc, secure bool) {
+func runExchange(t *testing.T, chromium string, start startFunc, secure bool, chunk int) {
 	began := time.Now()
 	cfg := e2etest.BaseConfig(t)
+	// Ping at every timer tick the connection was quiet: pings then go out
+	// between, and while, the relay writes the pieces of a chunk.
+	cfg.WSPing = time.Nanosecond
 	port, wsPort := e2etest.FreePort(t), e2etest.FreePort(t)
 	d := e2etest.DriverOptions{WSPort: wsPort}
 	var clientTLS *tls.Config
@@ -117,7 +127,8 @@ func runExchange(t *testing.T, chromium string, start startFunc, secure bool) {
 		"chat":     {chatFromBrowser},
 		"size":     {fmt.Sprint(fileSize)},
 		"seed":     {fmt.Sprint(browserSeed)},
-		"chunk":    {fmt.Sprint(wsChunk)},
+		"chunk":    {fmt.Sprint(chunk)},
+		"close":    {"2"}, // the chat and the file
 		"report":   {"/report"},
 	}
 	launch(t, chromium, reports.url+"/?"+q.Encode())
@@ -141,12 +152,13 @@ type exchange struct {
 	pageGotChat, pageGotFile   bool
 	pageSentChat, pageSentFile bool
 	sipChatAcked, sipFileAcked bool
+	pageClosed                 bool
 	sipSending                 bool
 }
 
 func (x *exchange) done() bool {
 	return x.sipGotChat && x.sipGotFile && x.pageGotChat && x.pageGotFile &&
-		x.pageSentChat && x.pageSentFile && x.sipChatAcked && x.sipFileAcked
+		x.pageSentChat && x.pageSentFile && x.sipChatAcked && x.sipFileAcked && x.pageClosed
 }
 
 // missing names what has not happened yet.
@@ -160,6 +172,7 @@ func (x *exchange) missing() string {
 		{x.pageGotChat, "the SIP client's chat at the browser"}, {x.pageGotFile, "the SIP client's file at the browser"},
 		{x.pageSentChat, "200 to the browser's chat"}, {x.pageSentFile, "200s to the browser's file"},
 		{x.sipChatAcked, "200 to the SIP client's chat"}, {x.sipFileAcked, "200 to the SIP client's file"},
+		{x.pageClosed, "the closing handshake"},
 	} {
 		if !c.ok {
 			m = append(m, c.what)
@@ -194,6 +207,13 @@ func (x *exchange) pageReport(r report) {
 		if !strings.HasSuffix(r.URI, ";ws") || !strings.Contains(r.UsePath, ";tcp") {
 			t.Fatalf("page AUTHed as %s with Use-Path %s", r.URI, r.UsePath)
 		}
+	case "closed":
+		// The page closes once it has everything; the relay must answer
+		// its Close frame.
+		if r.Code != 1000 || !r.WasClean {
+			t.Fatalf("page's WebSocket closed with code %d, clean %v", r.Code, r.WasClean)
+		}
+		x.pageClosed = true
 	case "sent":
 		switch r.What {
 		case "chat":
@@ -290,6 +310,8 @@ type report struct {
 	Flags    string   `json:"flags"`
 	SHA256   string   `json:"sha256"`
 	Problems []string `json:"problems"`
+	Code     int      `json:"code"`
+	WasClean bool     `json:"wasClean"`
 	Messages struct {
 		Text   int `json:"text"`
 		Binary int `json:"binary"`
@@ -410,7 +432,7 @@ func startGnet(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOption
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := gnetdrv.New(r, gnetdrv.Options{Options: netdrv.Options{Listen: listen, TLS: d.TLS, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
+	s := gnetdrv.New(r, gnetdrv.Options{Options: netdrv.Options{Listen: listen, TLS: d.TLS, TickInterval: tick, Logger: cfg.Logger}, Loops: 2})
 	return run(t, s.Run, s.Started(), s.Stop)
 }
 
@@ -420,7 +442,7 @@ func startGoroutines(t testing.TB, cfg engine.Config, port int, d e2etest.Driver
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := goroutinedrv.New(r, goroutinedrv.Options{Options: netdrv.Options{Listen: listen, TLS: d.TLS, TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}})
+	s := goroutinedrv.New(r, goroutinedrv.Options{Options: netdrv.Options{Listen: listen, TLS: d.TLS, TickInterval: tick, Logger: cfg.Logger}})
 	return run(t, s.Run, s.Started(), s.Stop)
 }
 

@@ -84,7 +84,7 @@ func (p *pair) receive(rs *runState) {
 			default:
 			}
 		}
-		if !fr.Buffered() || len(out) > 32<<10 || len(lats) == cap(lats) {
+		if !fr.Buffered() && !p.bob.readAhead() || len(out) > 32<<10 || len(lats) == cap(lats) {
 			if len(out) > 0 {
 				if err := p.bob.writeFrames(out, ends); err != nil {
 					if !p.closing.Load() {

@@ -72,6 +72,12 @@ func (l *link) writeFrames(b []byte, ends []int) error {
 	return l.ws.release()
 }
 
+// readAhead is whether bytes read from the socket wait under the
+// WebSocket layer: it hands over one message per read, so a reader that
+// answers whenever its own buffer runs dry would answer every message
+// with a write of its own, where on tcp it answers a read's worth at once.
+func (l *link) readAhead() bool { return l.ws != nil && l.ws.in.Buffered() > 0 }
+
 // wsSocket is the connection under a WebSocket client (TCP, or the TLS
 // connection for wss). Between hold and release it gathers what the
 // WebSocket layer writes, whole WebSocket frames, and release writes them

@@ -205,6 +205,34 @@ func TestWSReadsAreBuffered(t *testing.T) {
 	}
 }
 
+// Over WebSocket a reader sees one message per read: readAhead tells it
+// more are waiting below, so that it answers them together.
+func TestWSReadAhead(t *testing.T) {
+	sock := &countingConn{}
+	var wire bytes.Buffer
+	tpl := newSendTemplate("msrp://127.0.0.1:1/s;tcp msrp://b.invalid:2/bob;ws", "msrp://a.invalid:3/alice;ws", 100)
+	for seq := range uint64(3) {
+		if err := ws.WriteFrame(&wire, ws.NewBinaryFrame(tpl.appendSend(nil, 1, seq, 1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock.in.Reset(wire.Bytes())
+	under := newWSSocket(sock)
+	l := &link{Conn: endpoint.NewWSConn(under, nil), ws: under}
+	r := endpoint.NewReader(l, 64<<10)
+	for i, want := range []bool{true, true, false} {
+		if _, _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if r.Buffered() || l.readAhead() != want {
+			t.Fatalf("after message %d: reader buffered %v, read ahead %v, want %v", i, r.Buffered(), l.readAhead(), want)
+		}
+	}
+	if (&link{Conn: sock}).readAhead() {
+		t.Fatal("a tcp link reads ahead")
+	}
+}
+
 // countingConn is a socket that keeps what is written, reads from in and
 // counts both.
 type countingConn struct {

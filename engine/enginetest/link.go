@@ -11,7 +11,8 @@ import (
 // Link is a fake engine.Link (and engine.Pinger). It counts what the
 // engine asks and, on Flush, plays the driver's part: it calls Conn.Flush
 // (Conn.FlushMessages when Messages is set) and keeps what its socket
-// took, until Out hands it over. Every method is safe from any goroutine.
+// took, until Taken or Out hands it over. Every method is safe from any
+// goroutine.
 type Link struct {
 	// Take is how many of n queued bytes the socket takes on a Flush
 	// (nil: all of them). TakeNone and TakeUpTo model a full socket.
@@ -22,7 +23,7 @@ type Link struct {
 
 	mu      sync.Mutex
 	conn    *engine.Conn
-	wire    []byte // taken and not yet handed over by Out
+	wire    []byte // taken and not yet handed over
 	ends    []int  // message ends in wire
 	wakes   int
 	resumes int
@@ -137,15 +138,21 @@ func (l *Link) take(b []byte, ends []int) int {
 	return n
 }
 
-// Out flushes once and hands over everything the socket took since the
-// last Out, as one byte stream.
-func (l *Link) Out() []byte {
-	l.Flush()
+// Taken hands over everything the socket took since the last Taken (or
+// Out), as one byte stream.
+func (l *Link) Taken() []byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := l.wire
 	l.wire, l.ends = nil, nil
 	return out
+}
+
+// Out flushes once and hands over what the socket took: Flush, then
+// Taken.
+func (l *Link) Out() []byte {
+	l.Flush()
+	return l.Taken()
 }
 
 // OutMessages is Out for a Messages link: the messages complete in what

@@ -1,5 +1,6 @@
 // Package load drives MSRP traffic through a relay (or the plain TCP
-// forwarder it is compared against) and measures it: pairs of endpoints,
+// forwarder it is compared against) and measures it: pairs of endpoints
+// over tcp, tls, ws or wss (RFC 7977; the two ends of a pair may differ),
 // bob AUTHs and receives, alice sends, every body carries a sequence number,
 // a send timestamp and a checksum that bob verifies. It owns the wire work
 // of the generator (frame templates patched in place; frames read with

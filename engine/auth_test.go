@@ -26,7 +26,7 @@ func TestHeldAuthAnswerBeforeClose(t *testing.T) {
 	clk.t = clk.t.Add(time.Second)
 	c.authRefusals.Store(3)
 	c.sendDelayed(&w, r.now())
-	if c.closing.Load() || l.closed {
+	if c.closing.Load() || c.closed.Load() {
 		t.Fatal("closing before the third failure's answer was held")
 	}
 	if got := l.flush(); !bytes.Equal(got, []byte("401-second")) {
@@ -44,7 +44,7 @@ func TestHeldAuthAnswerBeforeClose(t *testing.T) {
 	if got := l.flush(); !bytes.Equal(got, []byte("401-third")) {
 		t.Fatalf("flushed %q, want the third answer", got)
 	}
-	if !l.closed {
+	if !c.closed.Load() {
 		t.Fatal("connection still open after the last allowed failure was answered")
 	}
 }
@@ -57,13 +57,13 @@ func TestAuthLimitClosesAfterAnswer(t *testing.T) {
 	c.authRefusals.Store(2)
 	c.answer(&w, []byte("401"))
 	c.closeIfRefusedTooOften()
-	if l.closed {
+	if c.closed.Load() {
 		t.Fatal("closed before the answer was flushed")
 	}
 	if got := l.flush(); !bytes.Equal(got, []byte("401")) {
 		t.Fatalf("flushed %q", got)
 	}
-	if !l.closed {
+	if !c.closed.Load() {
 		t.Fatal("not closed after the answer")
 	}
 }

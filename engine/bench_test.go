@@ -12,7 +12,6 @@ import (
 type forwardLoop struct {
 	w              Worker
 	alice, bob     *Conn
-	la, lb         *fakeLink
 	send, response []byte
 	respHdr        []byte
 }
@@ -21,7 +20,7 @@ func newForwardLoop(tb testing.TB) *forwardLoop {
 	r, _ := testRelay(tb, nil)
 	fl := &forwardLoop{}
 	var to string
-	fl.alice, fl.bob, fl.la, fl.lb, to = setup(tb, r)
+	fl.alice, fl.bob, _, _, to = setup(tb, r)
 	fl.send = sendFrame("tidBench1", to, aliceURI, "1-100/100", make([]byte, 100))
 	return fl
 }

@@ -18,11 +18,11 @@ func TestCloseReasons(t *testing.T) {
 	peer, _ := open(r) // the peer goes away
 	peer.Closed(nil)
 
-	garbage, lg := open(r) // a frame that cannot be parsed
+	garbage, _ := open(r) // a frame that cannot be parsed
 	if _, err := garbage.Receive(&w, []byte("HELLO WORLD\r\n\r\n")); err == nil {
 		t.Fatal("malformed start line accepted")
 	}
-	lg.Close() // the driver closes after the error
+	garbage.Closed(nil) // the driver closes after the error
 
 	slow, _ := open(r) // never makes a successful request
 	clk.t = clk.t.Add(2 * time.Second)

@@ -64,3 +64,17 @@ func TestLogRateLimit(t *testing.T) {
 		t.Fatalf("next line %s, metric %d", logs.Bytes(), m.n[LogsSuppressed].Load())
 	}
 }
+
+func TestSessionIDRoundTrip(t *testing.T) {
+	id := newSessionID()
+	text := id.appendText(nil)
+	got, ok := parseSessionID(text)
+	if len(text) != sessionIDLen || !ok || got != id {
+		t.Fatalf("%s", text)
+	}
+	for _, bad := range []string{"", "short", strings.Repeat("A", sessionIDLen), strings.Repeat("1", sessionIDLen)} {
+		if _, ok := parseSessionID([]byte(bad)); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}

@@ -19,12 +19,7 @@ import (
 // whole under another tid (receiveBody called collide on a nil stream:
 // panic).
 func TestSFCollectedBodyHoldsItsEndLine(t *testing.T) {
-	seq := uint64(0)
-	tidRandom = func() uint64 { seq++; return seq * 0x9e3779b97f4a7c15 }
-	defer func() { tidRandom = randUint64 }()
-	var next tid
-	newTIDPrefix(&next) // the tid forward() will draw
-	seq = 0
+	next := predictTIDs(t, 1)[0] // the tid forward() will draw
 	r, _ := testRelay(t, nil)
 	alice, _, _, lb, to := setup(t, r)
 	var w Worker
@@ -75,12 +70,7 @@ func TestSFBodylessSendReportRange(t *testing.T) {
 // driver waited for more bytes from the socket, and the rest of the chunk,
 // already in its buffer, waited with it.
 func TestSFCollisionAtReadStart(t *testing.T) {
-	seq := uint64(0)
-	tidRandom = func() uint64 { seq++; return seq * 0x9e3779b97f4a7c15 }
-	defer func() { tidRandom = randUint64 }()
-	var next tid
-	newTIDPrefix(&next) // the tid forward() will draw
-	seq = 0
+	next := predictTIDs(t, 1)[0] // the tid forward() will draw
 	r, _ := testRelay(t, nil)
 	alice, _, _, _, to := setup(t, r)
 	var w Worker
@@ -134,13 +124,7 @@ func TestSFStalledChunkDoesNotBlockTarget(t *testing.T) {
 // out under the old tid, with its end-line in the body (a frame boundary
 // the receiver believed), and ended under the new one.
 func TestSFCollisionWhileQueued(t *testing.T) {
-	seq := uint64(0)
-	tidRandom = func() uint64 { seq++; return seq * 0x9e3779b97f4a7c15 }
-	defer func() { tidRandom = randUint64 }()
-	var first, second tid
-	newTIDPrefix(&first)  // alice's forward
-	newTIDPrefix(&second) // carol's forward
-	seq = 0
+	second := predictTIDs(t, 2)[1] // carol's forward (alice's draws the first)
 	r, _ := testRelay(t, nil)
 	alice, bob, _, lb, to := setup(t, r)
 	carol, _ := open(r)
@@ -271,13 +255,8 @@ func TestSFInwardToSessionURIOnly(t *testing.T) {
 // TestReproRenameCollectedTwice: a collected frame renamed after a
 // collision must not take a tid whose end-line is already in its body.
 func TestReproRenameCollectedTwice(t *testing.T) {
-	seq := uint64(0)
-	tidRandom = func() uint64 { seq++; return seq * 0x9e3779b97f4a7c15 }
-	defer func() { tidRandom = randUint64 }()
-	var t1, t2 tid
-	newTIDPrefix(&t1) // forward()'s tid
-	newTIDPrefix(&t2) // the one it would be renamed to
-	seq = 0
+	tids := predictTIDs(t, 2)
+	t1, t2 := tids[0], tids[1] // forward()'s tid, the one it would be renamed to
 	r, _ := testRelay(t, nil)
 	alice, _, _, lb, to := setup(t, r)
 	var w Worker

@@ -13,6 +13,7 @@ import (
 
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
+	"github.com/msrprelay/msrprelay/engine/enginetest"
 	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
@@ -171,7 +172,7 @@ func TestDial(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	ec := f.relay.Open(nopLink{}, netip.MustParseAddrPort("127.0.0.1:9"), engine.Listener{}, engine.PeerInfo{})
+	ec, _ := enginetest.Open(f.relay, engine.Listener{}, engine.PeerInfo{})
 	f.Dial(ec, ln.Addr().String(), false, "")
 	c := rec.next(t, rec.attached)
 	if c.Source.IsValid() || c.Remote.String() != ln.Addr().String() || f.Conns() != 1 {
@@ -191,9 +192,3 @@ func TestDial(t *testing.T) {
 		t.Fatalf("msrps without TLS options counted: %d", f.Conns())
 	}
 }
-
-type nopLink struct{}
-
-func (nopLink) Wake(*engine.Worker) {}
-func (nopLink) Resume()             {}
-func (nopLink) Close()              {}

@@ -79,18 +79,23 @@ func (l *link) writeFrames(b []byte, ends []int) error {
 func (l *link) readAhead() bool { return l.ws != nil && l.ws.in.Buffered() > 0 }
 
 // wsSocket is the connection under a WebSocket client (TCP, or the TLS
-// connection for wss). Between hold and release it gathers what the
-// WebSocket layer writes, whole WebSocket frames, and release writes them
-// in one go; otherwise it writes through. A pong the reader answers while
-// a batch is held joins the batch: frames never interleave. Reads are
-// buffered: the WebSocket layer reads a frame's header and then its
-// payload, which would otherwise be two system calls for every message.
+// connection for wss). Between hold and the end of release it gathers what
+// the WebSocket layer writes, whole WebSocket frames, and release writes
+// them in one go; otherwise it writes through. A pong the reader answers
+// meanwhile joins the next write instead of waiting on the socket: a
+// reader that blocked behind a sender the relay holds back would stop
+// reading the relay's answers, and the relay would never take the
+// sender's bytes. Reads are buffered: the WebSocket layer reads a frame's
+// header and then its payload, which would otherwise be two system calls
+// for every message.
 type wsSocket struct {
 	net.Conn
-	in      *bufio.Reader
+	in *bufio.Reader
+
 	mu      sync.Mutex
 	holding bool
-	buf     []byte
+	buf     []byte // gathered, not yet written
+	spare   []byte // the other buffer, while buf's bytes are written
 }
 
 // wsReadBuffer is the read buffer under a WebSocket client: many small
@@ -119,12 +124,23 @@ func (s *wsSocket) hold() {
 	s.mu.Unlock()
 }
 
-// release writes what was held and writes through again.
+// release writes what was gathered, and what was gathered while that was
+// written, then writes through again. The two buffers take turns, so
+// nothing is allocated once they have grown.
 func (s *wsSocket) release() error {
+	var err error
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	for len(s.buf) > 0 {
+		out := s.buf
+		s.buf, s.spare = s.spare[:0], nil
+		s.mu.Unlock()
+		if err == nil {
+			_, err = s.Conn.Write(out)
+		}
+		s.mu.Lock()
+		s.spare = out[:0]
+	}
 	s.holding = false
-	_, err := s.Conn.Write(s.buf)
-	s.buf = s.buf[:0]
+	s.mu.Unlock()
 	return err
 }

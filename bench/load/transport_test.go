@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,6 +232,53 @@ func TestWSReadAhead(t *testing.T) {
 	if (&link{Conn: sock}).readAhead() {
 		t.Fatal("a tcp link reads ahead")
 	}
+}
+
+// A frame written while a batch is on its way (a pong the reader
+// answers) does not wait for the socket: it goes out right after the
+// batch, whole.
+func TestWSWriteDuringReleaseDoesNotBlock(t *testing.T) {
+	sock := &blockingConn{entered: make(chan struct{}, 1), unblock: make(chan struct{})}
+	s := newWSSocket(sock)
+	s.hold()
+	if _, err := s.Write([]byte("batch")); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan error)
+	go func() { released <- s.release() }()
+	<-sock.entered // the batch's write is stuck in the socket
+	if _, err := s.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	close(sock.unblock)
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+	if got := sock.out.String(); got != "batchpong" {
+		t.Fatalf("socket got %q", got)
+	}
+	if _, err := s.Write([]byte("!")); err != nil || sock.out.String() != "batchpong!" {
+		t.Fatalf("after release: %v, socket got %q", err, sock.out.String())
+	}
+}
+
+// blockingConn's first write blocks until unblock is closed.
+type blockingConn struct {
+	net.Conn
+	entered, unblock chan struct{}
+	mu               sync.Mutex
+	out              bytes.Buffer
+}
+
+func (c *blockingConn) Write(p []byte) (int, error) {
+	select {
+	case c.entered <- struct{}{}:
+		<-c.unblock
+	default:
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.Write(p)
 }
 
 // countingConn is a socket that keeps what is written, reads from in and

@@ -113,7 +113,7 @@ func TestFlushKeepsWhatTheDriverDidNotTake(t *testing.T) {
 	la, lb, to := setup(t, r, &w)
 	bob := lb.Conn()
 	enginetest.Feed(t, &w, la.Conn(), sendFrame("tid00010", to, "1-5000/5000", bytes.Repeat([]byte{'a'}, 5000)))
-	lb.Take = enginetest.TakeUpTo(1000)
+	lb.Take = enginetest.AtMost(1000)
 	if again := lb.Flush(); !again {
 		t.Fatal("a partial take must ask for another flush")
 	}

@@ -68,11 +68,11 @@ func TestTakeModelsAFullSocket(t *testing.T) {
 	Feed(t, &w, alice.Conn(), send("tid1", to, bytes.Repeat([]byte("a"), 3000)))
 	Feed(t, &w, alice.Conn(), send("tid2", to, []byte("b")))
 	alice.Out() // her 200s: only bob's bytes stay queued
-	bob.Take = TakeNone
+	bob.Take = Nothing
 	if !bob.Flush() || len(bob.Out()) != 0 {
 		t.Fatal("a full socket took bytes, or Flush did not ask to be called again")
 	}
-	bob.Take = TakeUpTo(1000)
+	bob.Take = AtMost(1000)
 	first := bob.Out()
 	if len(first) != 1000 || r.Drained() {
 		t.Fatalf("took %d bytes, want 1000 with the rest still queued", len(first))
@@ -85,7 +85,8 @@ func TestTakeModelsAFullSocket(t *testing.T) {
 }
 
 // A Messages link records where frames end: each message it hands over
-// is one frame, also when the socket took a frame in two Flushes.
+// is one frame, also when the driver took a frame in two Flushes and put
+// it on the wire in pieces.
 func TestMessagesAreFrames(t *testing.T) {
 	r, _ := NewRelay(t, nil)
 	var w engine.Worker
@@ -93,9 +94,10 @@ func TestMessagesAreFrames(t *testing.T) {
 	for i := range 3 {
 		Feed(t, &w, alice.Conn(), send(fmt.Sprintf("tid%d", i), to, bytes.Repeat([]byte{'x'}, 100*(i+1))))
 	}
-	bob.Take = TakeUpTo(700)
+	bob.Take, bob.Send = AtMost(700), AtMost(150)
 	msgs := bob.OutMessages()
-	bob.Take = nil
+	bob.Take, bob.Send = nil, nil
+	bob.Drain(-1)
 	msgs = append(msgs, bob.OutMessages()...)
 	if len(msgs) != 3 {
 		t.Fatalf("%d messages, want 3", len(msgs))
@@ -104,6 +106,50 @@ func TestMessagesAreFrames(t *testing.T) {
 		if got := Decode(t, m); len(got) != 1 || len(got[0].Body) != 100*(i+1) {
 			t.Fatalf("message %d is %d frames", i, len(got))
 		}
+	}
+}
+
+// Bytes the driver took but holds off the wire count against HighWater:
+// the sender stays paused until Drain puts them on the wire and tells the
+// engine, which then resumes it.
+func TestHeldBytesCountUntilDrained(t *testing.T) {
+	r, _ := NewRelay(t, func(c *engine.Config) { c.HighWater = 64 << 10; c.LowWater = 16 << 10 })
+	var w engine.Worker
+	alice, bob, to := pair(t, r, &w, engine.Listener{Port: Port}, false)
+	wire := send("tid1", to, make([]byte, 1<<20))
+	n, err := alice.Conn().Receive(&w, wire)
+	if err != nil || !alice.Conn().Paused() {
+		t.Fatalf("consumed %d of %d, paused %v, %v", n, len(wire), alice.Conn().Paused(), err)
+	}
+	bob.Send = Nothing
+	bob.Flush()
+	if bob.Held() == 0 || len(bob.Taken()) != 0 || !alice.Conn().Paused() || alice.Resumes() != 0 {
+		t.Fatalf("held %d: alice paused %v, resumed %d times", bob.Held(), alice.Conn().Paused(), alice.Resumes())
+	}
+	held := bob.Held()
+	if waiting := bob.Drain(-1); waiting || bob.Held() != 0 || alice.Resumes() != 1 || alice.Conn().Paused() {
+		t.Fatalf("after Drain: senders waiting %v, held %d, alice resumed %d times", waiting, bob.Held(), alice.Resumes())
+	}
+	if got := len(bob.Taken()); got != held {
+		t.Fatalf("%d bytes on the wire, %d were held", got, held)
+	}
+}
+
+// With DeferClose the engine's close is only counted: the connection is
+// open until the test closes it as its driver.
+func TestDeferClose(t *testing.T) {
+	r, clk := NewRelay(t, func(c *engine.Config) { c.ProbationTimeout = time.Minute })
+	var w engine.Worker
+	c, l := Open(r, engine.Listener{Port: Port}, engine.PeerInfo{})
+	l.DeferClose = true
+	clk.Advance(2 * time.Minute)
+	r.Tick(&w)
+	if l.Closes() != 1 || r.Conns() != 1 {
+		t.Fatalf("closes %d, %d connections", l.Closes(), r.Conns())
+	}
+	c.Closed(&w)
+	if r.Conns() != 0 {
+		t.Fatalf("%d connections after Closed", r.Conns())
 	}
 }
 

@@ -12,7 +12,9 @@ import (
 // engine asks and, on Flush, plays the driver's part: it calls Conn.Flush
 // (Conn.FlushMessages when Messages is set), holds what it took as a
 // socket buffer does, and puts on the wire what its peer may read, until
-// Taken or Out hands that over. Every method is safe from any goroutine.
+// Taken or Out hands that over. Every method is safe from any goroutine;
+// the fields are the test's to set on the goroutine that drives the
+// engine, between the calls that use them.
 type Link struct {
 	// Take is how many of n queued bytes a Flush takes (nil: all of
 	// them); Nothing and AtMost model a driver whose buffer is full.

@@ -146,9 +146,10 @@ func (c *Conn) forward(w *Worker, f *codec.Frame, rest []byte, rt *route) int {
 	small := rng.End != codec.Unknown && rng.End-rng.Start+1 <= minChunk
 	if send && small {
 		// Collected whole because it claims to be small: a body that
-		// turns out larger than a chunk sent at once is refused, not
-		// buffered (the claim is the sender's, not a bound).
-		limit = maxAtomic
+		// turns out larger than a chunk sent at once (to a WebSocket
+		// client, one message) is refused, not buffered (the claim is
+		// the sender's, not a bound).
+		limit = rt.target.atomicMax()
 	}
 	c.in.scan.Reset(f.TID(), limit)
 	c.in.scan.Watch(prefix.bytes())

@@ -27,7 +27,7 @@ func testRelay(t testing.TB, mod func(*Config)) (*Relay, *fakeClock) {
 	if mod != nil {
 		mod(&cfg)
 	}
-	r, err := New(cfg, []Listener{{Port: 2855}})
+	r, err := New(cfg, []Listener{{Port: 2855}, {Port: 2856, WebSocket: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,9 @@ func (m *sfModel) toPeer(sc *sfConn, b []byte) {
 			d.hdr = append(d.hdr[:0], d.buf[:n]...)
 			d.f.Rebase(d.hdr)
 			d.buf = d.buf[n:]
+			d.pos += int64(n)
 			if !d.f.HasBody() {
+				m.frameEnds(sc, d.pos)
 				m.onFrame(sc, &d.f, nil, d.f.Flag())
 				continue
 			}
@@ -44,15 +46,34 @@ func (m *sfModel) toPeer(sc *sfConn, b []byte) {
 		d.body = append(d.body, d.buf[:r.Body]...)
 		if r.End == 0 {
 			d.buf = d.buf[r.Body:]
+			d.pos += int64(r.Body)
 			break
 		}
 		d.buf = d.buf[r.End:]
+		d.pos += int64(r.End)
 		d.inBody = false
+		m.frameEnds(sc, d.pos)
+		if sc.ws && !d.f.IsResponse() && isMethod(d.f.Method(), "SEND") && int64(len(d.body)) > m.r.cfg.WSMaxChunk {
+			m.fail("c%d: a SEND of %d body bytes to a WebSocket client (WSMaxChunk %d)", sc.n, len(d.body), m.r.cfg.WSMaxChunk)
+		}
 		m.onFrame(sc, &d.f, d.body, r.Flag)
 	}
 	if len(d.buf) == 0 {
 		d.buf = nil // let a large buffer go
 	}
+}
+
+// frameEnds checks, on a WebSocket connection, that the relay marked the
+// end of the frame that ends at pos in the wire stream as a message end,
+// and marked nothing before it: each frame is exactly one message.
+func (m *sfModel) frameEnds(sc *sfConn, pos int64) {
+	if !sc.ws {
+		return
+	}
+	if len(sc.ends) == 0 || sc.ends[0] != pos {
+		m.fail("c%d: a frame ends at %d of the wire, the relay marked message ends at %v", sc.n, pos, sc.ends[:min(len(sc.ends), 4)])
+	}
+	sc.ends = sc.ends[1:]
 }
 
 func (m *sfModel) onFrame(sc *sfConn, f *codec.Frame, body []byte, flag byte) {

@@ -190,6 +190,12 @@ type sfConn struct {
 	uri   string // the peer's own URI
 	from  string // the From-Path it sends
 	relay bool   // a connection the relay dialed: the peer is a next hop
+	ws    bool   // from the WebSocket listener: one frame per message
+	// taken counts the bytes the driver took; ends are the offsets in that
+	// stream where the relay said a frame (a WebSocket message) ends, not
+	// yet matched by the decoder.
+	taken int64
+	ends  []int64
 	host  string // for relay: host:port it was dialed at
 
 	sock     []byte // written by the peer, not yet read by the driver
@@ -217,6 +223,7 @@ type sfConn struct {
 
 // sfDecoder reads the relay's output to one peer.
 type sfDecoder struct {
+	pos    int64 // offset in the wire stream of buf[0]
 	buf    []byte
 	inBody bool
 	hdr    []byte
@@ -262,6 +269,7 @@ type sfModel struct {
 	hw, lw    int64
 	maxTxns   int
 	maxSess   int
+	ws        bool // some connections come from a WebSocket listener
 	nonceTTL  time.Duration
 	txTimeout time.Duration
 }
@@ -324,6 +332,7 @@ func newSFModel(t testing.TB, p *sfProg) *sfModel {
 		m.maxSess = 2
 	}
 	allow := c0&32 != 0
+	m.ws = c0&64 != 0
 	m.nonceTTL = 5 * time.Minute
 	m.txTimeout = 30 * time.Second
 	var htd []byte
@@ -343,9 +352,12 @@ func newSFModel(t testing.TB, p *sfProg) *sfModel {
 		if allow {
 			c.AllowMethods = []string{"SEND", "REPORT", "AUTH", "NICKNAME"}
 		}
+		if m.ws {
+			c.WSMaxChunk = minChunk // cuts as often as the RFC allows
+		}
 	})
 	m.r.SetDialer(&sfDialer{m})
-	m.logf("config: highwater %d maxtxns %d maxsess %d allow %v", m.hw, m.maxTxns, m.maxSess, allow)
+	m.logf("config: highwater %d maxtxns %d maxsess %d allow %v websocket %v", m.hw, m.maxTxns, m.maxSess, allow, m.ws)
 	return m
 }
 
@@ -436,7 +448,11 @@ func (m *sfModel) open(relayNames []string) *sfConn {
 	sc.from = sc.uri
 	sc.l = &sfLink{sc: sc}
 	port := uint16(40000 + n)
-	sc.c = m.r.Open(sc.l, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), Listener{Port: 2855}, PeerInfo{RelayNames: relayNames})
+	lis := Listener{Port: 2855}
+	if m.ws && relayNames == nil && n%2 == 1 {
+		lis, sc.ws = Listener{Port: 2856, WebSocket: true}, true
+	}
+	sc.c = m.r.Open(sc.l, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), lis, PeerInfo{RelayNames: relayNames})
 	m.conns = append(m.conns, sc)
 	m.allConns = append(m.allConns, sc.c)
 	return sc
@@ -1120,7 +1136,10 @@ func (m *sfModel) flush(sc *sfConn, take, send byte) bool {
 	sc.l.wake = false
 	var out []byte
 	moved := false
-	again := sc.c.Flush(func(b []byte) (int, int) {
+	again := sc.c.FlushMessages(func(b []byte, ends []int) (int, int) {
+		if !sc.ws && ends != nil {
+			m.fail("c%d: frame ends for a connection that is not WebSocket", sc.n)
+		}
 		n := len(b)
 		switch take % 4 {
 		case 1:
@@ -1131,6 +1150,12 @@ func (m *sfModel) flush(sc *sfConn, take, send byte) bool {
 			n = 0
 		}
 		sc.kernel = append(sc.kernel, b[:n]...)
+		for _, e := range ends {
+			if e <= n {
+				sc.ends = append(sc.ends, sc.taken+int64(e))
+			}
+		}
+		sc.taken += int64(n)
 		s := len(sc.kernel)
 		switch send % 3 {
 		case 1:

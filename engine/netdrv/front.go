@@ -61,6 +61,7 @@ type Front struct {
 	transport  Transport
 	caps       Limiter
 	handshakes Handshakes
+	browsers   browserTLS
 
 	started   chan struct{}
 	stopped   chan struct{}

@@ -3,6 +3,7 @@ package netdrv
 import (
 	"context"
 	"crypto/tls"
+	"sync/atomic"
 	"time"
 
 	"github.com/msrprelay/msrprelay/engine"
@@ -42,6 +43,9 @@ func (f *Front) secureServer(c *Conn) error {
 	}
 	defer f.handshakes.Release(c.Source)
 	cfg, timeout := f.opts.TLS.Server(), f.opts.TLS.HandshakeTimeoutOr(defaultHandshakeTimeout)
+	if c.Listener.WebSocket {
+		cfg = f.browsers.config(cfg)
+	}
 	if f.tlsMode == TLSFed {
 		s, err := tlsshim.Server(c.Socket, cfg, timeout)
 		if err != nil {
@@ -86,4 +90,27 @@ func handshake(tc *tls.Conn, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return tc.HandshakeContext(ctx)
+}
+
+// browserTLS is the server configuration of wss listeners: the msrps one
+// without the client-certificate request. Only relays present
+// certificates, and no relay connects over WebSocket, while Chromium
+// aborts a WebSocket handshake from a page of another origin when the
+// server asks for a certificate. The copy is made once per configuration
+// (a certificate reload makes a new one).
+type browserTLS struct {
+	cache atomic.Pointer[[2]*tls.Config] // the msrps configuration, its copy
+}
+
+func (b *browserTLS) config(cfg *tls.Config) *tls.Config {
+	if cfg.ClientAuth == tls.NoClientCert {
+		return cfg
+	}
+	if c := b.cache.Load(); c != nil && c[0] == cfg {
+		return c[1]
+	}
+	browsers := cfg.Clone()
+	browsers.ClientAuth = tls.NoClientCert
+	b.cache.Store(&[2]*tls.Config{cfg, browsers})
+	return browsers
 }

@@ -413,11 +413,11 @@ func selfSigned(t *testing.T) (*tlsshim.Options, *tls.Config) {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	// No CertificateRequest: Chromium aborts a wss:// connection whose
-	// server asks for a client certificate (ERR_SSL_CLIENT_AUTH_CERT_NEEDED)
-	// unless the page came from that same host and port, and the relay
-	// has no use for one from a WebSocket client, which is never a relay.
-	server := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.NoClientCert, MinVersion: tls.VersionTLS12}
+	// The relay's own configuration asks for a client certificate, as the
+	// daemon's does (relays show one on msrps). Chromium aborts a wss://
+	// handshake from a page of another origin when the server asks
+	// (ERR_SSL_CLIENT_AUTH_CERT_NEEDED): the drivers must not ask on wss.
+	server := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
 	return &tlsshim.Options{
 		Server:           func() *tls.Config { return server },
 		Client:           func(name string) *tls.Config { return &tls.Config{ServerName: name, RootCAs: roots} },

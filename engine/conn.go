@@ -582,7 +582,7 @@ func (c *Conn) goneStatus() *refusal {
 // close asks the driver to close the connection.
 func (c *Conn) close() {
 	if l := c.link.Load(); l != nil {
-		(*l).Close()
+		c.closeLink(*l)
 	} else {
 		c.Closed(nil)
 	}

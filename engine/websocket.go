@@ -12,6 +12,44 @@ type Pinger interface {
 	Ping()
 }
 
+// Farewell is a Link that can tell its peer why the relay closes the
+// connection: a WebSocket link sends a close frame with the code and
+// reason (RFC 6455 §7.4) before it closes, so a browser sees a clean close
+// that says why rather than a dropped connection.
+type Farewell interface {
+	CloseWith(code uint16, reason string)
+}
+
+// farewell is the WebSocket close code and reason for why the relay
+// closes a connection.
+func farewell(why Counter) (uint16, string) {
+	switch why {
+	case ConnsClosedProbation:
+		return 1008, "no successful request in time"
+	case ConnsClosedAuthFailures:
+		return 1008, "too many failed AUTHs"
+	case ConnsClosedRefusals:
+		return 1008, "too many refused requests"
+	case ConnsClosedProtocolError:
+		return 1002, "MSRP protocol error"
+	case ConnsClosedPanic:
+		return 1011, "internal error"
+	case ConnsClosedIdle:
+		return 1000, "idle"
+	}
+	return 1000, ""
+}
+
+// closeLink asks l to close the connection, with a farewell when it can
+// say one.
+func (c *Conn) closeLink(l Link) {
+	if f, ok := l.(Farewell); ok && c.lis != nil && c.lis.WebSocket {
+		f.CloseWith(farewell(c.closeReason()))
+		return
+	}
+	l.Close()
+}
+
 // keepAlive pings a quiet WebSocket connection, at most once per WSPing.
 // Only the timers call it.
 func (c *Conn) keepAlive(now int64) {

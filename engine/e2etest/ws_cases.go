@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +32,7 @@ var wsCases = []suiteCase{
 	{"WSMessageTooBig", testWSMessageTooBig},
 	{"WSCloseHandshake", testWSCloseHandshake},
 	{"WSPingOnQuiet", testWSPingOnQuiet},
+	{"WSCloseSaysWhy", testWSCloseSaysWhy},
 }
 
 // rawWS is a WebSocket client that sees frames: the cases check the
@@ -151,12 +153,15 @@ func authRaw(t testing.TB, e *env, c *rawWS) string {
 type rawAuthConn struct {
 	*rawWS
 	buf []byte
+	// closed is the payload of the close frame that ended the stream.
+	closed []byte
 }
 
 func (c *rawAuthConn) Read(p []byte) (int, error) {
 	for len(c.buf) == 0 {
 		op, msg := c.readMessage()
 		if op == ws.OpClose {
+			c.closed = msg
 			return 0, io.EOF
 		}
 		if op.IsControl() {
@@ -461,5 +466,34 @@ func testWSPingOnQuiet(t *testing.T, start *suite) {
 			c.write(ws.OpPong, true, msg)
 			return
 		}
+	}
+}
+
+// testWSCloseSaysWhy: when the relay closes a WebSocket connection itself
+// (here after too many failed AUTHs), the browser gets the last answer and
+// then a close frame whose code says why (1008, policy), not a dropped
+// connection (1006).
+func testWSCloseSaysWhy(t *testing.T, start *suite) {
+	e := startEnv(t, start, nil)
+	c, _ := dialRawWS(t, e, []string{"msrp"}, nil)
+	conn := &rawAuthConn{rawWS: c}
+	ep := endpoint.New(conn)
+	// The third failure (BaseConfig's MaxAuthFailures) closes.
+	for i := 0; i < 3 && conn.closed == nil; i++ {
+		if _, err := ep.Auth(endpoint.AuthOptions{RelayURI: e.uri, FromURI: bobWSURI, User: "bob", Password: "wrong"}); !errors.Is(err, endpoint.ErrAuth) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	for conn.closed == nil {
+		op, msg := c.readMessage()
+		if op == ws.OpClose {
+			conn.closed = msg
+		} else if !op.IsControl() {
+			t.Fatalf("after the last 401: %q", msg)
+		}
+	}
+	code, reason := ws.ParseCloseFrameData(conn.closed)
+	if code != ws.StatusPolicyViolation || reason == "" {
+		t.Fatalf("close %d %q, want 1008 with a reason", code, reason)
 	}
 }

@@ -39,6 +39,7 @@ type home struct {
 type (
 	flushTask   home // write what the engine queued
 	pingTask    home // ping a quiet WebSocket peer
+	byeTask     home // send a WebSocket close frame, then close
 	resumeTask  home // let a live connection's OnTraffic feed the engine again
 	recheckTask home // look again at a connection whose output did not drain
 	parkedTask  home // feed a parked link what it holds, enroll it when the engine wants more
@@ -58,6 +59,13 @@ func (t *pingTask) Run(context.Context) error {
 	h, l := (*home)(t), t.l
 	defer l.recoverOnLoop()
 	l.ping(h)
+	return nil
+}
+
+func (t *byeTask) Run(context.Context) error {
+	h, l := (*home)(t), t.l
+	defer l.recoverOnLoop()
+	l.sayBye(h)
 	return nil
 }
 
@@ -129,6 +137,9 @@ type link struct {
 	wrote      bool
 	dialed     bool // opened by Dial: the engine Conn waits for Attach
 	lingering  bool // a failed WebSocket: input is dropped until the close
+	// bye is the close frame the engine asked for (code, reason), sent on
+	// the loop before the connection closes.
+	bye atomic.Pointer[wsBye]
 	settled    bool // a move next to its peer's loop was considered
 }
 
@@ -1021,5 +1032,53 @@ func (l *link) ping(h *home) {
 		return
 	}
 	l.flush(h)
+	h.loop.flushDirty()
+}
+
+// wsBye is a WebSocket close frame to send.
+type wsBye struct {
+	code   uint16
+	reason string
+}
+
+// CloseWith implements engine.Farewell: the close frame goes out on the
+// link's loop, after what the engine queued, and then the link closes.
+func (l *link) CloseWith(code uint16, reason string) {
+	h := l.st.home.Load()
+	if l.ws == nil || l.closed.Load() || h == nil || !l.bye.CompareAndSwap(nil, &wsBye{code, reason}) {
+		l.Close()
+		return
+	}
+	if err := h.el.Execute(context.Background(), (*byeTask)(h)); err != nil {
+		l.Close()
+	}
+}
+
+// sayBye writes the close frame the engine asked for, live or parked, and
+// closes the link.
+func (l *link) sayBye(h *home) {
+	switch l.st.where(h) {
+	case here, heldHere:
+	case moved:
+		if nh := l.st.home.Load(); nh != nil && nh.el.Execute(context.Background(), (*byeTask)(nh)) == nil {
+			return
+		}
+		l.Close()
+		return
+	default:
+		l.Close()
+		return
+	}
+	l.flush(h) // what the engine queued goes first
+	b := l.bye.Load()
+	l.ws.Close(b.code, b.reason)
+	if l.sealWS() == nil {
+		if l.st.where(h) == here {
+			l.sendWireLive(h.c)
+		} else {
+			_, _ = l.sendWire(l.writeHeldFD)
+		}
+	}
+	l.Close()
 	h.loop.flushDirty()
 }

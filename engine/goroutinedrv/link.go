@@ -286,6 +286,24 @@ func (l *link) linger() {
 	_, _ = io.Copy(io.Discard, l.nc)
 }
 
+// CloseWith implements engine.Farewell: the close frame goes out after
+// what the writer is writing (within lastWordsTimeout), then the link
+// closes.
+func (l *link) CloseWith(code uint16, reason string) {
+	if l.ws != nil {
+		_ = l.nc.SetWriteDeadline(time.Now().Add(lastWordsTimeout))
+		l.writeMu.Lock()
+		l.wsMu.Lock()
+		l.ws.Close(code, reason)
+		bye := append([]byte(nil), l.ws.Output()...)
+		l.ws.Written()
+		l.wsMu.Unlock()
+		_, _ = l.nc.Write(bye)
+		l.writeMu.Unlock()
+	}
+	l.Close()
+}
+
 // Ping implements engine.Pinger: the writer sends it with its next turn.
 func (l *link) Ping() {
 	if l.ws == nil {

@@ -139,8 +139,8 @@ type link struct {
 	lingering  bool // a failed WebSocket: input is dropped until the close
 	// bye is the close frame the engine asked for (code, reason), sent on
 	// the loop before the connection closes.
-	bye atomic.Pointer[wsBye]
-	settled    bool // a move next to its peer's loop was considered
+	bye     atomic.Pointer[wsBye]
+	settled bool // a move next to its peer's loop was considered
 }
 
 func newLink(s *Server, src netip.Addr, lis engine.Listener) *link {

@@ -77,29 +77,33 @@ func plainSuite(start Start) *suite { return &suite{start: start} }
 // tlsSuite makes a certificate for 127.0.0.1 that the relays serve and
 // the test clients and the relays trust.
 func tlsSuite(t testing.TB, start Start) *suite {
+	server, client := SelfSignedTLS(t)
+	return &suite{start: start, server: server, client: client}
+}
+
+// SelfSignedTLS is the TLS setup of a relay on 127.0.0.1 in a test: the
+// relay's options (a self-signed certificate, asking for client
+// certificates as the daemon does, presented to and trusted from other
+// relays: mutual TLS between relays) and a client configuration that
+// trusts it.
+func SelfSignedTLS(t testing.TB) (*tlsshim.Options, *tls.Config) {
 	cert, pem, _, err := tlsshim.SelfSigned(nil, []net.IP{net.IPv4(127, 0, 0, 1)}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	// Every relay of the suite serves the same certificate and presents it
-	// to the relays it dials, which trust it: mutual TLS between relays.
 	server := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
-	return &suite{
-		start: start,
-		server: &tlsshim.Options{
-			Server: func() *tls.Config { return server },
-			Client: func(name string) *tls.Config {
-				return &tls.Config{ServerName: name, RootCAs: roots, Certificates: []tls.Certificate{cert}}
-			},
-			RelayRoots: func() *x509.CertPool { return roots },
-			// Long enough for a busy machine under -race: a server
-			// handshake cut short closes a client that thinks it is in.
-			HandshakeTimeout: 10 * time.Second,
+	return &tlsshim.Options{
+		Server: func() *tls.Config { return server },
+		Client: func(name string) *tls.Config {
+			return &tls.Config{ServerName: name, RootCAs: roots, Certificates: []tls.Certificate{cert}}
 		},
-		client: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"},
-	}
+		RelayRoots: func() *x509.CertPool { return roots },
+		// Long enough for a busy machine under -race: a server
+		// handshake cut short closes a client that thinks it is in.
+		HandshakeTimeout: 10 * time.Second,
+	}, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
 }
 
 // Password is every test user's password; users are alice, bob, carol.

@@ -5,13 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	_ "embed"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,7 +28,6 @@ import (
 	"github.com/msrprelay/msrprelay/engine/gnetdrv"
 	"github.com/msrprelay/msrprelay/engine/goroutinedrv"
 	"github.com/msrprelay/msrprelay/engine/netdrv"
-	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
 //go:embed page.html
@@ -110,7 +107,11 @@ func runExchange(t *testing.T, chromium string, start startFunc, secure bool, ch
 	var clientTLS *tls.Config
 	scheme, wsScheme := "msrp", "ws"
 	if secure {
-		d.TLS, clientTLS = selfSigned(t)
+		// The relay's configuration asks for client certificates, as the
+		// daemon's does: Chromium aborts a wss:// handshake from a page of
+		// another origin that gets asked (ERR_SSL_CLIENT_AUTH_CERT_NEEDED),
+		// so this guards that the drivers do not ask on wss.
+		d.TLS, clientTLS = e2etest.SelfSignedTLS(t)
 		scheme, wsScheme = "msrps", "wss"
 	}
 	stop := start(t, cfg, port, d)
@@ -402,28 +403,6 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// selfSigned is the wss/msrps setup: a certificate for 127.0.0.1 the
-// relay serves (Chromium is told to accept it) and the Go client trusts.
-func selfSigned(t *testing.T) (*tlsshim.Options, *tls.Config) {
-	cert, pem, _, err := tlsshim.SelfSigned(nil, []net.IP{net.IPv4(127, 0, 0, 1)}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
-	// The relay's own configuration asks for a client certificate, as the
-	// daemon's does (relays show one on msrps). Chromium aborts a wss://
-	// handshake from a page of another origin when the server asks
-	// (ERR_SSL_CLIENT_AUTH_CERT_NEEDED): the drivers must not ask on wss.
-	server := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
-	return &tlsshim.Options{
-		Server:           func() *tls.Config { return server },
-		Client:           func(name string) *tls.Config { return &tls.Config{ServerName: name, RootCAs: roots} },
-		RelayRoots:       func() *x509.CertPool { return roots },
-		HandshakeTimeout: 10 * time.Second,
-	}, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
 }
 
 func startGnet(t testing.TB, cfg engine.Config, port int, d e2etest.DriverOptions) func() {

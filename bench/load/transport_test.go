@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"sync"
@@ -15,9 +14,7 @@ import (
 	"github.com/msrprelay/msrprelay/endpoint"
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/e2etest"
-	"github.com/msrprelay/msrprelay/engine/gnetdrv"
-	"github.com/msrprelay/msrprelay/engine/netdrv"
-	"github.com/msrprelay/msrprelay/tlsshim"
+	"github.com/msrprelay/msrprelay/engine/gnetdrv/gnettest"
 )
 
 // multiRelay is an in-process gnet relay listening on every transport.
@@ -28,20 +25,8 @@ type multiRelay struct {
 
 func startMultiRelay(t *testing.T) *multiRelay {
 	t.Helper()
-	cert, pem, _, err := tlsshim.SelfSigned(nil, []net.IP{net.IPv4(127, 0, 0, 1)}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
-	server := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	opts := &tlsshim.Options{
-		Server:           func() *tls.Config { return server },
-		Client:           func(name string) *tls.Config { return &tls.Config{ServerName: name, RootCAs: roots} },
-		RelayRoots:       func() *x509.CertPool { return roots },
-		HandshakeTimeout: 10 * time.Second,
-	}
-	r := &multiRelay{addrs: map[Transport]string{}, client: &tls.Config{RootCAs: roots}}
+	opts, client := e2etest.SelfSignedTLS(t)
+	r := &multiRelay{addrs: map[Transport]string{}, client: client}
 	var lis []engine.Listener
 	var listen []string
 	for _, tr := range []Transport{TransportTCP, TransportTLS, TransportWS, TransportWSS} {
@@ -50,26 +35,7 @@ func startMultiRelay(t *testing.T) *multiRelay {
 		r.addrs[tr] = fmt.Sprintf("127.0.0.1:%d", port)
 		listen = append(listen, string(tr)+"://"+r.addrs[tr])
 	}
-	cfg := e2etest.BaseConfig(t)
-	rl, err := engine.New(cfg, lis)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := gnetdrv.New(rl, gnetdrv.Options{Options: netdrv.Options{Listen: listen, TLS: opts,
-		TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
-	done := make(chan error, 1)
-	go func() { done <- s.Run() }()
-	select {
-	case <-s.Started():
-	case err := <-done:
-		t.Fatalf("gnet relay: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Stop(ctx)
-		<-done
-	})
+	gnettest.StartOn(t, e2etest.BaseConfig(t), lis, listen, opts)
 	return r
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/msrprelay/msrprelay/engine"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv"
 	"github.com/msrprelay/msrprelay/engine/netdrv"
+	"github.com/msrprelay/msrprelay/tlsshim"
 )
 
 // Relay is a running relay: its address, its port, and Stop, which the
@@ -26,11 +27,21 @@ type Relay struct {
 func Start(t testing.TB, cfg engine.Config) *Relay {
 	t.Helper()
 	port := freePort(t)
-	r, err := engine.New(cfg, []engine.Listener{{Port: port}})
+	r := StartOn(t, cfg, []engine.Listener{{Port: port}}, []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, nil)
+	r.Addr, r.Port = fmt.Sprintf("127.0.0.1:%d", port), port
+	return r
+}
+
+// StartOn is Start on the given listeners (the engine's, and the specs to
+// listen on, in the same order), with tls for the tls:// and wss:// ones.
+// The returned Relay's Addr and Port are left to the caller.
+func StartOn(t testing.TB, cfg engine.Config, listeners []engine.Listener, listen []string, tls *tlsshim.Options) *Relay {
+	t.Helper()
+	r, err := engine.New(cfg, listeners)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := gnetdrv.New(r, gnetdrv.Options{Options: netdrv.Options{Listen: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)},
+	s := gnetdrv.New(r, gnetdrv.Options{Options: netdrv.Options{Listen: listen, TLS: tls,
 		TickInterval: 100 * time.Millisecond, Logger: cfg.Logger}, Loops: 2})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
@@ -49,7 +60,7 @@ func Start(t testing.TB, cfg engine.Config) *Relay {
 		})
 	}
 	t.Cleanup(stop)
-	return &Relay{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Stop: stop}
+	return &Relay{Stop: stop}
 }
 
 func freePort(t testing.TB) int {

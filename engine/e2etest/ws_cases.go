@@ -33,6 +33,7 @@ var wsCases = []suiteCase{
 	{"WSCloseHandshake", testWSCloseHandshake},
 	{"WSPingOnQuiet", testWSPingOnQuiet},
 	{"WSCloseSaysWhy", testWSCloseSaysWhy},
+	{"WSProtocolErrorSaysWhy", testWSProtocolErrorSaysWhy},
 }
 
 // rawWS is a WebSocket client that sees frames: the cases check the
@@ -495,5 +496,23 @@ func testWSCloseSaysWhy(t *testing.T, start *suite) {
 	code, reason := ws.ParseCloseFrameData(conn.closed)
 	if code != ws.StatusPolicyViolation || reason == "" {
 		t.Fatalf("close %d %q, want 1008 with a reason", code, reason)
+	}
+}
+
+// testWSProtocolErrorSaysWhy: bytes that are not MSRP in a WebSocket
+// message close the connection with 1002, not a dropped connection.
+func testWSProtocolErrorSaysWhy(t *testing.T, start *suite) {
+	e := startEnv(t, start, nil)
+	c, _ := dialRawWS(t, e, []string{"msrp"}, nil)
+	c.write(ws.OpText, true, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	for {
+		op, msg := c.readMessage()
+		if op != ws.OpClose {
+			continue
+		}
+		if code, _ := ws.ParseCloseFrameData(msg); code != ws.StatusProtocolError {
+			t.Fatalf("close code %d, want 1002", code)
+		}
+		return
 	}
 }

@@ -224,6 +224,12 @@ func (l *link) receiveCoded(h *home) gnet.Action {
 	// fault goes to the engine first: a client that writes its last
 	// REPORT and closes at once must not lose the REPORT.
 	if ferr := l.feedPlain(&h.loop.worker); ferr != nil || err == nil {
+		if ferr != nil && l.ws != nil {
+			l.ws.Close(1002, "MSRP protocol error") // a clean close that says why
+			if l.sealWS() == nil {
+				l.sendWireLive(c)
+			}
+		}
 		return l.fail(ferr)
 	}
 	if l.ws != nil && !errors.Is(err, wsshim.ErrClosed) && !errors.As(err, new(tlsFailure)) {

@@ -118,6 +118,9 @@ func (l *link) readLoop() {
 			used, rerr := l.ec.Receive(&w, buf[:have])
 			if rerr != nil {
 				l.ec.Note(zerolog.InfoLevel, "closing: protocol violation").Err(rerr).Send()
+				if l.ws != nil {
+					l.CloseWith(1002, "MSRP protocol error") // a clean close that says why
+				}
 				return
 			}
 			have = copy(buf, buf[used:have])

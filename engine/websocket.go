@@ -1,5 +1,7 @@
 package engine
 
+import "time"
+
 // What the core does differently for a connection from a WebSocket
 // listener (RFC 7977): the driver turns bytes into WebSocket frames and
 // back, but only the core knows where an MSRP frame ends (each is one
@@ -123,4 +125,35 @@ func (c *Conn) atomicMax() int64 {
 		return min(maxAtomic, c.relay.cfg.WSMaxChunk)
 	}
 	return maxAtomic
+}
+
+// goAwayWait bounds how long GoAway waits for the close frames to go out.
+const goAwayWait = time.Second
+
+// GoAway closes every WebSocket connection with a close frame saying the
+// relay is going away (1001), and waits up to a second for them to close:
+// a driver stopping calls it before it drops every connection, so that
+// browsers see a clean close and reconnect rather than an error.
+func (r *Relay) GoAway() {
+	r.connMu.Lock()
+	var ws []*Conn
+	for c := range r.conns {
+		if c.lis != nil && c.lis.WebSocket {
+			ws = append(ws, c)
+		}
+	}
+	r.connMu.Unlock()
+	for _, c := range ws {
+		if l := c.link.Load(); l != nil {
+			if f, ok := (*l).(Farewell); ok {
+				f.CloseWith(1001, "relay shutting down")
+			}
+		}
+	}
+	deadline := time.Now().Add(goAwayWait)
+	for _, c := range ws {
+		for !c.closed.Load() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }

@@ -165,6 +165,7 @@ type env struct {
 	uri    string      // the AUTH To-Path
 	tls    *tls.Config // nil: plain TCP
 	logs   *logSink
+	stop   func() // stops the relay, once (the test's cleanup calls it too)
 	mu     sync.Mutex
 	sids   []string // session ids handed out: bearer secrets
 }
@@ -274,8 +275,9 @@ func startEnvOpts(t testing.TB, start *suite, mod func(*engine.Config), d Driver
 		e.wsAddr = fmt.Sprintf("127.0.0.1:%d", d.WSPort)
 		e.uri = fmt.Sprintf("%s://%s:%d;ws", e.scheme(), Realm, d.WSPort)
 	}
+	e.stop = sync.OnceFunc(stop)
 	t.Cleanup(func() {
-		stop()
+		e.stop()
 		e.checkSecrets()
 	})
 	// Wait for the listener.

@@ -34,6 +34,7 @@ var wsCases = []suiteCase{
 	{"WSPingOnQuiet", testWSPingOnQuiet},
 	{"WSCloseSaysWhy", testWSCloseSaysWhy},
 	{"WSProtocolErrorSaysWhy", testWSProtocolErrorSaysWhy},
+	{"WSGoingAway", testWSGoingAway},
 }
 
 // rawWS is a WebSocket client that sees frames: the cases check the
@@ -515,4 +516,28 @@ func testWSProtocolErrorSaysWhy(t *testing.T, start *suite) {
 		}
 		return
 	}
+}
+
+// testWSGoingAway: a relay that stops tells its WebSocket clients so with
+// a close frame (1001), and they can tell a restart from a failure.
+func testWSGoingAway(t *testing.T, start *suite) {
+	e := startEnv(t, start, nil)
+	c, _ := dialRawWS(t, e, []string{"msrp"}, nil)
+	authRaw(t, e, c)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		e.stop()
+	}()
+	for {
+		op, msg := c.readMessage()
+		if op != ws.OpClose {
+			continue
+		}
+		if code, _ := ws.ParseCloseFrameData(msg); code != ws.StatusGoingAway {
+			t.Fatalf("close code %d, want 1001", code)
+		}
+		break
+	}
+	<-stopped
 }

@@ -114,6 +114,7 @@ func (s *Server) Run() error {
 	}
 	<-s.Stopped()
 	s.CloseListeners()
+	s.relay.GoAway()
 	err = cli.Stop()
 	s.closeParked()
 	return err

@@ -45,6 +45,7 @@ func (s *Server) Run() error {
 	}
 	<-s.Stopped()
 	s.CloseListeners()
+	s.relay.GoAway()
 	s.live.Range(func(k, _ any) bool {
 		k.(*link).Close()
 		return true

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -125,15 +126,41 @@ func Credentials(t testing.TB) *digest.Credentials {
 	return c
 }
 
-// FreePort finds a free TCP port on 127.0.0.1.
+// FreePort finds a free TCP port on 127.0.0.1 for a relay to listen on,
+// never the same one twice in a test process. It picks at random below
+// the kernel's ephemeral range: a port from bind(0) is one the kernel
+// hands out again, to another test binary running beside this one or to
+// an outgoing connection, before the relay that was meant to get it binds
+// it (make stress saw "address already in use").
 func FreePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	t.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		port := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		if portsGiven[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[port] = true
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port")
+	return 0
 }
+
+// The range FreePort picks from: below Linux's default ephemeral ports
+// (32768 and up), above the well-known and registered ones tests might meet.
+const freePortLow, freePortHigh = 20000, 32000
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // hangUpPort is a port, held for the test's lifetime, whose listener
 // closes every connection at once: a next hop that fails. (A port merely

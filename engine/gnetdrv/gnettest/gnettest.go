@@ -3,12 +3,12 @@ package gnettest
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/msrprelay/msrprelay/engine"
+	"github.com/msrprelay/msrprelay/engine/e2etest"
 	"github.com/msrprelay/msrprelay/engine/gnetdrv"
 	"github.com/msrprelay/msrprelay/engine/netdrv"
 	"github.com/msrprelay/msrprelay/tlsshim"
@@ -26,7 +26,7 @@ type Relay struct {
 // two loops, with a fast timer tick, until the test ends.
 func Start(t testing.TB, cfg engine.Config) *Relay {
 	t.Helper()
-	port := freePort(t)
+	port := e2etest.FreePort(t)
 	r := StartOn(t, cfg, []engine.Listener{{Port: port}}, []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, nil)
 	r.Addr, r.Port = fmt.Sprintf("127.0.0.1:%d", port), port
 	return r
@@ -61,14 +61,4 @@ func StartOn(t testing.TB, cfg engine.Config, listeners []engine.Listener, liste
 	}
 	t.Cleanup(stop)
 	return &Relay{Stop: stop}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -663,15 +663,24 @@ func (o *out) shut(status *refusal) (failed []*txn, waiters []sender, acks []hel
 			o.size.Add(-int64(len(it.st.wait.B)))
 		}
 	}
-	// Every chunk not ended yet, on the wire, waiting or idle after a
-	// cut, fails from its first byte not in a piece already sent.
+	// Every chunk not finished on the wire (on it, waiting or idle after
+	// a cut) fails from its first byte not in a piece already sent. One
+	// its sender already ended waits in the queue and will hear nothing
+	// more from its sender: its failure goes with the others now.
+	var ended []*txn
 	for _, st := range o.streams {
 		st.fail(status)
+		if st.ended {
+			if t := st.droppedTxn(); t != nil {
+				ended = append(ended, t)
+			}
+			st.failed, st.done = nil, true
+		}
 	}
 	o.streams = nil
 	o.queue = nil
 	o.open = nil
 	waiters, o.waiters = o.waiters, nil
 	acks = o.acks.all()
-	return o.txns.drain(), waiters, acks
+	return append(o.txns.drain(), ended...), waiters, acks
 }

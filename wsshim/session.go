@@ -90,6 +90,7 @@ type Session struct {
 
 	writing    bool // an outgoing message is open: continuations next
 	closeSent  bool
+	pongQueued bool // a pong waits in Output (Written clears it)
 	scratch    [ws.MaxHeaderSize]byte
 	headerRead bytes.Reader
 
@@ -425,8 +426,12 @@ func (s *Session) endFrame() error {
 	switch s.frame.OpCode {
 	case ws.OpPing:
 		// After our close frame nothing more is sent (RFC 6455 §5.5.1).
-		if !s.closeSent {
+		// One pong at a time in Output: a peer that pings and never
+		// reads would otherwise grow it without bound. Answering fewer
+		// pings than were sent is allowed (RFC 6455 §5.5.3).
+		if !s.closeSent && !s.pongQueued {
 			s.queueFrame(ws.OpPong, true, s.ctl[:s.ctlN])
+			s.pongQueued = true
 		}
 	case ws.OpPong:
 	case ws.OpClose:
@@ -543,6 +548,7 @@ func (s *Session) Output() []byte {
 // Written tells the session its Output reached the socket; the buffer goes
 // back to the pool, so an idle session holds none.
 func (s *Session) Written() {
+	s.pongQueued = false
 	if s.out != nil {
 		outPool.Put(s.out)
 		s.out = nil

@@ -137,6 +137,7 @@ type link struct {
 	wrote      bool
 	dialed     bool // opened by Dial: the engine Conn waits for Attach
 	lingering  bool // a failed WebSocket: input is dropped until the close
+	lingerLeft int  // and at most this much more of it
 	// bye is the close frame the engine asked for (code, reason), sent on
 	// the loop before the connection closes.
 	bye     atomic.Pointer[wsBye]
@@ -215,6 +216,9 @@ func (l *link) receiveCoded(h *home) gnet.Action {
 	arrived := len(in)
 	if l.lingering {
 		discard(c, arrived)
+		if l.lingerLeft -= arrived; l.lingerLeft < 0 {
+			return gnet.Close // a peer that keeps sending is not read for long
+		}
 		return gnet.None
 	}
 	err := l.decode(in)
@@ -238,9 +242,12 @@ func (l *link) receiveCoded(h *home) gnet.Action {
 	return l.fail(err)
 }
 
-// lingerTimeout bounds how long a refused or failed WebSocket connection
-// is read and discarded after its last words.
-const lingerTimeout = time.Second
+// lingerTimeout and lingerMax bound how long, and how much, a refused or
+// failed WebSocket connection is read and discarded after its last words.
+const (
+	lingerTimeout = time.Second
+	lingerMax     = 64 << 10
+)
 
 // linger ends a WebSocket connection whose session failed (a refused
 // upgrade, a protocol error, a message too big): its last words (the HTTP
@@ -250,7 +257,7 @@ const lingerTimeout = time.Second
 // reset can destroy the last words before the peer reads them.
 func (l *link) linger(h *home, err error) gnet.Action {
 	_ = l.fail(err) // the log line
-	l.lingering = true
+	l.lingering, l.lingerLeft = true, lingerMax
 	if h.c.OutboundBuffered() == 0 && l.wirePending() == 0 {
 		_ = unix.Shutdown(h.c.Fd(), unix.SHUT_WR)
 	}
@@ -352,9 +359,12 @@ func (l *link) decrypt(dst *[]byte, ciphertext []byte) error {
 }
 
 // sealWS moves what the WebSocket session wrote into TLS records, when
-// both run: the wire output is then the TLS session's alone.
+// both run and the records sealed before are all out: what waits stays
+// one flush's worth, and the session's replies (pongs) wait in it, where
+// it keeps one at a time, not in TLS output a peer that never reads would
+// grow.
 func (l *link) sealWS() error {
-	if l.tls == nil || l.ws == nil || len(l.ws.Output()) == 0 {
+	if l.tls == nil || l.ws == nil || len(l.ws.Output()) == 0 || len(l.tls.Output()) > 0 {
 		return nil
 	}
 	err := l.tls.Seal(l.ws.Output())
@@ -440,18 +450,24 @@ func (l *link) wireWritten() {
 // write, which takes what the socket takes now; it returns how much is
 // left for later.
 func (l *link) sendWire(write func([]byte) (int, error)) (int, error) {
-	out := l.wireOutput()
-	if len(out) == int(l.wireSent) {
-		return 0, nil
-	}
-	n, err := write(out[l.wireSent:])
-	l.wireSent += int32(n)
-	l.wrote = l.wrote || n > 0
-	if int(l.wireSent) == len(out) {
+	for {
+		if err := l.sealWS(); err != nil {
+			return l.wirePending(), err
+		}
+		out := l.wireOutput()
+		if len(out) == int(l.wireSent) {
+			return 0, nil
+		}
+		n, err := write(out[l.wireSent:])
+		l.wireSent += int32(n)
+		l.wrote = l.wrote || n > 0
+		if int(l.wireSent) < len(out) || err != nil {
+			return l.wirePending(), err
+		}
 		l.wireWritten()
 		l.wireSent = 0
+		// All out: WebSocket frames that waited for it are sealed next.
 	}
-	return len(out) - int(l.wireSent), err
 }
 
 // encodeAndSend encodes b (into WebSocket messages ending at ends, into TLS
@@ -477,9 +493,14 @@ func (l *link) encodeAndSend(b []byte, ends []int, write func([]byte) (int, erro
 	return len(b), held, err
 }
 
-// wirePending is what the sessions encoded and the socket has not taken.
+// wirePending is what the sessions encoded and the socket has not taken,
+// WebSocket frames waiting to be sealed included.
 func (l *link) wirePending() int {
-	return len(l.wireOutput()) - int(l.wireSent)
+	n := len(l.wireOutput()) - int(l.wireSent)
+	if l.tls != nil && l.ws != nil {
+		n += len(l.ws.Output())
+	}
+	return n
 }
 
 // sendWireLive sends the wire output through the live connection, and

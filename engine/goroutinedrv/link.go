@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -35,9 +36,10 @@ type link struct {
 	// under wsMu. Only the writer writes the socket (writeMu), so a reader
 	// never blocks behind a peer that does not read; its replies (the
 	// upgrade's answer, pongs) go out with the writer's next turn.
-	ws      *wsshim.Session
-	wsMu    sync.Mutex
-	writeMu sync.Mutex
+	ws        *wsshim.Session
+	wsMu      sync.Mutex
+	writeMu   sync.Mutex
+	byeQueued atomic.Bool // a close frame waits for the writer, then the close
 }
 
 func newLink(s *Server, nc net.Conn, src netip.Addr) *link {
@@ -119,7 +121,11 @@ func (l *link) readLoop() {
 			if rerr != nil {
 				l.ec.Note(zerolog.InfoLevel, "closing: protocol violation").Err(rerr).Send()
 				if l.ws != nil {
-					l.CloseWith(1002, "MSRP protocol error") // a clean close that says why
+					l.wsMu.Lock()
+					l.ws.Close(1002, "MSRP protocol error") // a clean close that says why
+					l.wsMu.Unlock()
+					l.writeLastWords()
+					l.linger()
 				}
 				return
 			}
@@ -166,7 +172,12 @@ func (l *link) writeLoop() {
 		}
 		var werr error
 		if l.ws != nil {
+			bye := l.byeQueued.Load() // queued before this write: it goes with it
 			werr = l.flushWS(&out)
+			if bye && werr == nil {
+				l.Close()
+				return
+			}
 		} else {
 			l.ec.Flush(func(b []byte) (int, int) {
 				if werr == nil {
@@ -263,6 +274,16 @@ func (l *link) lastWords(err error) {
 	default:
 		l.ec.Note(zerolog.InfoLevel, "closing: WebSocket error").Err(err).Send()
 	}
+	l.writeLastWords()
+	if !errors.Is(err, wsshim.ErrClosed) {
+		l.linger()
+	}
+}
+
+// writeLastWords writes what the session has for the socket (its HTTP
+// error or close frame), within lastWordsTimeout: a writer blocked on the
+// same peer is cut off by the same deadline.
+func (l *link) writeLastWords() {
 	_ = l.nc.SetWriteDeadline(time.Now().Add(lastWordsTimeout))
 	l.wsMu.Lock()
 	words := append([]byte(nil), l.ws.Output()...)
@@ -271,13 +292,10 @@ func (l *link) lastWords(err error) {
 	l.writeMu.Lock()
 	_, _ = l.nc.Write(words)
 	l.writeMu.Unlock()
-	if !errors.Is(err, wsshim.ErrClosed) {
-		l.linger()
-	}
 }
 
 // linger ends the sending side and reads what the peer still sends until
-// it closes, for at most lastWordsTimeout: closing with its bytes unread
+// it closes, for at most lastWordsTimeout and lingerMax bytes: closing with its bytes unread
 // would reset the connection, and a reset can destroy the close frame or
 // HTTP error on its way to the peer before it is read (RFC 6455 §7.1.1
 // has the server close first, cleanly).
@@ -286,25 +304,28 @@ func (l *link) linger() {
 		_ = cw.CloseWrite()
 	}
 	_ = l.nc.SetReadDeadline(time.Now().Add(lastWordsTimeout))
-	_, _ = io.Copy(io.Discard, l.nc)
+	_, _ = io.CopyN(io.Discard, l.nc, lingerMax)
 }
 
-// CloseWith implements engine.Farewell: the close frame goes out after
-// what the writer is writing (within lastWordsTimeout), then the link
-// closes.
+// lingerMax bounds what a lingering connection reads: a peer that keeps
+// sending is not read for long, and is reset.
+const lingerMax = 64 << 10
+
+// CloseWith implements engine.Farewell without blocking its caller (the
+// engine's timers among them): the close frame is queued for the writer,
+// which closes the link once it wrote it; a writer blocked on a peer that
+// does not read is cut off after lastWordsTimeout.
 func (l *link) CloseWith(code uint16, reason string) {
-	if l.ws != nil {
-		_ = l.nc.SetWriteDeadline(time.Now().Add(lastWordsTimeout))
-		l.writeMu.Lock()
-		l.wsMu.Lock()
-		l.ws.Close(code, reason)
-		bye := append([]byte(nil), l.ws.Output()...)
-		l.ws.Written()
-		l.wsMu.Unlock()
-		_, _ = l.nc.Write(bye)
-		l.writeMu.Unlock()
+	if l.ws == nil {
+		l.Close()
+		return
 	}
-	l.Close()
+	l.wsMu.Lock()
+	l.ws.Close(code, reason)
+	l.wsMu.Unlock()
+	l.byeQueued.Store(true)
+	l.Wake(nil)
+	time.AfterFunc(lastWordsTimeout, l.Close)
 }
 
 // Ping implements engine.Pinger: the writer sends it with its next turn.
